@@ -1,0 +1,269 @@
+//! Coordinate reference systems the service speaks, and transforms between
+//! them through PROJ.
+//!
+//! VN-2000 ↔ WGS 84 uses EPSG:6960 ("VN-2000 to WGS 84 (2)"), PROJ's default
+//! operation for the pair; geographic coordinates are always longitude,
+//! latitude (PROJ's visualisation order), whatever the EPSG axis order says.
+
+use std::fmt;
+use std::str::FromStr;
+
+use geo_types::{Coord, MultiPolygon, Polygon, Rect};
+use proj::{Proj, Transform};
+
+/// A supported coordinate reference system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Crs {
+    /// EPSG:9213 VN-2000 / TM-3 106-30, the official projection of Thái Nguyên; metres.
+    Vn2000Tm3_10630,
+    /// EPSG:3405 VN-2000 / UTM zone 48N; metres.
+    Vn2000Utm48n,
+    /// EPSG:4326 WGS 84; degrees, handled in lon/lat order.
+    Wgs84,
+    /// OGC CRS84: WGS 84 in lon/lat order; degrees.
+    Crs84,
+    /// EPSG:3857 Web Mercator; metres.
+    WebMercator,
+}
+
+/// A CRS that is not supported, or a transform that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrsError {
+    /// Not one of the supported systems.
+    #[error("unsupported CRS '{0}': use EPSG:9213, EPSG:3405, EPSG:4326, CRS84 or EPSG:3857")]
+    Unsupported(String),
+    /// PROJ could not build the operation.
+    #[error("PROJ cannot transform {from} to {to}: {detail}")]
+    Create {
+        /// Source.
+        from: Crs,
+        /// Target.
+        to: Crs,
+        /// PROJ's message.
+        detail: String,
+    },
+    /// PROJ could not transform a coordinate.
+    #[error("PROJ failed to transform coordinates from {from} to {to}: {detail}")]
+    Transform {
+        /// Source.
+        from: Crs,
+        /// Target.
+        to: Crs,
+        /// PROJ's message.
+        detail: String,
+    },
+}
+
+impl Crs {
+    /// The EPSG code (4326 for CRS84).
+    pub fn epsg(self) -> u32 {
+        match self {
+            Crs::Vn2000Tm3_10630 => 9213,
+            Crs::Vn2000Utm48n => 3405,
+            Crs::Wgs84 | Crs::Crs84 => 4326,
+            Crs::WebMercator => 3857,
+        }
+    }
+
+    /// The CRS for an EPSG code.
+    pub fn from_epsg(code: u32) -> Result<Self, CrsError> {
+        match code {
+            9213 => Ok(Crs::Vn2000Tm3_10630),
+            3405 => Ok(Crs::Vn2000Utm48n),
+            4326 => Ok(Crs::Wgs84),
+            3857 => Ok(Crs::WebMercator),
+            other => Err(CrsError::Unsupported(format!("EPSG:{other}"))),
+        }
+    }
+
+    /// The OGC URI (`http://www.opengis.net/def/crs/EPSG/0/9213`, or `.../OGC/1.3/CRS84`).
+    pub fn uri(self) -> String {
+        match self {
+            Crs::Crs84 => "http://www.opengis.net/def/crs/OGC/1.3/CRS84".into(),
+            other => format!("http://www.opengis.net/def/crs/EPSG/0/{}", other.epsg()),
+        }
+    }
+
+    /// True for systems in degrees.
+    pub fn is_geographic(self) -> bool {
+        matches!(self, Crs::Wgs84 | Crs::Crs84)
+    }
+
+    fn proj_name(self) -> String {
+        format!("EPSG:{}", self.epsg())
+    }
+}
+
+impl fmt::Display for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Crs::Crs84 => write!(f, "CRS84"),
+            other => write!(f, "EPSG:{}", other.epsg()),
+        }
+    }
+}
+
+impl FromStr for Crs {
+    type Err = CrsError;
+    /// Accepts `EPSG:9213`, `9213`, `CRS84`, and the OGC URIs.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let upper = t.to_ascii_uppercase();
+        if upper == "CRS84" || upper.ends_with("/OGC/1.3/CRS84") || upper == "OGC:CRS84" {
+            return Ok(Crs::Crs84);
+        }
+        let code = upper
+            .strip_prefix("EPSG:")
+            .or_else(|| upper.rsplit_once("/EPSG/0/").map(|(_, c)| c))
+            .unwrap_or(&upper);
+        code.parse::<u32>().map_err(|_| CrsError::Unsupported(t.to_string())).and_then(Crs::from_epsg)
+    }
+}
+
+/// A transform from one CRS to another. Not `Sync`: build one per thread.
+pub struct Transformer {
+    from: Crs,
+    to: Crs,
+    proj: Option<Proj>,
+}
+
+impl fmt::Debug for Transformer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Transformer({} -> {})", self.from, self.to)
+    }
+}
+
+impl Transformer {
+    /// Builds the transform; identity when both ends are the same system.
+    pub fn new(from: Crs, to: Crs) -> Result<Self, CrsError> {
+        if from.epsg() == to.epsg() {
+            return Ok(Transformer { from, to, proj: None });
+        }
+        let proj = Proj::new_known_crs(&from.proj_name(), &to.proj_name(), None)
+            .map_err(|e| CrsError::Create { from, to, detail: e.to_string() })?;
+        Ok(Transformer { from, to, proj: Some(proj) })
+    }
+
+    /// Source CRS.
+    pub fn from(&self) -> Crs {
+        self.from
+    }
+
+    /// Target CRS.
+    pub fn to(&self) -> Crs {
+        self.to
+    }
+
+    /// Transforms one coordinate (x/easting or longitude first).
+    ///
+    /// ```
+    /// use forest_core::{Crs, Transformer};
+    /// let t = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630).unwrap();
+    /// let (e, n) = t.point(105.956, 22.235).unwrap();
+    /// assert!((e - 443728.133).abs() < 0.01 && (n - 2459786.638).abs() < 0.01);
+    /// ```
+    pub fn point(&self, x: f64, y: f64) -> Result<(f64, f64), CrsError> {
+        match &self.proj {
+            None => Ok((x, y)),
+            Some(p) => p.convert((x, y)).map_err(|e| self.err(e)),
+        }
+    }
+
+    /// Transforms a multipolygon.
+    pub fn multipolygon(&self, g: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, CrsError> {
+        match &self.proj {
+            None => Ok(g.clone()),
+            Some(p) => g.transformed(p).map_err(|e| self.err(e)),
+        }
+    }
+
+    /// Transforms a rectangle into the polygon it becomes in the target CRS,
+    /// with `densify` points on each side so curved edges are followed.
+    pub fn rect(&self, r: Rect<f64>, densify: usize) -> Result<Polygon<f64>, CrsError> {
+        let (min, max) = (r.min(), r.max());
+        let corners = [min, Coord { x: max.x, y: min.y }, max, Coord { x: min.x, y: max.y }];
+        let n = densify.max(1);
+        let mut ring = Vec::with_capacity(4 * n + 1);
+        for i in 0..4 {
+            let (a, b) = (corners[i], corners[(i + 1) % 4]);
+            for k in 0..n {
+                let t = k as f64 / n as f64;
+                let (x, y) = self.point(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t)?;
+                ring.push(Coord { x, y });
+            }
+        }
+        ring.push(ring[0]);
+        Ok(Polygon::new(ring.into(), vec![]))
+    }
+
+    fn err(&self, e: proj::ProjError) -> CrsError {
+        CrsError::Transform { from: self.from, to: self.to, detail: e.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Domain reference §4: WGS 84 lon/lat → EPSG:9213, EPSG:3405, EPSG:3857.
+    const VECTORS: &[[f64; 8]] = &[
+        [105.956, 22.235, 443728.133, 2459786.638, 598322.688, 2459257.026, 11794967.966, 2539763.273],
+        [105.900, 22.200, 437940.076, 2455933.036, 592574.393, 2455347.212, 11788734.075, 2535554.620],
+        [106.000, 22.300, 448287.607, 2466968.151, 602809.741, 2466481.896, 11799866.024, 2547582.133],
+    ];
+
+    fn close(a: (f64, f64), b: (f64, f64), tol: f64) -> bool {
+        (a.0 - b.0).abs() <= tol && (a.1 - b.1).abs() <= tol
+    }
+
+    #[test]
+    fn forward_vectors_to_a_centimetre() {
+        for v in VECTORS {
+            for (crs, (x, y)) in [
+                (Crs::Vn2000Tm3_10630, (v[2], v[3])),
+                (Crs::Vn2000Utm48n, (v[4], v[5])),
+                (Crs::WebMercator, (v[6], v[7])),
+            ] {
+                let got = Transformer::new(Crs::Wgs84, crs).unwrap().point(v[0], v[1]).unwrap();
+                assert!(close(got, (x, y), 0.01), "{crs}: got {got:?}, want ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn inverse_vectors_to_a_centimetre() {
+        for v in VECTORS {
+            let to_tm3 = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630).unwrap();
+            let back = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).unwrap();
+            let (lon, lat) = back.point(v[2], v[3]).unwrap();
+            // 0.01 m is about 1e-7 degrees; compare in metres by going forward again.
+            let again = to_tm3.point(lon, lat).unwrap();
+            assert!(close(again, (v[2], v[3]), 0.01));
+            assert!((lon - v[0]).abs() < 1e-7 && (lat - v[1]).abs() < 1e-7, "{lon} {lat}");
+            let m = Transformer::new(Crs::Vn2000Tm3_10630, Crs::WebMercator).unwrap().point(v[2], v[3]).unwrap();
+            assert!(close(m, (v[6], v[7]), 0.01), "{m:?}");
+            let u = Transformer::new(Crs::Vn2000Utm48n, Crs::Vn2000Tm3_10630).unwrap().point(v[4], v[5]).unwrap();
+            assert!(close(u, (v[2], v[3]), 0.01), "{u:?}");
+        }
+    }
+
+    #[test]
+    fn datum_shift_is_applied() {
+        // Treating VN-2000 as WGS 84 moves features about 224 m at the commune.
+        let with = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630).unwrap().point(105.956, 22.235).unwrap();
+        let without = Proj::new("+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m")
+            .unwrap()
+            .project((105.956f64.to_radians(), 22.235f64.to_radians()), false)
+            .unwrap();
+        let d = ((with.0 - without.0).powi(2) + (with.1 - without.1).powi(2)).sqrt();
+        assert!((200.0..300.0).contains(&d), "shift {d} m");
+    }
+
+    #[test]
+    fn parses_crs_names() {
+        assert_eq!("EPSG:9213".parse::<Crs>().unwrap(), Crs::Vn2000Tm3_10630);
+        assert_eq!("http://www.opengis.net/def/crs/OGC/1.3/CRS84".parse::<Crs>().unwrap(), Crs::Crs84);
+        assert_eq!("http://www.opengis.net/def/crs/EPSG/0/3857".parse::<Crs>().unwrap(), Crs::WebMercator);
+        assert!("EPSG:32648".parse::<Crs>().unwrap_err().to_string().contains("EPSG:32648"));
+    }
+}

@@ -1,0 +1,685 @@
+//! The forest plot (lô): its key, typed national attributes, kept unknown
+//! attributes and its geometry in EPSG:9213.
+
+use std::fmt;
+use std::str::FromStr;
+
+use geo_types::MultiPolygon;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::area;
+use crate::codes::{
+    Establishment, ForestFunction, ForestOrigin, ForestState, LandRight, OwnerType, PlantationOrigin, Planning,
+    Purpose, Site, StateClass,
+};
+use crate::schema::national_field;
+use crate::CodeError;
+
+/// Identity of a plot within the country: commune code, compartment (tk),
+/// sub-compartment (khoảnh), plot (lô).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlotKey {
+    maxa: u32,
+    tk: String,
+    khoanh: String,
+    lo: String,
+}
+
+/// Why a [`PlotKey`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A component is empty.
+    #[error("{0} is empty; a plot needs maxa, tk, khoanh and lo")]
+    Empty(&'static str),
+    /// A component contains the separator `/`.
+    #[error("{0} contains '/', which is reserved as the key separator")]
+    Separator(&'static str),
+    /// The commune code is not a positive number of at most five digits.
+    #[error("maxa {0} is not a commune code (1–99999)")]
+    Commune(i64),
+    /// The text form is not `maxa/tk/khoanh/lo`.
+    #[error("'{0}' is not a plot key of the form maxa/tk/khoanh/lo (e.g. 01981/298/3/12)")]
+    Syntax(String),
+}
+
+impl PlotKey {
+    /// Builds a key; text components are trimmed and NFC-normalised.
+    pub fn new(maxa: i64, tk: &str, khoanh: &str, lo: &str) -> Result<Self, KeyError> {
+        if !(1..=99_999).contains(&maxa) {
+            return Err(KeyError::Commune(maxa));
+        }
+        let part = |name: &'static str, v: &str| -> Result<String, KeyError> {
+            let v = normalize_text(v);
+            if v.is_empty() {
+                Err(KeyError::Empty(name))
+            } else if v.contains('/') {
+                Err(KeyError::Separator(name))
+            } else {
+                Ok(v)
+            }
+        };
+        Ok(PlotKey { maxa: maxa as u32, tk: part("tk", tk)?, khoanh: part("khoanh", khoanh)?, lo: part("lo", lo)? })
+    }
+
+    /// Commune code.
+    pub fn maxa(&self) -> u32 {
+        self.maxa
+    }
+    /// Compartment (tiểu khu).
+    pub fn tk(&self) -> &str {
+        &self.tk
+    }
+    /// Sub-compartment (khoảnh).
+    pub fn khoanh(&self) -> &str {
+        &self.khoanh
+    }
+    /// Plot (lô).
+    pub fn lo(&self) -> &str {
+        &self.lo
+    }
+}
+
+impl fmt::Display for PlotKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:05}/{}/{}/{}", self.maxa, self.tk, self.khoanh, self.lo)
+    }
+}
+
+impl FromStr for PlotKey {
+    type Err = KeyError;
+    /// Parses `maxa/tk/khoanh/lo`, e.g. `01981/298/3/12`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let [maxa, tk, khoanh, lo] = parts.as_slice() else {
+            return Err(KeyError::Syntax(s.to_string()));
+        };
+        let maxa: i64 = maxa.trim().parse().map_err(|_| KeyError::Syntax(s.to_string()))?;
+        PlotKey::new(maxa, tk, khoanh, lo)
+    }
+}
+
+/// Trims and NFC-normalises text, as every text attribute is stored.
+pub fn normalize_text(s: &str) -> String {
+    s.trim().nfc().collect()
+}
+
+/// An attribute value as read from or written to a file or a store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value.
+    Null,
+    /// A whole number.
+    Int(i64),
+    /// A decimal number.
+    Real(f64),
+    /// Text.
+    Text(String),
+}
+
+impl Value {
+    /// True for `Null` and for text that is blank.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::Text(t) => t.trim().is_empty(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => write!(f, "NULL"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Real(r) => write!(f, "{r}"),
+            Value::Text(t) => write!(f, "'{t}'"),
+        }
+    }
+}
+
+/// Attributes of one row, by lower-case field name, in source order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a field (name lower-cased; a known variant is mapped to its national name).
+    pub fn set(&mut self, name: &str, value: Value) {
+        let name = national_field(name).map(|f| f.name.to_string()).unwrap_or_else(|| name.trim().to_lowercase());
+        match self.fields.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
+    /// The value of a field, if present.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.fields.iter().map(|(n, v)| (n.as_str(), v))
+    }
+}
+
+/// One problem with one field of a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Field name.
+    pub field: String,
+    /// What is wrong, readable.
+    pub reason: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// The national attributes of a plot, typed. Codes whose value is 0 or empty in
+/// a file are `None` (the national tools write 0 for "not applicable").
+#[derive(Debug, Clone, PartialEq, Default)]
+#[allow(missing_docs)]
+pub struct PlotAttributes {
+    pub tt: Option<i64>,
+    pub id: Option<i64>,
+    pub matinh: Option<i64>,
+    pub mahuyen: Option<i64>,
+    pub tinh: Option<String>,
+    pub huyen: Option<String>,
+    pub xa: Option<String>,
+    pub thuad: Option<i64>,
+    pub tobando: Option<String>,
+    /// Place or village name (địa danh).
+    pub ddanh: Option<String>,
+    /// Declared area in hectares (not the geometric area).
+    pub dtich: Option<f64>,
+    /// Forest origin; derived from the state when the file leaves it empty.
+    pub nggocr: Option<ForestOrigin>,
+    /// Forest or land state (`ldlr` / `maldlr`).
+    pub state: Option<ForestState>,
+    /// Species.
+    pub sldlr: Option<String>,
+    /// Planting year.
+    pub namtr: Option<i64>,
+    pub captuoi: Option<i64>,
+    pub ktan: Option<i64>,
+    pub nggocrt: Option<PlantationOrigin>,
+    pub thanhrung: Option<Establishment>,
+    /// Standing volume, m³/ha.
+    pub mgo: Option<f64>,
+    pub mtn: Option<f64>,
+    pub mgolo: Option<f64>,
+    pub mtnlo: Option<f64>,
+    pub lapdia: Option<Site>,
+    /// Forest function.
+    pub malr3: Option<ForestFunction>,
+    /// Purpose (`mdsd` / `mamdsd`).
+    pub purpose: Option<Purpose>,
+    /// Owner type.
+    pub dtuong: Option<OwnerType>,
+    /// Forest owner name.
+    pub churung: Option<String>,
+    /// Forest owner code.
+    pub machur: Option<i64>,
+    /// Dispute status, 0 or `None` when there is none.
+    pub trchap: Option<i64>,
+    pub quyensd: Option<LandRight>,
+    pub thoihansd: Option<i64>,
+    /// Protection contract status, 0 or `None` when there is none.
+    pub khoan: Option<i64>,
+    pub nqh: Option<Planning>,
+    /// Contract holder name.
+    pub nguoink: Option<String>,
+    /// Contract holder code.
+    pub mangnk: Option<i64>,
+    pub nguoitrch: Option<String>,
+    pub mangtrch: Option<i64>,
+    pub ngsinh: Option<i64>,
+    pub kd: Option<f64>,
+    pub vd: Option<f64>,
+    pub capkd: Option<i64>,
+    pub capvd: Option<i64>,
+    pub locu: Option<String>,
+    pub vitrithua: Option<i64>,
+}
+
+/// A forest plot (lô) with its geometry in EPSG:9213 (metres).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plot {
+    /// Identity.
+    pub key: PlotKey,
+    /// National attributes.
+    pub attrs: PlotAttributes,
+    /// Attributes outside the national schema, kept in source order.
+    pub extra: Vec<(String, Value)>,
+    /// Outline in EPSG:9213.
+    pub geometry: MultiPolygon<f64>,
+}
+
+impl Plot {
+    /// Area of the geometry in hectares, planar in EPSG:9213 (the official
+    /// projection), as [`area::planar_area_ha`].
+    pub fn area_ha(&self) -> f64 {
+        area::planar_area_ha(&self.geometry)
+    }
+
+    /// True when the plot counts as forest (domain reference §3): natural
+    /// forest, or planted forest that is established (`thanhrung` = 1) and not
+    /// in a `DTR*` state.
+    pub fn is_forest(&self) -> bool {
+        is_forest(self.attrs.nggocr, self.attrs.thanhrung, self.attrs.state.as_ref())
+    }
+
+    /// True when the plot is planted land not yet counted as forest.
+    pub fn is_planted_not_yet_forest(&self) -> bool {
+        self.attrs.nggocr == Some(ForestOrigin::Planted) && !self.is_forest()
+    }
+
+    /// True when the plot has an identified forest owner (name or code).
+    pub fn has_owner(&self) -> bool {
+        has_owner(self.attrs.churung.as_deref(), self.attrs.machur)
+    }
+
+    /// True when the plot is under a household protection contract.
+    pub fn is_contracted(&self) -> bool {
+        is_contracted(self.attrs.khoan, self.attrs.nguoink.as_deref(), self.attrs.mangnk)
+    }
+
+    /// Builds a plot from a row: every field error of the row is returned, not only the first.
+    pub fn from_record(record: &Record, geometry: MultiPolygon<f64>) -> Result<Plot, Vec<FieldError>> {
+        let mut p = Parser { record, errors: Vec::new() };
+        let maxa = p.int("maxa");
+        let tk = p.text("tk");
+        let khoanh = p.text("khoanh");
+        let lo = p.text("lo");
+        let key = match maxa {
+            Some(m) => PlotKey::new(m, tk.as_deref().unwrap_or(""), khoanh.as_deref().unwrap_or(""), lo.as_deref().unwrap_or("")),
+            None => Err(KeyError::Empty("maxa")),
+        };
+        let key = match key {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let field = match e {
+                    KeyError::Empty(f) | KeyError::Separator(f) => f,
+                    _ => "maxa",
+                };
+                p.errors.push(FieldError { field: field.into(), reason: e.to_string() });
+                None
+            }
+        };
+
+        let ldlr = p.text("ldlr");
+        let maldlr = p.int("maldlr").filter(|n| *n != 0);
+        let state = match ForestState::parse(ldlr.as_deref(), maldlr) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                p.errors.push(FieldError { field: "ldlr".into(), reason: e.to_string() });
+                None
+            }
+        };
+        let mut nggocr = p.code("nggocr", ForestOrigin::from_code);
+        if let Some(s) = &state {
+            let consistent = match (nggocr, s.class()) {
+                (None, _) => true,
+                (Some(ForestOrigin::Natural), c) => c == StateClass::NaturalForest,
+                (Some(ForestOrigin::Planted), c) => c == StateClass::PlantedForest || s.is_planted_not_yet_forest(),
+                (Some(ForestOrigin::NotForest), c) => c == StateClass::NotForest,
+            };
+            if !consistent {
+                p.errors.push(FieldError {
+                    field: "nggocr".into(),
+                    reason: format!(
+                        "origin {} contradicts state {} ({})",
+                        nggocr.map(|o| o.to_string()).unwrap_or_default(),
+                        s.code().unwrap_or("?"),
+                        s.class().label_en()
+                    ),
+                });
+            }
+            if nggocr.is_none() {
+                nggocr = Some(match s.class() {
+                    StateClass::NaturalForest => ForestOrigin::Natural,
+                    StateClass::PlantedForest => ForestOrigin::Planted,
+                    StateClass::NotForest if s.is_planted_not_yet_forest() => ForestOrigin::Planted,
+                    StateClass::NotForest => ForestOrigin::NotForest,
+                });
+            }
+        }
+
+        let mdsd = p.text("mdsd");
+        let mamdsd = p.code("mamdsd", Purpose::from_code);
+        let purpose = match (mdsd.as_deref().map(Purpose::from_abbreviation), mamdsd) {
+            (Some(Err(e)), _) => {
+                p.errors.push(FieldError { field: "mdsd".into(), reason: e.to_string() });
+                None
+            }
+            (Some(Ok(a)), Some(c)) if a != c => {
+                p.errors.push(FieldError {
+                    field: "mdsd".into(),
+                    reason: format!("mdsd {} disagrees with mamdsd {}", a.abbreviation(), c.code()),
+                });
+                None
+            }
+            (Some(Ok(a)), _) => Some(a),
+            (None, c) => c,
+        };
+
+        let attrs = PlotAttributes {
+            tt: p.int("tt"),
+            id: p.int("id"),
+            matinh: p.int("matinh"),
+            mahuyen: p.int("mahuyen"),
+            tinh: p.text("tinh"),
+            huyen: p.text("huyen"),
+            xa: p.text("xa"),
+            thuad: p.int("thuad"),
+            tobando: p.text("tobando"),
+            ddanh: p.text("ddanh"),
+            dtich: p.real("dtich"),
+            nggocr,
+            state,
+            sldlr: p.text("sldlr"),
+            namtr: p.int("namtr").filter(|y| *y != 0),
+            captuoi: p.int("captuoi"),
+            ktan: p.int("ktan"),
+            nggocrt: p.code("nggocrt", PlantationOrigin::from_code),
+            thanhrung: p.code("thanhrung", Establishment::from_code),
+            mgo: p.real("mgo"),
+            mtn: p.real("mtn"),
+            mgolo: p.real("mgolo"),
+            mtnlo: p.real("mtnlo"),
+            lapdia: p.code("lapdia", Site::from_code),
+            malr3: p.code("malr3", ForestFunction::from_code),
+            purpose,
+            dtuong: p.code("dtuong", OwnerType::from_code),
+            churung: p.text("churung"),
+            machur: p.int("machur").filter(|c| *c != 0),
+            trchap: p.int("trchap"),
+            quyensd: p.code("quyensd", LandRight::from_code),
+            thoihansd: p.int("thoihansd"),
+            khoan: p.int("khoan"),
+            nqh: p.planning(),
+            nguoink: p.text("nguoink"),
+            mangnk: p.int("mangnk").filter(|c| *c != 0),
+            nguoitrch: p.text("nguoitrch"),
+            mangtrch: p.int("mangtrch").filter(|c| *c != 0),
+            ngsinh: p.int("ngsinh"),
+            kd: p.real("kd"),
+            vd: p.real("vd"),
+            capkd: p.int("capkd"),
+            capvd: p.int("capvd"),
+            locu: p.text("locu"),
+            vitrithua: p.int("vitrithua"),
+        };
+        if let Some(d) = attrs.dtich {
+            if d < 0.0 {
+                p.errors.push(FieldError { field: "dtich".into(), reason: format!("area {d} ha is negative") });
+            }
+        }
+        let extra = record
+            .iter()
+            .filter(|(n, _)| national_field(n).is_none())
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        match key {
+            Some(key) if p.errors.is_empty() => Ok(Plot { key, attrs, extra, geometry }),
+            _ => Err(p.errors),
+        }
+    }
+
+    /// The plot as a row of the national schema followed by its extra attributes.
+    pub fn to_record(&self) -> Record {
+        let a = &self.attrs;
+        let mut r = Record::new();
+        let int = |v: Option<i64>| v.map(Value::Int).unwrap_or(Value::Null);
+        let real = |v: Option<f64>| v.map(Value::Real).unwrap_or(Value::Null);
+        let text = |v: &Option<String>| v.clone().map(Value::Text).unwrap_or(Value::Null);
+        r.set("tt", int(a.tt));
+        r.set("id", int(a.id));
+        r.set("matinh", int(a.matinh));
+        r.set("mahuyen", int(a.mahuyen));
+        r.set("maxa", Value::Int(i64::from(self.key.maxa)));
+        r.set("tinh", text(&a.tinh));
+        r.set("huyen", text(&a.huyen));
+        r.set("xa", text(&a.xa));
+        r.set("tk", Value::Text(self.key.tk.clone()));
+        r.set("khoanh", Value::Text(self.key.khoanh.clone()));
+        r.set("lo", Value::Text(self.key.lo.clone()));
+        r.set("thuad", int(a.thuad));
+        r.set("tobando", text(&a.tobando));
+        r.set("ddanh", text(&a.ddanh));
+        r.set("dtich", real(a.dtich));
+        r.set("nggocr", int(a.nggocr.map(|c| c.code())));
+        r.set("ldlr", text(&a.state.as_ref().and_then(|s| s.code().map(str::to_string))));
+        r.set("maldlr", int(a.state.as_ref().and_then(|s| s.number().map(i64::from))));
+        r.set("sldlr", text(&a.sldlr));
+        r.set("namtr", int(a.namtr));
+        r.set("captuoi", int(a.captuoi));
+        r.set("ktan", int(a.ktan));
+        r.set("nggocrt", int(a.nggocrt.map(|c| c.code())));
+        r.set("thanhrung", int(a.thanhrung.map(|c| c.code())));
+        r.set("mgo", real(a.mgo));
+        r.set("mtn", real(a.mtn));
+        r.set("mgolo", real(a.mgolo));
+        r.set("mtnlo", real(a.mtnlo));
+        r.set("lapdia", int(a.lapdia.map(|c| c.code())));
+        r.set("malr3", int(a.malr3.map(|c| c.code())));
+        r.set("mdsd", text(&a.purpose.map(|p| p.abbreviation().to_string())));
+        r.set("mamdsd", int(a.purpose.map(|c| c.code())));
+        r.set("dtuong", int(a.dtuong.map(|c| c.code())));
+        r.set("churung", text(&a.churung));
+        r.set("machur", int(a.machur));
+        r.set("trchap", int(a.trchap));
+        r.set("quyensd", int(a.quyensd.map(|c| c.code())));
+        r.set("thoihansd", int(a.thoihansd));
+        r.set("khoan", int(a.khoan));
+        r.set("nqh", int(a.nqh.map(|c| c.code())));
+        r.set("nguoink", text(&a.nguoink));
+        r.set("mangnk", int(a.mangnk));
+        r.set("nguoitrch", text(&a.nguoitrch));
+        r.set("mangtrch", int(a.mangtrch));
+        r.set("ngsinh", int(a.ngsinh));
+        r.set("kd", real(a.kd));
+        r.set("vd", real(a.vd));
+        r.set("capkd", int(a.capkd));
+        r.set("capvd", int(a.capvd));
+        r.set("locu", text(&a.locu));
+        r.set("vitrithua", int(a.vitrithua));
+        for (n, v) in &self.extra {
+            r.set(n, v.clone());
+        }
+        r
+    }
+}
+
+/// The forest rule of domain reference §3 on raw attributes.
+pub fn is_forest(nggocr: Option<ForestOrigin>, thanhrung: Option<Establishment>, state: Option<&ForestState>) -> bool {
+    match nggocr {
+        Some(ForestOrigin::Natural) => true,
+        Some(ForestOrigin::Planted) => {
+            thanhrung == Some(Establishment::Established) && !state.is_some_and(|s| s.is_planted_not_yet_forest())
+        }
+        _ => false,
+    }
+}
+
+/// True when an owner name or code is present.
+pub fn has_owner(churung: Option<&str>, machur: Option<i64>) -> bool {
+    churung.is_some_and(|c| !c.trim().is_empty()) || machur.is_some_and(|c| c != 0)
+}
+
+/// True when a protection contract status is set and a holder is named or coded.
+pub fn is_contracted(khoan: Option<i64>, nguoink: Option<&str>, mangnk: Option<i64>) -> bool {
+    khoan.is_some_and(|k| k != 0) && (nguoink.is_some_and(|n| !n.trim().is_empty()) || mangnk.is_some_and(|c| c != 0))
+}
+
+struct Parser<'a> {
+    record: &'a Record,
+    errors: Vec<FieldError>,
+}
+
+impl Parser<'_> {
+    fn err(&mut self, field: &str, reason: String) {
+        self.errors.push(FieldError { field: field.into(), reason });
+    }
+
+    fn text(&mut self, field: &str) -> Option<String> {
+        match self.record.get(field)? {
+            Value::Null => None,
+            Value::Text(t) => Some(normalize_text(t)).filter(|t| !t.is_empty()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Real(r) if r.fract() == 0.0 => Some(format!("{r:.0}")),
+            Value::Real(r) => Some(r.to_string()),
+        }
+    }
+
+    fn int(&mut self, field: &str) -> Option<i64> {
+        match self.record.get(field)? {
+            Value::Null => None,
+            Value::Int(i) => Some(*i),
+            Value::Real(r) if r.fract() == 0.0 && r.abs() < 1e15 => Some(*r as i64),
+            Value::Real(r) => {
+                self.err(field, format!("{r} is not a whole number"));
+                None
+            }
+            Value::Text(t) if t.trim().is_empty() => None,
+            Value::Text(t) => match t.trim().parse::<i64>() {
+                Ok(i) => Some(i),
+                Err(_) => {
+                    self.err(field, format!("'{t}' is not a whole number"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn real(&mut self, field: &str) -> Option<f64> {
+        match self.record.get(field)? {
+            Value::Null => None,
+            Value::Int(i) => Some(*i as f64),
+            Value::Real(r) if r.is_finite() => Some(*r),
+            Value::Real(r) => {
+                self.err(field, format!("{r} is not a finite number"));
+                None
+            }
+            Value::Text(t) if t.trim().is_empty() => None,
+            Value::Text(t) => match t.trim().replace(',', ".").parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v),
+                _ => {
+                    self.err(field, format!("'{t}' is not a number"));
+                    None
+                }
+            },
+        }
+    }
+
+    /// A code field where 0 means "not applicable".
+    fn code<T>(&mut self, field: &str, parse: fn(i64) -> Result<T, CodeError>) -> Option<T> {
+        let v = self.int(field).filter(|v| *v != 0)?;
+        match parse(v) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// `nqh`, whose code list includes 0.
+    fn planning(&mut self) -> Option<Planning> {
+        let v = self.int("nqh")?;
+        match Planning::from_code(v) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err("nqh", e.to_string());
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{polygon, MultiPolygon};
+
+    fn square() -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)]])
+    }
+
+    fn row() -> Record {
+        let mut r = Record::new();
+        r.set("MAXA", Value::Int(1981));
+        r.set("tk", Value::Text("298".into()));
+        r.set("khoanh", Value::Text("3".into()));
+        r.set("lo", Value::Text(" 12a ".into()));
+        r.set("ldlr", Value::Text("RTG".into()));
+        r.set("maldlr", Value::Int(65));
+        r.set("nggocr", Value::Int(2));
+        r.set("thanhrung", Value::Int(1));
+        r.set("malr3", Value::Int(3));
+        r.set("mdsd", Value::Text("SXGN".into()));
+        r.set("mamdsd", Value::Int(10));
+        r.set("churung", Value::Text("Nguyễn Văn An".into()));
+        r.set("diadanh", Value::Text("Thôn Nà Pài".into()));
+        r.set("ghichu", Value::Text("kiểm tra 2024".into()));
+        r
+    }
+
+    #[test]
+    fn parses_a_plot_and_keeps_unknown_fields() {
+        let p = Plot::from_record(&row(), square()).unwrap();
+        assert_eq!(p.key.to_string(), "01981/298/3/12a");
+        assert_eq!(p.attrs.ddanh.as_deref(), Some("Thôn Nà Pài"));
+        assert_eq!(p.extra, vec![("ghichu".to_string(), Value::Text("kiểm tra 2024".into()))]);
+        assert!(p.is_forest());
+        assert!(p.has_owner());
+        assert!(!p.is_contracted());
+        assert!((p.area_ha() - 1.0).abs() < 1e-12);
+        let back = Plot::from_record(&p.to_record(), square()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn reports_every_error_of_a_row() {
+        let mut r = row();
+        r.set("malr3", Value::Int(7));
+        r.set("lo", Value::Null);
+        r.set("dtuong", Value::Text("abc".into()));
+        let errs = Plot::from_record(&r, square()).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"malr3") && fields.contains(&"lo") && fields.contains(&"dtuong"), "{errs:?}");
+    }
+
+    #[test]
+    fn forest_rule() {
+        let mut r = row();
+        r.set("thanhrung", Value::Int(2));
+        assert!(!Plot::from_record(&r, square()).unwrap().is_forest());
+        r.set("ldlr", Value::Text("DTR".into()));
+        r.set("maldlr", Value::Int(77));
+        r.set("thanhrung", Value::Int(1));
+        let p = Plot::from_record(&r, square()).unwrap();
+        assert!(!p.is_forest() && p.is_planted_not_yet_forest());
+        r.set("nggocr", Value::Int(1));
+        assert!(Plot::from_record(&r, square()).is_err(), "natural origin with DTR state is inconsistent");
+    }
+
+    #[test]
+    fn key_parsing() {
+        let k: PlotKey = "01981/298/3/12".parse().unwrap();
+        assert_eq!((k.maxa(), k.tk(), k.khoanh(), k.lo()), (1981, "298", "3", "12"));
+        assert!("1981/298/3".parse::<PlotKey>().is_err());
+        assert!(PlotKey::new(0, "1", "1", "1").is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The national forest-change ("diễn biến rừng") attribute schema: field names,
+//! DBF types and widths as used by the national tools, and known name variants.
+
+/// Storage type of a national field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Whole number (DBF `N` without decimals).
+    Integer,
+    /// Decimal number (DBF `N` with decimals).
+    Real,
+    /// Text (DBF `C`).
+    Text,
+}
+
+/// One field of the national schema.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDef {
+    /// Lower-case field name.
+    pub name: &'static str,
+    /// Storage type.
+    pub kind: FieldKind,
+    /// DBF width.
+    pub width: u16,
+    /// DBF decimals (reals only).
+    pub precision: u8,
+    /// English meaning.
+    pub label_en: &'static str,
+}
+
+const fn f(name: &'static str, kind: FieldKind, width: u16, precision: u8, label_en: &'static str) -> FieldDef {
+    FieldDef { name, kind, width, precision, label_en }
+}
+
+use FieldKind::{Integer as I, Real as R, Text as T};
+
+/// Every field of the national schema, in the order the national tools write them.
+pub const NATIONAL_FIELDS: &[FieldDef] = &[
+    f("tt", I, 9, 0, "row number"),
+    f("id", I, 9, 0, "id"),
+    f("matinh", I, 3, 0, "province code"),
+    f("mahuyen", I, 4, 0, "district code (legacy)"),
+    f("maxa", I, 5, 0, "commune code"),
+    f("tinh", T, 30, 0, "province name"),
+    f("huyen", T, 30, 0, "district name (legacy)"),
+    f("xa", T, 30, 0, "commune name"),
+    f("tk", T, 5, 0, "compartment (tiểu khu)"),
+    f("khoanh", T, 5, 0, "sub-compartment (khoảnh)"),
+    f("lo", T, 10, 0, "plot (lô)"),
+    f("thuad", I, 4, 0, "cadastral parcel number"),
+    f("tobando", T, 5, 0, "cadastral map sheet"),
+    f("ddanh", T, 50, 0, "place or village name"),
+    f("dtich", R, 9, 2, "declared area, ha"),
+    f("nggocr", I, 2, 0, "forest origin"),
+    f("ldlr", T, 10, 0, "forest/land state code"),
+    f("maldlr", I, 3, 0, "forest/land state number"),
+    f("sldlr", T, 30, 0, "species"),
+    f("namtr", I, 4, 0, "planting year"),
+    f("captuoi", I, 2, 0, "age class"),
+    f("ktan", I, 2, 0, "canopy closed"),
+    f("nggocrt", I, 2, 0, "plantation origin"),
+    f("thanhrung", I, 2, 0, "plantation counts as forest"),
+    f("mgo", R, 7, 2, "standing volume, m³/ha"),
+    f("mtn", R, 9, 3, "bamboo density, 1000 culms/ha"),
+    f("mgolo", R, 10, 2, "standing volume of the plot, m³"),
+    f("mtnlo", R, 10, 3, "bamboo culms of the plot, 1000"),
+    f("lapdia", I, 2, 0, "site"),
+    f("malr3", I, 2, 0, "forest function"),
+    f("mdsd", T, 5, 0, "purpose abbreviation"),
+    f("mamdsd", I, 2, 0, "purpose code"),
+    f("dtuong", I, 2, 0, "owner type"),
+    f("churung", T, 50, 0, "forest owner name"),
+    f("machur", I, 5, 0, "forest owner code"),
+    f("trchap", I, 2, 0, "dispute status"),
+    f("quyensd", I, 2, 0, "land-use right document"),
+    f("thoihansd", I, 2, 0, "term of use"),
+    f("khoan", I, 2, 0, "protection contract status"),
+    f("nqh", I, 2, 0, "planning status"),
+    f("nguoink", T, 30, 0, "contract holder name"),
+    f("mangnk", I, 5, 0, "contract holder code"),
+    f("nguoitrch", T, 30, 0, "disputing party name"),
+    f("mangtrch", I, 5, 0, "disputing party code"),
+    f("ngsinh", I, 2, 0, "primary or secondary"),
+    f("kd", R, 12, 6, "longitude"),
+    f("vd", R, 12, 6, "latitude"),
+    f("capkd", I, 4, 0, "longitude class"),
+    f("capvd", I, 4, 0, "latitude class"),
+    f("locu", T, 10, 0, "previous plot id"),
+    f("vitrithua", I, 2, 0, "parcel position status"),
+];
+
+/// Known variants of national field names, mapped to the canonical name.
+pub const ALIASES: &[(&str, &str)] = &[("diadanh", "ddanh"), ("dientich", "dtich"), ("tieukhu", "tk")];
+
+/// The national field definition for a name, case-insensitively and through [`ALIASES`].
+pub fn national_field(name: &str) -> Option<&'static FieldDef> {
+    let lower = name.trim().to_lowercase();
+    let canonical = ALIASES.iter().find(|(a, _)| *a == lower).map(|(_, c)| *c).unwrap_or(&lower);
+    NATIONAL_FIELDS.iter().find(|fd| fd.name == canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_knows_variants() {
+        assert_eq!(national_field("DDANH").unwrap().name, "ddanh");
+        assert_eq!(national_field("DiaDanh").unwrap().name, "ddanh");
+        assert_eq!(national_field("dtich").unwrap().kind, FieldKind::Real);
+        assert!(national_field("ghichu").is_none());
+        let mut names: Vec<_> = NATIONAL_FIELDS.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), NATIONAL_FIELDS.len(), "field names are unique");
+    }
+}
