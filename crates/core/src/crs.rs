@@ -267,3 +267,10 @@ mod tests {
         assert!("EPSG:32648".parse::<Crs>().unwrap_err().to_string().contains("EPSG:32648"));
     }
 }
+
+/// EPSG:9213 as OGC WKT 1 with the EPSG:6960 datum shift (TOWGS84), for
+/// GeoPackage `gpkg_spatial_ref_sys` and PostGIS `spatial_ref_sys`.
+pub const EPSG_9213_WKT1: &str = r#"PROJCS["VN-2000 / TM-3 106-30",GEOGCS["VN-2000",DATUM["Vietnam_2000",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],TOWGS84[-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278],AUTHORITY["EPSG","6756"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4756"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",106.5],PARAMETER["scale_factor",0.9999],PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","9213"]]"#;
+
+/// EPSG:9213 as a PROJ string with the EPSG:6960 datum shift.
+pub const EPSG_9213_PROJ4: &str = "+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84=-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278 +units=m +no_defs";

@@ -339,7 +339,7 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         let int = |v: i64| Value::Int(v);
         let text = |s: &str| Value::Text(s.to_string());
         r.set("tt", int(p as i64 + 1));
-        r.set("id", int(maxa * 100_000 + p as i64 + 1));
+        r.set("id", int(p as i64 + 1));
         r.set("matinh", int(19));
         r.set("mahuyen", int(61));
         r.set("maxa", int(maxa));
@@ -505,7 +505,7 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
     let rounded = apportion(&exact, figures::CONTRACTED_AREA_HA);
     for (k, ((h, ps), area_ha)) in groups.iter().zip(rounded).enumerate() {
         let start_year = [2016, 2019, 2021, 2024][k % 4];
-        let term = if k % 3 == 0 { 10 } else { 20 };
+        let term = if start_year >= 2021 && k % 2 == 0 { 10 } else { 20 };
         let start = NaiveDate::from_ymd_opt(start_year, 1, 1).unwrap_or_default();
         let end = NaiveDate::from_ymd_opt(start_year + term, 1, 1).and_then(|d| d.pred_opt()).unwrap_or_default();
         contracts.push(Contract {

@@ -407,7 +407,7 @@ impl Layout {
             }
             let zone = zones[start].0;
             let weights: &[u32] = match zone {
-                Zone::Hill => &[6, 12, 20, 24, 20, 18],
+                Zone::Hill => &[10, 18, 24, 22, 16, 10],
                 Zone::Lowland => &[30, 40, 20, 10],
                 Zone::Water => &[10, 20, 30, 40],
             };

@@ -1,1 +1,215 @@
-//! placeholder
+//! The plot store: one [`PlotStore`] trait with two implementations, an
+//! embedded OGC GeoPackage ([`GpkgStore`], rusqlite with bundled SQLite) for a
+//! commune on one machine, and PostGIS ([`PgStore`], sqlx) when many users or
+//! a whole province share it. Both behave the same; one conformance suite
+//! (`tests/conformance.rs`) runs against each.
+//!
+//! Architecture invariant: this is the only crate that speaks SQL. Geometry is
+//! stored in EPSG:9213; queries in another CRS are transformed by
+//! `forest_core` before they reach SQL.
+
+mod columns;
+pub mod error;
+mod gpkg;
+mod postgis;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use forest_core::contract::ContractedPlot;
+use forest_core::{Contract, Crs, FactGroup, Plot, PlotKey, Value};
+use geo_types::Rect;
+
+pub use error::StoreError;
+pub use gpkg::GpkgStore;
+pub use postgis::PgStore;
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A plot as kept by the store, with its version record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPlot {
+    /// The plot (geometry in EPSG:9213).
+    pub plot: Plot,
+    /// Version number, 1 for the first load of this key.
+    pub version: i64,
+    /// When this version was loaded (start of its validity).
+    pub loaded_at: DateTime<Utc>,
+    /// The load that wrote this version.
+    pub load_id: i64,
+}
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadSummary {
+    /// Id of the load record.
+    pub load_id: i64,
+    /// New keys.
+    pub inserted: u64,
+    /// Keys whose attributes or geometry changed (a new version each).
+    pub updated: u64,
+    /// Keys loaded again without change.
+    pub unchanged: u64,
+}
+
+/// A superseded version of a plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotVersion {
+    /// The plot as it was.
+    pub plot: Plot,
+    /// Its version number.
+    pub version: i64,
+    /// Start of validity.
+    pub valid_from: DateTime<Utc>,
+    /// End of validity (`None` for the current version).
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// A query over plots: bounding box in any supported CRS, equality filters on
+/// national fields, and a page. Results are ordered by key (maxa, tk, khoanh,
+/// lo, byte order), so pages are stable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotQuery {
+    /// Plots intersecting this rectangle, given in the CRS.
+    pub bbox: Option<(Rect<f64>, Crs)>,
+    /// `field = value` on national fields (e.g. `malr3 = 1`).
+    pub filters: Vec<(String, Value)>,
+    /// Page size.
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+impl Default for PlotQuery {
+    fn default() -> Self {
+        PlotQuery { bbox: None, filters: vec![], limit: 100, offset: 0 }
+    }
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The plots of the page.
+    pub plots: Vec<StoredPlot>,
+    /// How many plots match in total.
+    pub total: u64,
+}
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Embedded GeoPackage file.
+    GeoPackage,
+    /// PostgreSQL + PostGIS.
+    PostGis,
+}
+
+/// The storage contract both backends fulfil.
+#[async_trait]
+pub trait PlotStore: Send + Sync + std::fmt::Debug {
+    /// Which backend this is.
+    fn kind(&self) -> StoreKind;
+
+    /// A description safe to log (no password).
+    fn describe(&self) -> String;
+
+    /// Creates or upgrades the schema.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Loads plots in one transaction: all or nothing. A key already stored
+    /// gets a new version when its attributes or geometry changed; the old
+    /// version is kept with its validity period. A key twice in `plots` is an
+    /// error and nothing is written.
+    async fn load_plots(&self, plots: &[Plot], source: &str) -> Result<LoadSummary>;
+
+    /// One plot by key.
+    async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>>;
+
+    /// Every version of a plot, oldest first, the current one last.
+    async fn plot_history(&self, key: &PlotKey) -> Result<Vec<PlotVersion>>;
+
+    /// Plots matching a query, one page.
+    async fn query_plots(&self, query: &PlotQuery) -> Result<Page>;
+
+    /// Plots aggregated by the facts the indicators need.
+    async fn fact_groups(&self) -> Result<Vec<FactGroup>>;
+
+    /// Number of plots.
+    async fn count_plots(&self) -> Result<u64>;
+
+    /// What the contract checks need to know of every plot.
+    async fn contracted_plots(&self) -> Result<BTreeMap<PlotKey, ContractedPlot>>;
+
+    /// Replaces the contract register in one transaction.
+    async fn replace_contracts(&self, contracts: &[Contract], source: &str) -> Result<u64>;
+
+    /// The contract register, ordered by number.
+    async fn contracts(&self) -> Result<Vec<Contract>>;
+}
+
+/// A shared store.
+pub type DynStore = Arc<dyn PlotStore>;
+
+/// Opens a store: a `postgres://` or `postgresql://` URL selects PostGIS,
+/// anything else is a GeoPackage file path (created when missing). The schema
+/// is migrated.
+pub async fn open(spec: &str) -> Result<DynStore> {
+    let store: DynStore = if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        Arc::new(PgStore::connect(spec).await?)
+    } else {
+        Arc::new(GpkgStore::open(spec)?)
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Hides the password of a connection URL.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://forest:secret@db:5432/x"), "postgres://forest:***@db:5432/x");
+        assert_eq!(super::redact("postgres://db/x"), "postgres://db/x");
+    }
+}
+
+/// What the contract checks need of a plot, from its raw columns.
+pub(crate) fn contract_facts(
+    mangnk: Option<i64>,
+    khoan: Option<i64>,
+    nguoink: Option<String>,
+    nggocr: Option<i64>,
+    thanhrung: Option<i64>,
+    ldlr: Option<String>,
+    area_ha: f64,
+) -> ContractedPlot {
+    let facts = forest_core::PlotFacts {
+        nggocr,
+        thanhrung,
+        ldlr,
+        khoan,
+        holder_named: nguoink.as_deref().is_some_and(|n| !n.trim().is_empty()),
+        holder_coded: mangnk.is_some_and(|c| c != 0),
+        ..Default::default()
+    };
+    ContractedPlot { holder_code: mangnk.filter(|c| *c != 0), contracted: facts.is_contracted(), forest: facts.is_forest(), area_ha }
+}

@@ -1,0 +1,433 @@
+//! Plot layers in and out: every row becomes a [`Plot`] or a [`RowError`]
+//! naming the row and every reason.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use forest_core::schema::{national_field, FieldKind, NATIONAL_FIELDS};
+use forest_core::{Crs, Plot, Record, Transformer, Value};
+use gdal::spatial_ref::SpatialRef;
+use gdal::vector::{
+    Feature, FieldDefn, FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal,
+};
+use gdal::{Dataset, DriverManager};
+use geo_types::MultiPolygon;
+
+use crate::IngestError;
+
+/// A row that could not become a plot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based row number in the file.
+    pub row: u64,
+    /// The plot key as far as it could be read (`maxa/tk/khoanh/lo`).
+    pub key: Option<String>,
+    /// Every reason, readable.
+    pub reasons: Vec<String>,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}", self.row)?;
+        if let Some(k) = &self.key {
+            write!(f, " (plot {k})")?;
+        }
+        write!(f, ": {}", self.reasons.join("; "))
+    }
+}
+
+/// Options for reading a plot layer.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Layer name (default: the first layer).
+    pub layer: Option<String>,
+    /// The CRS to assume, overriding the file's own.
+    pub srs: Option<Crs>,
+}
+
+/// What was read from a plot file.
+#[derive(Debug, Clone)]
+pub struct PlotFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The layer that was read.
+    pub layer: String,
+    /// The CRS the file was in (plots are returned in EPSG:9213).
+    pub source_crs: Crs,
+    /// Rows read.
+    pub rows: u64,
+    /// Valid plots, in file order.
+    pub plots: Vec<Plot>,
+    /// Rows that could not become plots.
+    pub rejected: Vec<RowError>,
+    /// Warnings about the file as a whole.
+    pub warnings: Vec<String>,
+}
+
+fn gdal_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(gdal::errors::GdalError) -> IngestError + 'a {
+    move |source| IngestError::Gdal { path: path.to_path_buf(), action, source }
+}
+
+/// Reads a plot layer: every row is parsed into a plot, or rejected with its
+/// row number and every reason (missing or unknown codes, empty or
+/// non-polygon geometry, a key that appears twice). Geometries are returned in
+/// EPSG:9213.
+pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, IngestError> {
+    if !path.exists() {
+        return Err(IngestError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+        });
+    }
+    let ds = Dataset::open(path).map_err(gdal_err(path, "open the file"))?;
+    let mut layer = match &options.layer {
+        Some(name) => ds.layer_by_name(name).map_err(|_| IngestError::Layer {
+            path: path.to_path_buf(),
+            detail: format!("no layer named '{name}' (layers: {})", ds.layers().map(|l| l.name()).collect::<Vec<_>>().join(", ")),
+        })?,
+        None => ds.layer(0).map_err(|_| IngestError::Layer { path: path.to_path_buf(), detail: "the file has no layer".into() })?,
+    };
+    let layer_name = layer.name();
+    let mut warnings = Vec::new();
+    let source_crs = match (options.srs, layer.spatial_ref()) {
+        (Some(crs), _) => crs,
+        (None, Some(srs)) => {
+            let r = crate::crs::recognise(&srs).map_err(|detail| IngestError::Crs { path: path.to_path_buf(), detail })?;
+            warnings.extend(r.warning);
+            r.crs
+        }
+        (None, None) => {
+            return Err(IngestError::Crs {
+                path: path.to_path_buf(),
+                detail: "the layer has no coordinate reference system (.prj missing); give it with --srs EPSG:9213".into(),
+            })
+        }
+    };
+    let to_tm3 = Transformer::new(source_crs, Crs::Vn2000Tm3_10630)
+        .map_err(|e| IngestError::Crs { path: path.to_path_buf(), detail: e.to_string() })?;
+
+    let fields: Vec<(String, u32)> = layer.defn().fields().map(|f| (f.name(), f.field_type())).collect();
+    let mut plots = Vec::new();
+    let mut rejected = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut rows = 0u64;
+    for feature in layer.features() {
+        rows += 1;
+        let row = rows;
+        let mut record = Record::new();
+        let mut reasons = Vec::new();
+        for (idx, (name, _)) in fields.iter().enumerate() {
+            let value = match feature.field(idx) {
+                Ok(v) => to_value(v),
+                Err(e) => {
+                    reasons.push(format!("{name}: unreadable ({e})"));
+                    Value::Null
+                }
+            };
+            record.set(name, value);
+        }
+        let geometry = match feature.geometry() {
+            None => {
+                reasons.push("geometry is missing".into());
+                None
+            }
+            Some(g) if g.is_empty() => {
+                reasons.push("geometry is empty".into());
+                None
+            }
+            Some(g) => match to_multipolygon(g) {
+                Ok(mp) => match to_tm3.multipolygon(&mp) {
+                    Ok(mp) => Some(mp),
+                    Err(e) => {
+                        reasons.push(e.to_string());
+                        None
+                    }
+                },
+                Err(why) => {
+                    reasons.push(why);
+                    None
+                }
+            },
+        };
+        let key_text = key_text(&record);
+        match Plot::from_record(&record, geometry.clone().unwrap_or_else(|| MultiPolygon(vec![]))) {
+            Ok(plot) if reasons.is_empty() => {
+                let key = plot.key.to_string();
+                if let Some(first) = seen.get(&key) {
+                    rejected.push(RowError { row, key: Some(key), reasons: vec![format!("plot key appears again (first at row {first})")] });
+                } else {
+                    seen.insert(key, row);
+                    plots.push(plot);
+                }
+            }
+            Ok(_) => rejected.push(RowError { row, key: key_text, reasons }),
+            Err(errors) => {
+                reasons.extend(errors.iter().map(|e| e.to_string()));
+                rejected.push(RowError { row, key: key_text, reasons });
+            }
+        }
+    }
+    Ok(PlotFile { path: path.to_path_buf(), layer: layer_name, source_crs, rows, plots, rejected, warnings })
+}
+
+fn key_text(r: &Record) -> Option<String> {
+    let part = |n: &str| r.get(n).filter(|v| !v.is_empty()).map(|v| v.to_string().trim_matches('\'').to_string());
+    Some(format!("{}/{}/{}/{}", part("maxa")?, part("tk")?, part("khoanh")?, part("lo")?))
+}
+
+fn to_value(v: Option<FieldValue>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(FieldValue::IntegerValue(i)) => Value::Int(i64::from(i)),
+        Some(FieldValue::Integer64Value(i)) => Value::Int(i),
+        Some(FieldValue::RealValue(r)) => Value::Real(r),
+        Some(FieldValue::StringValue(s)) => Value::Text(s),
+        Some(FieldValue::DateValue(d)) => Value::Text(d.to_string()),
+        Some(FieldValue::DateTimeValue(d)) => Value::Text(d.to_rfc3339()),
+        Some(other) => Value::Text(format!("{other:?}")),
+    }
+}
+
+fn to_multipolygon(g: &Geometry) -> Result<MultiPolygon<f64>, String> {
+    match g.to_geo().map_err(|e| format!("geometry cannot be read: {e}"))? {
+        geo_types::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        geo_types::Geometry::MultiPolygon(mp) => Ok(mp),
+        other => Err(format!("geometry is a {}, a plot needs a polygon", geometry_kind(&other))),
+    }
+}
+
+fn geometry_kind(g: &geo_types::Geometry<f64>) -> &'static str {
+    match g {
+        geo_types::Geometry::Point(_) => "point",
+        geo_types::Geometry::Line(_) | geo_types::Geometry::LineString(_) => "line",
+        geo_types::Geometry::MultiPoint(_) => "multipoint",
+        geo_types::Geometry::MultiLineString(_) => "multiline",
+        geo_types::Geometry::GeometryCollection(_) => "geometry collection",
+        _ => "non-polygon geometry",
+    }
+}
+
+/// Output formats for plot layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorFormat {
+    /// ESRI Shapefile, UTF-8 with `.cpg`, EPSG:9213.
+    Shapefile,
+    /// OGC GeoPackage, EPSG:9213.
+    GeoPackage,
+    /// GeoJSON (RFC 7946), WGS 84.
+    GeoJson,
+}
+
+impl VectorFormat {
+    fn driver(self) -> &'static str {
+        match self {
+            VectorFormat::Shapefile => "ESRI Shapefile",
+            VectorFormat::GeoPackage => "GPKG",
+            VectorFormat::GeoJson => "GeoJSON",
+        }
+    }
+}
+
+/// Date written in the DBF header, so that the same plots give the same bytes.
+const DBF_DATE: &str = "DBF_DATE_LAST_UPDATE=2026-07-01";
+
+struct Column {
+    name: String,
+    kind: FieldKind,
+    width: u16,
+    precision: u8,
+}
+
+/// National fields, then every extra attribute found on the plots (typed by its values).
+fn columns(plots: &[Plot]) -> Vec<Column> {
+    let mut cols: Vec<Column> = NATIONAL_FIELDS
+        .iter()
+        .map(|f| Column { name: f.name.into(), kind: f.kind, width: f.width, precision: f.precision })
+        .collect();
+    let mut extra: Vec<Column> = Vec::new();
+    for p in plots {
+        for (name, v) in &p.extra {
+            let kind = match v {
+                Value::Int(_) => FieldKind::Integer,
+                Value::Real(_) => FieldKind::Real,
+                _ => FieldKind::Text,
+            };
+            let len = match v {
+                Value::Text(t) => t.chars().count() as u16,
+                _ => 0,
+            };
+            match extra.iter_mut().find(|c| c.name == *name) {
+                Some(c) => {
+                    if c.kind != kind && !matches!(v, Value::Null) {
+                        c.kind = FieldKind::Text;
+                    }
+                    c.width = c.width.max(len);
+                }
+                None => extra.push(Column { name: name.clone(), kind, width: len.max(10), precision: 6 }),
+            }
+        }
+    }
+    for c in &mut extra {
+        if c.kind == FieldKind::Text {
+            c.width = c.width.clamp(10, 254);
+        } else {
+            c.width = 18;
+        }
+    }
+    cols.extend(extra);
+    cols
+}
+
+fn create_dataset(path: &Path, format: VectorFormat) -> Result<Dataset, IngestError> {
+    let driver = DriverManager::get_driver_by_name(format.driver()).map_err(gdal_err(path, "find the driver"))?;
+    if path.exists() {
+        let _ = driver.delete(path);
+    }
+    driver.create_vector_only(path).map_err(gdal_err(path, "create the file"))
+}
+
+/// Writes plots in the national schema (extra attributes after it). Shapefile
+/// and GeoPackage are written in EPSG:9213, GeoJSON in WGS 84.
+pub fn write_plots(path: &Path, format: VectorFormat, layer_name: &str, plots: &[Plot]) -> Result<(), IngestError> {
+    let mut ds = create_dataset(path, format)?;
+    let (srs_crs, to) = match format {
+        VectorFormat::GeoJson => (Crs::Wgs84, Some(Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).map_err(|e| IngestError::Crs { path: path.to_path_buf(), detail: e.to_string() })?)),
+        _ => (Crs::Vn2000Tm3_10630, None),
+    };
+    let srs = layer_srs(path, srs_crs)?;
+    let opts: Vec<&str> = match format {
+        VectorFormat::Shapefile => vec!["ENCODING=UTF-8", DBF_DATE],
+        VectorFormat::GeoJson => vec!["RFC7946=YES", "WRITE_NAME=NO"],
+        VectorFormat::GeoPackage => vec![],
+    };
+    let cols = columns(plots);
+    if format == VectorFormat::GeoPackage {
+        let mut tx = ds.start_transaction().map_err(gdal_err(path, "start a transaction"))?;
+        fill_layer(path, &mut tx, layer_name, &srs, &opts, &cols, plots, to.as_ref())?;
+        tx.commit().map_err(gdal_err(path, "commit"))?;
+    } else {
+        fill_layer(path, &mut ds, layer_name, &srs, &opts, &cols, plots, to.as_ref())?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fill_layer(
+    path: &Path,
+    ds: &mut Dataset,
+    layer_name: &str,
+    srs: &SpatialRef,
+    opts: &[&str],
+    cols: &[Column],
+    plots: &[Plot],
+    to: Option<&Transformer>,
+) -> Result<(), IngestError> {
+    let mut layer = ds
+        .create_layer(LayerOptions { name: layer_name, srs: Some(srs), ty: OGRwkbGeometryType::wkbMultiPolygon, options: Some(opts) })
+        .map_err(gdal_err(path, "create the layer"))?;
+    for c in cols {
+        let ty = match c.kind {
+            FieldKind::Integer if c.width > 9 => OGRFieldType::OFTInteger64,
+            FieldKind::Integer => OGRFieldType::OFTInteger,
+            FieldKind::Real => OGRFieldType::OFTReal,
+            FieldKind::Text => OGRFieldType::OFTString,
+        };
+        let d = FieldDefn::new(&c.name, ty).map_err(gdal_err(path, "define a field"))?;
+        d.set_width(i32::from(c.width));
+        if c.kind == FieldKind::Real {
+            d.set_precision(i32::from(c.precision));
+        }
+        d.add_to_layer(&layer).map_err(gdal_err(path, "add a field"))?;
+    }
+    let index: Vec<usize> = {
+        let defn = layer.defn();
+        cols.iter().map(|c| defn.field_index(&c.name).unwrap_or(usize::MAX)).collect()
+    };
+    for p in plots {
+        write_feature(path, &mut layer, cols, &index, &p.to_record(), &p.geometry, to)?;
+    }
+    Ok(())
+}
+
+fn layer_srs(path: &Path, crs: Crs) -> Result<SpatialRef, IngestError> {
+    let mut srs = SpatialRef::from_epsg(crs.epsg()).map_err(gdal_err(path, "build the spatial reference"))?;
+    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    Ok(srs)
+}
+
+fn write_feature<L: LayerAccess>(
+    path: &Path,
+    layer: &mut L,
+    cols: &[Column],
+    index: &[usize],
+    record: &Record,
+    geometry: &MultiPolygon<f64>,
+    to: Option<&Transformer>,
+) -> Result<(), IngestError> {
+    let mut f = Feature::new(layer.defn()).map_err(gdal_err(path, "create a feature"))?;
+    for (c, &idx) in cols.iter().zip(index) {
+        if idx == usize::MAX {
+            continue;
+        }
+        let r = match record.get(&c.name) {
+            None | Some(Value::Null) => f.set_field_null(idx),
+            Some(Value::Int(i)) if c.kind == FieldKind::Text => f.set_field_string(idx, &i.to_string()),
+            Some(Value::Int(i)) if c.kind == FieldKind::Real => f.set_field_double(idx, *i as f64),
+            Some(Value::Int(i)) => f.set_field_integer64(idx, *i),
+            Some(Value::Real(r)) if c.kind == FieldKind::Text => f.set_field_string(idx, &r.to_string()),
+            Some(Value::Real(r)) => f.set_field_double(idx, *r),
+            Some(Value::Text(t)) => f.set_field_string(idx, t),
+        };
+        r.map_err(gdal_err(path, "set a field"))?;
+    }
+    let g = match to {
+        Some(t) => t.multipolygon(geometry).map_err(|e| IngestError::Crs { path: path.to_path_buf(), detail: e.to_string() })?,
+        None => geometry.clone(),
+    };
+    f.set_geometry(g.to_gdal().map_err(gdal_err(path, "convert a geometry"))?).map_err(gdal_err(path, "set a geometry"))?;
+    f.create(layer).map_err(gdal_err(path, "write a feature"))?;
+    Ok(())
+}
+
+/// Writes the commune boundary layer (EPSG:9213) with its code and name.
+pub fn write_boundary(path: &Path, format: VectorFormat, maxa: i64, name: &str, boundary: &MultiPolygon<f64>) -> Result<(), IngestError> {
+    let mut ds = create_dataset(path, format)?;
+    let srs = layer_srs(path, Crs::Vn2000Tm3_10630)?;
+    let opts: Vec<&str> = match format {
+        VectorFormat::Shapefile => vec!["ENCODING=UTF-8", DBF_DATE],
+        _ => vec![],
+    };
+    let mut layer = ds
+        .create_layer(LayerOptions { name: "ranh_gioi_xa", srs: Some(&srs), ty: OGRwkbGeometryType::wkbMultiPolygon, options: Some(&opts) })
+        .map_err(gdal_err(path, "create the layer"))?;
+    let cols = [
+        Column { name: "maxa".into(), kind: FieldKind::Integer, width: 5, precision: 0 },
+        Column { name: "xa".into(), kind: FieldKind::Text, width: 30, precision: 0 },
+        Column { name: "dtich".into(), kind: FieldKind::Real, width: 10, precision: 2 },
+    ];
+    for c in &cols {
+        let ty = match c.kind {
+            FieldKind::Integer => OGRFieldType::OFTInteger,
+            FieldKind::Real => OGRFieldType::OFTReal,
+            FieldKind::Text => OGRFieldType::OFTString,
+        };
+        let d = FieldDefn::new(&c.name, ty).map_err(gdal_err(path, "define a field"))?;
+        d.set_width(i32::from(c.width));
+        if c.kind == FieldKind::Real {
+            d.set_precision(2);
+        }
+        d.add_to_layer(&layer).map_err(gdal_err(path, "add a field"))?;
+    }
+    let index: Vec<usize> = cols.iter().map(|c| layer.defn().field_index(&c.name).unwrap_or(usize::MAX)).collect();
+    let mut r = Record::new();
+    r.set("maxa", Value::Int(maxa));
+    r.set("xa", Value::Text(name.into()));
+    r.set("dtich", Value::Real((forest_core::planar_area_ha(boundary) * 100.0).round() / 100.0));
+    write_feature(path, &mut layer, &cols, &index, &r, boundary, None)
+}
+
+/// True when a field name is part of the national schema.
+pub fn is_national(name: &str) -> bool {
+    national_field(name).is_some()
+}

@@ -1,0 +1,134 @@
+//! How a plot becomes a row and back, shared by both backends: one column per
+//! national field, unknown attributes as a JSON list of `[name, value]` pairs
+//! (order kept), geometry as WKB in EPSG:9213, and a digest of the content to
+//! tell a changed plot from a reloaded one.
+
+use forest_core::schema::{national_field, FieldDef, FieldKind, NATIONAL_FIELDS};
+use forest_core::{Plot, Record, Value};
+use geo_types::{Geometry, MultiPolygon};
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use sha2::{Digest, Sha256};
+
+use crate::StoreError;
+
+/// Key columns, in the order used for sorting.
+pub const KEY_COLUMNS: [&str; 4] = ["maxa", "tk", "khoanh", "lo"];
+
+/// A plot ready to be written.
+pub struct Encoded {
+    /// One value per national field, in [`NATIONAL_FIELDS`] order.
+    pub values: Vec<Value>,
+    /// Unknown attributes as JSON.
+    pub extra_json: String,
+    /// Geometry as WKB.
+    pub wkb: Vec<u8>,
+    /// Planar area in EPSG:9213, ha.
+    pub area_ha: f64,
+    /// SHA-256 of the content.
+    pub digest: String,
+    /// Envelope (minx, maxx, miny, maxy).
+    pub envelope: [f64; 4],
+}
+
+pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
+    let record = plot.to_record();
+    let values: Vec<Value> = NATIONAL_FIELDS.iter().map(|f| record.get(f.name).cloned().unwrap_or(Value::Null)).collect();
+    let extra: Vec<serde_json::Value> = plot
+        .extra
+        .iter()
+        .map(|(n, v)| serde_json::Value::Array(vec![serde_json::Value::String(n.clone()), json_of(v)]))
+        .collect();
+    let extra_json = serde_json::Value::Array(extra).to_string();
+    let wkb = Geometry::MultiPolygon(plot.geometry.clone())
+        .to_wkb(CoordDimensions::xy())
+        .map_err(|e| StoreError::Corrupt { key: plot.key.to_string(), reason: format!("cannot encode geometry: {e}") })?;
+    let mut h = Sha256::new();
+    for v in &values {
+        h.update(format!("{v:?}\u{1f}").as_bytes());
+    }
+    h.update(extra_json.as_bytes());
+    h.update(&wkb);
+    let digest = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let envelope = envelope(&plot.geometry);
+    Ok(Encoded { values, extra_json, wkb, area_ha: plot.area_ha(), digest, envelope })
+}
+
+fn envelope(g: &MultiPolygon<f64>) -> [f64; 4] {
+    use geo::BoundingRect;
+    match g.bounding_rect() {
+        Some(r) => [r.min().x, r.max().x, r.min().y, r.max().y],
+        None => [f64::NAN; 4],
+    }
+}
+
+fn json_of(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Real(r) => serde_json::Number::from_f64(*r).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null),
+        Value::Text(t) => serde_json::Value::String(t.clone()),
+    }
+}
+
+fn value_of(j: &serde_json::Value) -> Value {
+    match j {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) if !n.is_f64() => Value::Int(i),
+            _ => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+/// Rebuilds a plot from its stored columns.
+pub fn decode(values: Vec<Value>, extra_json: &str, wkb: &[u8]) -> Result<Plot, StoreError> {
+    let mut record = Record::new();
+    for (f, v) in NATIONAL_FIELDS.iter().zip(values) {
+        record.set(f.name, v);
+    }
+    let key = format!(
+        "{}/{}/{}/{}",
+        record.get("maxa").map(|v| v.to_string()).unwrap_or_default(),
+        record.get("tk").map(|v| v.to_string()).unwrap_or_default(),
+        record.get("khoanh").map(|v| v.to_string()).unwrap_or_default(),
+        record.get("lo").map(|v| v.to_string()).unwrap_or_default()
+    );
+    let extra: serde_json::Value =
+        serde_json::from_str(extra_json).map_err(|e| StoreError::Corrupt { key: key.clone(), reason: format!("extra attributes: {e}") })?;
+    for pair in extra.as_array().into_iter().flatten() {
+        if let (Some(name), Some(v)) = (pair.get(0).and_then(|n| n.as_str()), pair.get(1)) {
+            record.set(name, value_of(v));
+        }
+    }
+    let geometry = match geozero::wkb::Wkb(wkb).to_geo() {
+        Ok(Geometry::MultiPolygon(mp)) => mp,
+        Ok(Geometry::Polygon(p)) => MultiPolygon(vec![p]),
+        Ok(_) => return Err(StoreError::Corrupt { key, reason: "geometry is not a polygon".into() }),
+        Err(e) => return Err(StoreError::Corrupt { key, reason: format!("geometry: {e}") }),
+    };
+    Plot::from_record(&record, geometry).map_err(|errs| StoreError::Corrupt {
+        key,
+        reason: errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "),
+    })
+}
+
+/// Checks a filter and converts its value to the column's type.
+pub fn filter(field: &str, value: &Value) -> Result<(&'static FieldDef, Value), StoreError> {
+    let def = national_field(field).ok_or_else(|| StoreError::UnknownFilter(field.to_string()))?;
+    let bad = |reason: &str| StoreError::BadFilter { field: field.into(), value: value.to_string(), reason: reason.into() };
+    let v = match (def.kind, value) {
+        (_, Value::Null) => Value::Null,
+        (FieldKind::Integer, Value::Int(i)) => Value::Int(*i),
+        (FieldKind::Integer, Value::Text(t)) => Value::Int(t.trim().parse().map_err(|_| bad("expected a whole number"))?),
+        (FieldKind::Integer, Value::Real(r)) if r.fract() == 0.0 => Value::Int(*r as i64),
+        (FieldKind::Integer, _) => return Err(bad("expected a whole number")),
+        (FieldKind::Real, Value::Int(i)) => Value::Real(*i as f64),
+        (FieldKind::Real, Value::Real(r)) => Value::Real(*r),
+        (FieldKind::Real, Value::Text(t)) => Value::Real(t.trim().parse().map_err(|_| bad("expected a number"))?),
+        (FieldKind::Text, Value::Text(t)) => Value::Text(forest_core::plot::normalize_text(t)),
+        (FieldKind::Text, other) => Value::Text(other.to_string()),
+    };
+    Ok((def, v))
+}

@@ -1,0 +1,668 @@
+//! The embedded store: one OGC GeoPackage 1.3 file (rusqlite, bundled
+//! SQLite) that GDAL, QGIS and QField open directly. Plots live in the
+//! feature table `plots` (EPSG:9213, R-tree index maintained by the standard
+//! triggers), superseded versions in `plot_versions`, the contract register in
+//! the attribute tables `contracts` and `contract_plots`.
+
+mod blob;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use forest_core::contract::ContractedPlot;
+use forest_core::indicators::PlotFacts;
+use forest_core::schema::{FieldKind, NATIONAL_FIELDS};
+use forest_core::{Contract, Crs, FactGroup, PlotKey, Transformer, Value};
+use geo::Intersects;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+
+use crate::columns::{self, KEY_COLUMNS};
+use crate::{LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot};
+
+const SRS_ID: i32 = 9213;
+/// Schema version of the service's own tables in the file.
+const SCHEMA_VERSION: i64 = 1;
+
+/// A GeoPackage store.
+#[derive(Debug, Clone)]
+pub struct GpkgStore {
+    path: String,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl GpkgStore {
+    /// Opens (or creates) the file. Call [`PlotStore::migrate`] before use.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let p = path.as_ref();
+        let path_s = p.display().to_string();
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::NotAStore(format!("cannot create folder {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(p).map_err(|source| StoreError::Sqlite { path: path_s.clone(), action: "open", source })?;
+        let err = |action| {
+            let path = path_s.clone();
+            move |source| StoreError::Sqlite { path, action, source }
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("set busy timeout"))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(err("enable foreign keys"))?;
+        register_functions(&conn).map_err(err("register spatial functions"))?;
+        Ok(GpkgStore { path: path_s, conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite { path: self.path.clone(), action, source }
+    }
+
+    /// Runs blocking SQLite work off the async executor.
+    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&GpkgStore, &mut Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = me.conn.lock().map_err(|_| StoreError::Task("GeoPackage connection lock poisoned".into()))?;
+            f(&me, &mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// ST_MinX, ST_MaxX, ST_MinY, ST_MaxY and ST_IsEmpty on GeoPackage blobs, as
+/// the R-tree triggers of the GeoPackage specification call them.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    for (name, idx) in [("ST_MinX", 0usize), ("ST_MaxX", 1), ("ST_MinY", 2), ("ST_MaxY", 3)] {
+        conn.create_scalar_function(name, 1, flags, move |ctx| {
+            let b: Option<Vec<u8>> = ctx.get(0)?;
+            Ok(b.and_then(|b| blob::envelope(&b)).map(|e| e[idx]))
+        })?;
+    }
+    conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
+        let b: Option<Vec<u8>> = ctx.get(0)?;
+        Ok(b.map(|b| blob::header(&b).map(|h| h.empty || blob::envelope(&b).is_none()).unwrap_or(true)))
+    })?;
+    Ok(())
+}
+
+fn sql_type(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Integer => "INTEGER",
+        FieldKind::Real => "REAL",
+        FieldKind::Text => "TEXT",
+    }
+}
+
+fn national_ddl() -> String {
+    NATIONAL_FIELDS
+        .iter()
+        .map(|f| {
+            let not_null = if KEY_COLUMNS.contains(&f.name) { " NOT NULL" } else { "" };
+            format!("{} {}{not_null}", f.name, sql_type(f.kind))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn national_list() -> String {
+    NATIONAL_FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+}
+
+fn rtree_triggers(t: &str, c: &str) -> String {
+    let r = format!("rtree_{t}_{c}");
+    let vals = format!("NEW.fid, ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}), ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})");
+    format!(
+        "CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy);
+CREATE TRIGGER {r}_insert AFTER INSERT ON {t} WHEN (NEW.{c} NOT NULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN INSERT OR REPLACE INTO {r} VALUES ({vals}); END;
+CREATE TRIGGER {r}_update1 AFTER UPDATE OF {c} ON {t} WHEN OLD.fid = NEW.fid AND (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN INSERT OR REPLACE INTO {r} VALUES ({vals}); END;
+CREATE TRIGGER {r}_update2 AFTER UPDATE OF {c} ON {t} WHEN OLD.fid = NEW.fid AND (NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))
+BEGIN DELETE FROM {r} WHERE id = OLD.fid; END;
+CREATE TRIGGER {r}_update3 AFTER UPDATE ON {t} WHEN OLD.fid != NEW.fid AND (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN DELETE FROM {r} WHERE id = OLD.fid; INSERT OR REPLACE INTO {r} VALUES ({vals}); END;
+CREATE TRIGGER {r}_update4 AFTER UPDATE ON {t} WHEN OLD.fid != NEW.fid AND (NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))
+BEGIN DELETE FROM {r} WHERE id IN (OLD.fid, NEW.fid); END;
+CREATE TRIGGER {r}_delete AFTER DELETE ON {t} WHEN OLD.{c} NOT NULL
+BEGIN DELETE FROM {r} WHERE id = OLD.fid; END;
+INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope)
+VALUES ('{t}', '{c}', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');"
+    )
+}
+
+fn schema_sql() -> String {
+    let wkt = forest_core::crs::EPSG_9213_WKT1.replace('\'', "''");
+    let nat = national_ddl();
+    format!(
+        "PRAGMA application_id = 1196444487;
+PRAGMA user_version = 10300;
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY,
+  organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system');
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system');
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326, 'GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563,AUTHORITY[\"EPSG\",\"7030\"]],AUTHORITY[\"EPSG\",\"6326\"]],PRIMEM[\"Greenwich\",0,AUTHORITY[\"EPSG\",\"8901\"]],UNIT[\"degree\",0.0174532925199433,AUTHORITY[\"EPSG\",\"9122\"]],AXIS[\"Latitude\",NORTH],AXIS[\"Longitude\",EAST],AUTHORITY[\"EPSG\",\"4326\"]]', 'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('VN-2000 / TM-3 106-30', {SRS_ID}, 'EPSG', {SRS_ID}, '{wkt}', 'VN-2000 / TM-3 106-30 (Thai Nguyen), datum shift EPSG:6960');
+CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
+  definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+
+CREATE TABLE forest_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO forest_meta VALUES ('schema_version', '{SCHEMA_VERSION}');
+CREATE TABLE loads (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, loaded_at TEXT NOT NULL,
+  inserted INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE plots (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL, {nat},
+  extra_attrs TEXT NOT NULL DEFAULT '[]', area_ha REAL NOT NULL, version INTEGER NOT NULL, loaded_at TEXT NOT NULL,
+  load_id INTEGER NOT NULL REFERENCES loads(id), digest TEXT NOT NULL);
+CREATE UNIQUE INDEX plots_key ON plots (maxa, tk, khoanh, lo);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('plots', 'features', 'plots', 'Forest plots (lô), national schema, current version', {SRS_ID});
+INSERT INTO gpkg_geometry_columns VALUES ('plots', 'geom', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
+{rtree}
+CREATE TABLE plot_versions (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL, {nat},
+  extra_attrs TEXT NOT NULL DEFAULT '[]', area_ha REAL NOT NULL, version INTEGER NOT NULL, loaded_at TEXT NOT NULL,
+  load_id INTEGER NOT NULL REFERENCES loads(id), digest TEXT NOT NULL, valid_to TEXT NOT NULL);
+CREATE INDEX plot_versions_key ON plot_versions (maxa, tk, khoanh, lo, version);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('plot_versions', 'features', 'plot_versions', 'Superseded plot versions with their validity', {SRS_ID});
+INSERT INTO gpkg_geometry_columns VALUES ('plot_versions', 'geom', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
+CREATE TABLE contracts (fid INTEGER PRIMARY KEY AUTOINCREMENT, number TEXT NOT NULL UNIQUE, holder_name TEXT NOT NULL,
+  holder_code INTEGER NOT NULL, area_ha REAL NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL,
+  rate_vnd_per_ha INTEGER NOT NULL, source TEXT NOT NULL, loaded_at TEXT NOT NULL);
+CREATE TABLE contract_plots (fid INTEGER PRIMARY KEY AUTOINCREMENT, number TEXT NOT NULL REFERENCES contracts(number) ON DELETE CASCADE,
+  position INTEGER NOT NULL, maxa INTEGER NOT NULL, tk TEXT NOT NULL, khoanh TEXT NOT NULL, lo TEXT NOT NULL);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('contracts', 'attributes', 'contracts', 'Household forest protection contracts');
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('contract_plots', 'attributes', 'contract_plots', 'Plots of each protection contract');",
+        rtree = rtree_triggers("plots", "geom")
+    )
+}
+
+fn to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null,
+        Value::Int(i) => SqlValue::Integer(*i),
+        Value::Real(r) => SqlValue::Real(*r),
+        Value::Text(t) => SqlValue::Text(t.clone()),
+    }
+}
+
+fn from_sql(v: SqlValue) -> Value {
+    match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Integer(i) => Value::Int(i),
+        SqlValue::Real(r) => Value::Real(r),
+        SqlValue::Text(t) => Value::Text(t),
+        SqlValue::Blob(_) => Value::Null,
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+}
+
+/// Columns selected to rebuild a stored plot: geom, national fields, extra, version, loaded_at, load_id.
+fn plot_select() -> String {
+    format!("geom, {}, extra_attrs, version, loaded_at, load_id", national_list())
+}
+
+fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, Vec<Value>, String, i64, String, i64)> {
+    let n = NATIONAL_FIELDS.len();
+    let geom: Vec<u8> = row.get(0)?;
+    let mut values = Vec::with_capacity(n);
+    for i in 0..n {
+        values.push(from_sql(row.get::<_, SqlValue>(1 + i)?));
+    }
+    Ok((geom, values, row.get(1 + n)?, row.get(2 + n)?, row.get(3 + n)?, row.get(4 + n)?))
+}
+
+fn build_stored(raw: (Vec<u8>, Vec<Value>, String, i64, String, i64)) -> Result<StoredPlot> {
+    let (geom, values, extra, version, loaded_at, load_id) = raw;
+    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt { key: "?".into(), reason })?;
+    let plot = columns::decode(values, &extra, &geom[h.wkb_offset..])?;
+    Ok(StoredPlot { plot, version, loaded_at: parse_ts(&loaded_at), load_id })
+}
+
+impl GpkgStore {
+    fn load_blocking(&self, conn: &mut Connection, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
+        let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
+        for (i, p) in plots.iter().enumerate() {
+            if let Some(first) = seen.insert(&p.key, i) {
+                return Err(StoreError::DuplicateKey { key: p.key.to_string(), first: first + 1, second: i + 1 });
+            }
+        }
+        let now = ts(Utc::now().trunc_subsecs(3));
+        let tx = conn.transaction().map_err(self.err("begin a transaction"))?;
+        tx.execute("INSERT INTO loads (source, loaded_at) VALUES (?1, ?2)", params![source, now]).map_err(self.err("record the load"))?;
+        let load_id = tx.last_insert_rowid();
+        let mut summary = LoadSummary { load_id, ..Default::default() };
+        {
+            let nat = national_list();
+            let placeholders = vec!["?"; NATIONAL_FIELDS.len()].join(", ");
+            let mut find = tx
+                .prepare("SELECT fid, digest FROM plots WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4")
+                .map_err(self.err("prepare the key lookup"))?;
+            let mut insert = tx
+                .prepare(&format!(
+                    "INSERT INTO plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest) VALUES (?, {placeholders}, ?, ?, 1, ?, ?, ?)"
+                ))
+                .map_err(self.err("prepare the insert"))?;
+            let mut archive = tx
+                .prepare(&format!(
+                    "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
+                     SELECT geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, ? FROM plots WHERE fid = ?"
+                ))
+                .map_err(self.err("prepare the archive"))?;
+            let sets = NATIONAL_FIELDS.iter().map(|f| format!("{} = ?", f.name)).collect::<Vec<_>>().join(", ");
+            let mut update = tx
+                .prepare(&format!(
+                    "UPDATE plots SET geom = ?, {sets}, extra_attrs = ?, area_ha = ?, version = version + 1, loaded_at = ?, load_id = ?, digest = ? WHERE fid = ?"
+                ))
+                .map_err(self.err("prepare the update"))?;
+            for p in plots {
+                let e = columns::encode(p)?;
+                let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
+                let k = &p.key;
+                let existing: Option<(i64, String)> = find
+                    .query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(self.err("look up a plot"))?;
+                let mut args: Vec<SqlValue> = Vec::with_capacity(NATIONAL_FIELDS.len() + 7);
+                args.push(SqlValue::Blob(geom));
+                args.extend(e.values.iter().map(to_sql));
+                args.push(SqlValue::Text(e.extra_json));
+                args.push(SqlValue::Real(e.area_ha));
+                match existing {
+                    None => {
+                        args.extend([SqlValue::Text(now.clone()), SqlValue::Integer(load_id), SqlValue::Text(e.digest)]);
+                        insert.execute(params_from_iter(args)).map_err(self.err("insert a plot"))?;
+                        summary.inserted += 1;
+                    }
+                    Some((_, digest)) if digest == e.digest => summary.unchanged += 1,
+                    Some((fid, _)) => {
+                        archive.execute(params![now, fid]).map_err(self.err("keep the previous version"))?;
+                        args.extend([SqlValue::Text(now.clone()), SqlValue::Integer(load_id), SqlValue::Text(e.digest), SqlValue::Integer(fid)]);
+                        update.execute(params_from_iter(args)).map_err(self.err("update a plot"))?;
+                        summary.updated += 1;
+                    }
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE loads SET inserted = ?1, updated = ?2, unchanged = ?3 WHERE id = ?4",
+            params![summary.inserted as i64, summary.updated as i64, summary.unchanged as i64, load_id],
+        )
+        .map_err(self.err("record the load"))?;
+        tx.execute(
+            "UPDATE gpkg_contents SET last_change = ?1,
+               min_x = (SELECT MIN(minx) FROM rtree_plots_geom), max_x = (SELECT MAX(maxx) FROM rtree_plots_geom),
+               min_y = (SELECT MIN(miny) FROM rtree_plots_geom), max_y = (SELECT MAX(maxy) FROM rtree_plots_geom)
+             WHERE table_name = 'plots'",
+            params![now],
+        )
+        .map_err(self.err("update the layer extent"))?;
+        tx.commit().map_err(self.err("commit the load"))?;
+        Ok(summary)
+    }
+
+    fn query_blocking(&self, conn: &Connection, q: &PlotQuery) -> Result<Page> {
+        let mut wheres = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        for (field, value) in &q.filters {
+            let (def, v) = columns::filter(field, value)?;
+            if v == Value::Null {
+                wheres.push(format!("{} IS NULL", def.name));
+            } else {
+                wheres.push(format!("{} = ?", def.name));
+                args.push(to_sql(&v));
+            }
+        }
+        let area = match &q.bbox {
+            Some((rect, crs)) => {
+                let poly = Transformer::new(*crs, Crs::Vn2000Tm3_10630)?.rect(*rect, 16)?;
+                use geo::BoundingRect;
+                let env = poly.bounding_rect().ok_or_else(|| StoreError::BadFilter {
+                    field: "bbox".into(),
+                    value: format!("{rect:?}"),
+                    reason: "empty box".into(),
+                })?;
+                wheres.push("fid IN (SELECT id FROM rtree_plots_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)".into());
+                args.extend([env.max().x, env.min().x, env.max().y, env.min().y].map(SqlValue::Real));
+                Some(poly)
+            }
+            None => None,
+        };
+        let where_sql = if wheres.is_empty() { String::new() } else { format!("WHERE {}", wheres.join(" AND ")) };
+        let order = "ORDER BY maxa, tk, khoanh, lo";
+        let fids: Vec<i64> = match area {
+            None => {
+                let total: i64 = conn
+                    .query_row(&format!("SELECT COUNT(*) FROM plots {where_sql}"), params_from_iter(args.iter()), |r| r.get(0))
+                    .map_err(self.err("count plots"))?;
+                let mut stmt = conn
+                    .prepare(&format!("SELECT fid FROM plots {where_sql} {order} LIMIT ? OFFSET ?"))
+                    .map_err(self.err("prepare the query"))?;
+                let mut a = args.clone();
+                a.push(SqlValue::Integer(q.limit as i64));
+                a.push(SqlValue::Integer(q.offset as i64));
+                let fids = stmt.query_map(params_from_iter(a), |r| r.get(0)).map_err(self.err("query plots"))?;
+                let fids: Vec<i64> = fids.collect::<rusqlite::Result<_>>().map_err(self.err("read plots"))?;
+                let plots = self.fetch(conn, &fids)?;
+                return Ok(Page { plots, total: total as u64 });
+            }
+            Some(poly) => {
+                let mut stmt = conn.prepare(&format!("SELECT fid, geom FROM plots {where_sql} {order}")).map_err(self.err("prepare the query"))?;
+                let rows = stmt
+                    .query_map(params_from_iter(args.iter()), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                    .map_err(self.err("query plots"))?;
+                let mut hits = Vec::new();
+                for row in rows {
+                    let (fid, geom) = row.map_err(self.err("read plots"))?;
+                    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt { key: format!("fid {fid}"), reason })?;
+                    use geozero::ToGeo;
+                    let g = geozero::wkb::Wkb(&geom[h.wkb_offset..])
+                        .to_geo()
+                        .map_err(|e| StoreError::Corrupt { key: format!("fid {fid}"), reason: e.to_string() })?;
+                    if poly.intersects(&g) {
+                        hits.push(fid);
+                    }
+                }
+                hits
+            }
+        };
+        let total = fids.len() as u64;
+        let page: Vec<i64> = fids.into_iter().skip(q.offset as usize).take(q.limit as usize).collect();
+        let plots = self.fetch(conn, &page)?;
+        Ok(Page { plots, total })
+    }
+
+    fn fetch(&self, conn: &Connection, fids: &[i64]) -> Result<Vec<StoredPlot>> {
+        let mut stmt = conn.prepare_cached(&format!("SELECT {} FROM plots WHERE fid = ?", plot_select())).map_err(self.err("prepare fetch"))?;
+        let mut out = Vec::with_capacity(fids.len());
+        for fid in fids {
+            let raw = stmt.query_row(params![fid], row_to_stored).map_err(self.err("fetch a plot"))?;
+            out.push(build_stored(raw)?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl PlotStore for GpkgStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::GeoPackage
+    }
+
+    fn describe(&self) -> String {
+        format!("GeoPackage {}", self.path)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.with(|me, conn| {
+            let has: bool = conn
+                .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'forest_meta'", [], |r| r.get::<_, i64>(0))
+                .map_err(me.err("inspect the file"))?
+                > 0;
+            if has {
+                let v: String = conn
+                    .query_row("SELECT value FROM forest_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+                    .map_err(me.err("read the schema version"))?;
+                if v != SCHEMA_VERSION.to_string() {
+                    return Err(StoreError::NotAStore(format!(
+                        "{} has schema version {v}, this build knows {SCHEMA_VERSION}; upgrade the service",
+                        me.path
+                    )));
+                }
+                return Ok(());
+            }
+            let other_tables: i64 = conn
+                .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('plots', 'loads')", [], |r| r.get(0))
+                .map_err(me.err("inspect the file"))?;
+            if other_tables > 0 {
+                return Err(StoreError::NotAStore(format!(
+                    "{} already has a 'plots' table that this service did not create; choose another --store path",
+                    me.path
+                )));
+            }
+            let tx = conn.transaction().map_err(me.err("begin the schema transaction"))?;
+            tx.execute_batch(&schema_sql()).map_err(me.err("create the GeoPackage schema"))?;
+            tx.commit().map_err(me.err("commit the schema"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.with(|me, conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(me.err("ping"))).await
+    }
+
+    async fn load_plots(&self, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
+        let plots = plots.to_vec();
+        let source = source.to_string();
+        self.with(move |me, conn| me.load_blocking(conn, &plots, &source)).await
+    }
+
+    async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {
+        let key = key.clone();
+        self.with(move |me, conn| {
+            let raw = conn
+                .query_row(
+                    &format!("SELECT {} FROM plots WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4", plot_select()),
+                    params![key.maxa(), key.tk(), key.khoanh(), key.lo()],
+                    row_to_stored,
+                )
+                .optional()
+                .map_err(me.err("get a plot"))?;
+            raw.map(build_stored).transpose()
+        })
+        .await
+    }
+
+    async fn plot_history(&self, key: &PlotKey) -> Result<Vec<PlotVersion>> {
+        let key = key.clone();
+        self.with(move |me, conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {}, valid_to FROM plot_versions WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4 ORDER BY version",
+                    plot_select()
+                ))
+                .map_err(me.err("prepare history"))?;
+            let n = NATIONAL_FIELDS.len();
+            let rows = stmt
+                .query_map(params![key.maxa(), key.tk(), key.khoanh(), key.lo()], |r| Ok((row_to_stored(r)?, r.get::<_, String>(5 + n)?)))
+                .map_err(me.err("read history"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (raw, valid_to) = row.map_err(me.err("read history"))?;
+                let s = build_stored(raw)?;
+                out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: Some(parse_ts(&valid_to)) });
+            }
+            let current = conn
+                .query_row(
+                    &format!("SELECT {} FROM plots WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4", plot_select()),
+                    params![key.maxa(), key.tk(), key.khoanh(), key.lo()],
+                    row_to_stored,
+                )
+                .optional()
+                .map_err(me.err("get a plot"))?;
+            if let Some(raw) = current {
+                let s = build_stored(raw)?;
+                out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: None });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn query_plots(&self, query: &PlotQuery) -> Result<Page> {
+        let q = query.clone();
+        self.with(move |me, conn| me.query_blocking(conn, &q)).await
+    }
+
+    async fn fact_groups(&self) -> Result<Vec<FactGroup>> {
+        self.with(|me, conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT nggocr, thanhrung, ldlr, malr3, dtuong, tk, ddanh,
+                       (churung IS NOT NULL AND TRIM(churung) <> ''), (COALESCE(machur, 0) <> 0),
+                       quyensd, trchap, khoan,
+                       (nguoink IS NOT NULL AND TRIM(nguoink) <> ''), (COALESCE(mangnk, 0) <> 0), namtr,
+                       COUNT(*), SUM(area_ha)
+                     FROM plots GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+                     ORDER BY 6, 7, 3, 1, 2, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15",
+                )
+                .map_err(me.err("prepare the aggregation"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(FactGroup {
+                        facts: PlotFacts {
+                            nggocr: r.get(0)?,
+                            thanhrung: r.get(1)?,
+                            ldlr: r.get(2)?,
+                            malr3: r.get(3)?,
+                            dtuong: r.get(4)?,
+                            tk: r.get(5)?,
+                            ddanh: r.get(6)?,
+                            owner_named: r.get(7)?,
+                            owner_coded: r.get(8)?,
+                            quyensd: r.get(9)?,
+                            trchap: r.get(10)?,
+                            khoan: r.get(11)?,
+                            holder_named: r.get(12)?,
+                            holder_coded: r.get(13)?,
+                            namtr: r.get(14)?,
+                        },
+                        plots: r.get::<_, i64>(15)? as u64,
+                        area_ha: r.get(16)?,
+                    })
+                })
+                .map_err(me.err("aggregate plots"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(me.err("aggregate plots"))
+        })
+        .await
+    }
+
+    async fn count_plots(&self) -> Result<u64> {
+        self.with(|me, conn| conn.query_row("SELECT COUNT(*) FROM plots", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(me.err("count plots")))
+            .await
+    }
+
+    async fn contracted_plots(&self) -> Result<BTreeMap<PlotKey, ContractedPlot>> {
+        self.with(|me, conn| {
+            let mut stmt = conn
+                .prepare("SELECT maxa, tk, khoanh, lo, mangnk, khoan, nguoink, nggocr, thanhrung, ldlr, area_ha FROM plots")
+                .map_err(me.err("prepare contract facts"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                        r.get::<_, f64>(10)?,
+                    ))
+                })
+                .map_err(me.err("read contract facts"))?;
+            let mut out = BTreeMap::new();
+            for row in rows {
+                let (maxa, tk, khoanh, lo, mangnk, khoan, nguoink, nggocr, thanhrung, ldlr, area) = row.map_err(me.err("read contract facts"))?;
+                let key = PlotKey::new(maxa, &tk, &khoanh, &lo).map_err(|e| StoreError::Corrupt { key: format!("{maxa}/{tk}/{khoanh}/{lo}"), reason: e.to_string() })?;
+                out.insert(key, crate::contract_facts(mangnk, khoan, nguoink, nggocr, thanhrung, ldlr, area));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn replace_contracts(&self, contracts: &[Contract], source: &str) -> Result<u64> {
+        let contracts = contracts.to_vec();
+        let source = source.to_string();
+        self.with(move |me, conn| {
+            let now = ts(Utc::now().trunc_subsecs(3));
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            tx.execute("DELETE FROM contract_plots", []).map_err(me.err("clear contract plots"))?;
+            tx.execute("DELETE FROM contracts", []).map_err(me.err("clear contracts"))?;
+            {
+                let mut ins = tx
+                    .prepare("INSERT INTO contracts (number, holder_name, holder_code, area_ha, start_date, end_date, rate_vnd_per_ha, source, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                    .map_err(me.err("prepare contracts"))?;
+                let mut ins_plot = tx
+                    .prepare("INSERT INTO contract_plots (number, position, maxa, tk, khoanh, lo) VALUES (?, ?, ?, ?, ?, ?)")
+                    .map_err(me.err("prepare contract plots"))?;
+                for c in &contracts {
+                    ins.execute(params![c.number, c.holder_name, c.holder_code, c.area_ha, c.start.to_string(), c.end.to_string(), c.rate_vnd_per_ha, source, now])
+                        .map_err(me.err("insert a contract"))?;
+                    for (i, k) in c.plots.iter().enumerate() {
+                        ins_plot.execute(params![c.number, i as i64, k.maxa(), k.tk(), k.khoanh(), k.lo()]).map_err(me.err("insert a contract plot"))?;
+                    }
+                }
+            }
+            tx.commit().map_err(me.err("commit contracts"))?;
+            Ok(contracts.len() as u64)
+        })
+        .await
+    }
+
+    async fn contracts(&self) -> Result<Vec<Contract>> {
+        self.with(|me, conn| {
+            let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
+            {
+                let mut stmt = conn.prepare("SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number, position").map_err(me.err("read contract plots"))?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)))
+                    .map_err(me.err("read contract plots"))?;
+                for row in rows {
+                    let (n, maxa, tk, kh, lo) = row.map_err(me.err("read contract plots"))?;
+                    let key = PlotKey::new(maxa, &tk, &kh, &lo).map_err(|e| StoreError::Corrupt { key: n.clone(), reason: e.to_string() })?;
+                    plots.entry(n).or_default().push(key);
+                }
+            }
+            let mut stmt = conn
+                .prepare("SELECT number, holder_name, holder_code, area_ha, start_date, end_date, rate_vnd_per_ha FROM contracts ORDER BY number")
+                .map_err(me.err("read contracts"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, f64>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, i64>(6)?))
+                })
+                .map_err(me.err("read contracts"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (number, holder_name, holder_code, area_ha, start, end, rate) = row.map_err(me.err("read contracts"))?;
+                let date = |s: &str| s.parse().map_err(|_| StoreError::Corrupt { key: number.clone(), reason: format!("bad date {s}") });
+                out.push(Contract {
+                    plots: plots.remove(&number).unwrap_or_default(),
+                    start: date(&start)?,
+                    end: date(&end)?,
+                    number,
+                    holder_name,
+                    holder_code,
+                    area_ha,
+                    rate_vnd_per_ha: rate,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -1,0 +1,415 @@
+//! The shared store: PostgreSQL + PostGIS through sqlx. Schema in the
+//! top-level `migrations/` folder, applied at start-up and by `forest migrate`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use forest_core::contract::ContractedPlot;
+use forest_core::indicators::PlotFacts;
+use forest_core::schema::{FieldKind, NATIONAL_FIELDS};
+use forest_core::{Contract, Crs, FactGroup, PlotKey, Transformer, Value};
+use geozero::{CoordDimensions, ToWkb};
+use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Row};
+
+use crate::columns;
+use crate::{LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot};
+
+/// Migrations embedded from the top-level `migrations/` folder.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Sort order of plot keys: byte order, as in the GeoPackage store.
+const ORDER: &str = r#"ORDER BY maxa, tk COLLATE "C", khoanh COLLATE "C", lo COLLATE "C""#;
+
+/// A PostGIS store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    url: String,
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects (lazily: the first query opens the first connection, so the
+    /// service starts while the database restarts and recovers by itself).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let safe = crate::redact(url);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(url)
+            .map_err(|source| StoreError::Postgres { url: safe.clone(), action: "parse the connection URL", source })?;
+        Ok(PgStore { url: safe, pool })
+    }
+
+    fn err(&self, action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |source| StoreError::Postgres { url: self.url.clone(), action, source }
+    }
+}
+
+fn national_list() -> String {
+    NATIONAL_FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+}
+
+fn bind<'q>(q: Query<'q, Postgres, PgArguments>, kind: FieldKind, v: &Value) -> Query<'q, Postgres, PgArguments> {
+    match (kind, v) {
+        (FieldKind::Integer, Value::Int(i)) => q.bind(*i),
+        (FieldKind::Integer, _) => q.bind(None::<i64>),
+        (FieldKind::Real, Value::Real(r)) => q.bind(*r),
+        (FieldKind::Real, Value::Int(i)) => q.bind(*i as f64),
+        (FieldKind::Real, _) => q.bind(None::<f64>),
+        (FieldKind::Text, Value::Text(t)) => q.bind(t.clone()),
+        (FieldKind::Text, Value::Null) => q.bind(None::<String>),
+        (FieldKind::Text, other) => q.bind(other.to_string()),
+    }
+}
+
+fn plot_select() -> String {
+    format!("ST_AsBinary(geom) AS wkb, {}, extra_attrs::text AS extra, version, loaded_at, load_id", national_list())
+}
+
+fn read_stored(row: &PgRow) -> Result<StoredPlot> {
+    let corrupt = |e: sqlx::Error| StoreError::Corrupt { key: "?".into(), reason: e.to_string() };
+    let wkb: Vec<u8> = row.try_get("wkb").map_err(corrupt)?;
+    let mut values = Vec::with_capacity(NATIONAL_FIELDS.len());
+    for f in NATIONAL_FIELDS {
+        let v = match f.kind {
+            FieldKind::Integer => row.try_get::<Option<i64>, _>(f.name).map_err(corrupt)?.map(Value::Int),
+            FieldKind::Real => row.try_get::<Option<f64>, _>(f.name).map_err(corrupt)?.map(Value::Real),
+            FieldKind::Text => row.try_get::<Option<String>, _>(f.name).map_err(corrupt)?.map(Value::Text),
+        };
+        values.push(v.unwrap_or(Value::Null));
+    }
+    let extra: String = row.try_get("extra").map_err(corrupt)?;
+    let plot = columns::decode(values, &extra, &wkb)?;
+    Ok(StoredPlot {
+        plot,
+        version: i64::from(row.try_get::<i32, _>("version").map_err(corrupt)?),
+        loaded_at: row.try_get("loaded_at").map_err(corrupt)?,
+        load_id: row.try_get("load_id").map_err(corrupt)?,
+    })
+}
+
+fn with_binds<'q>(sql: &'q str, binds: &[(FieldKind, Value)], wkb: &Option<Vec<u8>>) -> Query<'q, Postgres, PgArguments> {
+    let mut q = sqlx::query(sql);
+    for (k, v) in binds {
+        q = bind(q, *k, v);
+    }
+    if let Some(w) = wkb {
+        q = q.bind(w.clone());
+    }
+    q
+}
+
+const KEY_WHERE: &str = "maxa = $1 AND tk = $2 AND khoanh = $3 AND lo = $4";
+
+fn bind_key<'q>(q: Query<'q, Postgres, PgArguments>, k: &PlotKey) -> Query<'q, Postgres, PgArguments> {
+    q.bind(i64::from(k.maxa())).bind(k.tk().to_string()).bind(k.khoanh().to_string()).bind(k.lo().to_string())
+}
+
+#[async_trait]
+impl PlotStore for PgStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::PostGis
+    }
+
+    fn describe(&self) -> String {
+        format!("PostGIS {}", self.url)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|source| StoreError::Migrate { url: self.url.clone(), source })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(self.err("ping"))?;
+        Ok(())
+    }
+
+    async fn load_plots(&self, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
+        let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
+        for (i, p) in plots.iter().enumerate() {
+            if let Some(first) = seen.insert(&p.key, i) {
+                return Err(StoreError::DuplicateKey { key: p.key.to_string(), first: first + 1, second: i + 1 });
+            }
+        }
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+        let mut tx = self.pool.begin().await.map_err(self.err("begin a transaction"))?;
+        let load_id: i64 = sqlx::query_scalar("INSERT INTO loads (source, loaded_at) VALUES ($1, $2) RETURNING id")
+            .bind(source)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err("record the load"))?;
+        let mut summary = LoadSummary { load_id, ..Default::default() };
+        let nat = national_list();
+        let n = NATIONAL_FIELDS.len();
+        let ph: Vec<String> = (0..n).map(|i| format!("${}", i + 2)).collect();
+        let insert_sql = format!(
+            "INSERT INTO plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest)
+             VALUES (ST_Multi(ST_GeomFromWKB($1, 9213)), {}, ${}::jsonb, ${}, 1, ${}, ${}, ${})",
+            ph.join(", "),
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5,
+            n + 6
+        );
+        let sets: Vec<String> = NATIONAL_FIELDS.iter().enumerate().map(|(i, f)| format!("{} = ${}", f.name, i + 2)).collect();
+        let update_sql = format!(
+            "UPDATE plots SET geom = ST_Multi(ST_GeomFromWKB($1, 9213)), {}, extra_attrs = ${}::jsonb, area_ha = ${}, version = version + 1,
+             loaded_at = ${}, load_id = ${}, digest = ${} WHERE fid = ${}",
+            sets.join(", "),
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5,
+            n + 6,
+            n + 7
+        );
+        let archive_sql = format!(
+            "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
+             SELECT geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, $1 FROM plots WHERE fid = $2"
+        );
+        for p in plots {
+            let e = columns::encode(p)?;
+            let existing: Option<(i64, String)> = bind_key(sqlx::query(&format!("SELECT fid, digest FROM plots WHERE {KEY_WHERE}")), &p.key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err("look up a plot"))?
+                .map(|r| (r.get(0), r.get(1)));
+            let sql = match &existing {
+                None => &insert_sql,
+                Some((_, d)) if *d == e.digest => {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                Some((fid, _)) => {
+                    sqlx::query(&archive_sql).bind(now).bind(fid).execute(&mut *tx).await.map_err(self.err("keep the previous version"))?;
+                    &update_sql
+                }
+            };
+            let mut q = sqlx::query(sql).bind(e.wkb.clone());
+            for (f, v) in NATIONAL_FIELDS.iter().zip(&e.values) {
+                q = bind(q, f.kind, v);
+            }
+            q = q.bind(e.extra_json.clone()).bind(e.area_ha).bind(now).bind(load_id).bind(e.digest.clone());
+            if let Some((fid, _)) = existing {
+                q = q.bind(fid);
+                summary.updated += 1;
+            } else {
+                summary.inserted += 1;
+            }
+            q.execute(&mut *tx).await.map_err(self.err("write a plot"))?;
+        }
+        sqlx::query("UPDATE loads SET inserted = $1, updated = $2, unchanged = $3 WHERE id = $4")
+            .bind(summary.inserted as i64)
+            .bind(summary.updated as i64)
+            .bind(summary.unchanged as i64)
+            .bind(load_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("record the load"))?;
+        tx.commit().await.map_err(self.err("commit the load"))?;
+        Ok(summary)
+    }
+
+    async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {
+        let row = bind_key(sqlx::query(&format!("SELECT {} FROM plots WHERE {KEY_WHERE}", plot_select())), key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("get a plot"))?;
+        row.as_ref().map(read_stored).transpose()
+    }
+
+    async fn plot_history(&self, key: &PlotKey) -> Result<Vec<PlotVersion>> {
+        let rows = bind_key(
+            sqlx::query(&format!("SELECT {}, valid_to FROM plot_versions WHERE {KEY_WHERE} ORDER BY version", plot_select())),
+            key,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read history"))?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let s = read_stored(r)?;
+            let valid_to: DateTime<Utc> = r.try_get("valid_to").map_err(self.err("read history"))?;
+            out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: Some(valid_to) });
+        }
+        if let Some(s) = self.get_plot(key).await? {
+            out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: None });
+        }
+        Ok(out)
+    }
+
+    async fn query_plots(&self, query: &PlotQuery) -> Result<Page> {
+        let mut wheres = Vec::new();
+        let mut binds: Vec<(FieldKind, Value)> = Vec::new();
+        for (field, value) in &query.filters {
+            let (def, v) = columns::filter(field, value)?;
+            if v == Value::Null {
+                wheres.push(format!("{} IS NULL", def.name));
+            } else {
+                binds.push((def.kind, v));
+                wheres.push(format!("{} = ${}", def.name, binds.len()));
+            }
+        }
+        let mut area_wkb = None;
+        if let Some((rect, crs)) = &query.bbox {
+            let poly = Transformer::new(*crs, Crs::Vn2000Tm3_10630)?.rect(*rect, 16)?;
+            let wkb = geo_types::Geometry::Polygon(poly)
+                .to_wkb(CoordDimensions::xy())
+                .map_err(|e| StoreError::BadFilter { field: "bbox".into(), value: format!("{rect:?}"), reason: e.to_string() })?;
+            wheres.push(format!("ST_Intersects(geom, ST_GeomFromWKB(${}, 9213))", binds.len() + 1));
+            area_wkb = Some(wkb);
+        }
+        let where_sql = if wheres.is_empty() { String::new() } else { format!("WHERE {}", wheres.join(" AND ")) };
+        let count_sql = format!("SELECT COUNT(*) FROM plots {where_sql}");
+        let next = binds.len() + usize::from(area_wkb.is_some());
+        let page_sql = format!("SELECT {} FROM plots {where_sql} {ORDER} LIMIT ${} OFFSET ${}", plot_select(), next + 1, next + 2);
+        let total: i64 = with_binds(&count_sql, &binds, &area_wkb).fetch_one(&self.pool).await.map_err(self.err("count plots"))?.get(0);
+        let rows = with_binds(&page_sql, &binds, &area_wkb)
+            .bind(query.limit as i64)
+            .bind(query.offset as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("query plots"))?;
+        let plots = rows.iter().map(read_stored).collect::<Result<Vec<_>>>()?;
+        Ok(Page { plots, total: total as u64 })
+    }
+
+    async fn fact_groups(&self) -> Result<Vec<FactGroup>> {
+        let rows = sqlx::query(
+            r#"SELECT nggocr, thanhrung, ldlr, malr3, dtuong, tk, ddanh,
+                 (churung IS NOT NULL AND TRIM(churung) <> '') AS owner_named, (COALESCE(machur, 0) <> 0) AS owner_coded,
+                 quyensd, trchap, khoan,
+                 (nguoink IS NOT NULL AND TRIM(nguoink) <> '') AS holder_named, (COALESCE(mangnk, 0) <> 0) AS holder_coded, namtr,
+                 COUNT(*) AS plots, SUM(ST_Area(geom)) / 10000.0 AS area_ha
+               FROM plots GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"#,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("aggregate plots"))?;
+        rows.iter()
+            .map(|r| -> std::result::Result<FactGroup, sqlx::Error> {
+                Ok(FactGroup {
+                    facts: PlotFacts {
+                        nggocr: r.try_get(0)?,
+                        thanhrung: r.try_get(1)?,
+                        ldlr: r.try_get(2)?,
+                        malr3: r.try_get(3)?,
+                        dtuong: r.try_get(4)?,
+                        tk: r.try_get(5)?,
+                        ddanh: r.try_get(6)?,
+                        owner_named: r.try_get(7)?,
+                        owner_coded: r.try_get(8)?,
+                        quyensd: r.try_get(9)?,
+                        trchap: r.try_get(10)?,
+                        khoan: r.try_get(11)?,
+                        holder_named: r.try_get(12)?,
+                        holder_coded: r.try_get(13)?,
+                        namtr: r.try_get(14)?,
+                    },
+                    plots: r.try_get::<i64, _>(15)? as u64,
+                    area_ha: r.try_get(16)?,
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read aggregates"))
+    }
+
+    async fn count_plots(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plots").fetch_one(&self.pool).await.map_err(self.err("count plots"))?;
+        Ok(n as u64)
+    }
+
+    async fn contracted_plots(&self) -> Result<BTreeMap<PlotKey, ContractedPlot>> {
+        let rows = sqlx::query("SELECT maxa, tk, khoanh, lo, mangnk, khoan, nguoink, nggocr, thanhrung, ldlr, ST_Area(geom) / 10000.0 FROM plots")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("read contract facts"))?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let (maxa, tk, khoanh, lo): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let key = PlotKey::new(maxa, &tk, &khoanh, &lo).map_err(|e| StoreError::Corrupt { key: format!("{maxa}/{tk}/{khoanh}/{lo}"), reason: e.to_string() })?;
+            out.insert(key, crate::contract_facts(r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9), r.get(10)));
+        }
+        Ok(out)
+    }
+
+    async fn replace_contracts(&self, contracts: &[Contract], source: &str) -> Result<u64> {
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+        let mut tx = self.pool.begin().await.map_err(self.err("begin a transaction"))?;
+        sqlx::query("DELETE FROM contract_plots").execute(&mut *tx).await.map_err(self.err("clear contract plots"))?;
+        sqlx::query("DELETE FROM contracts").execute(&mut *tx).await.map_err(self.err("clear contracts"))?;
+        for c in contracts {
+            sqlx::query(
+                "INSERT INTO contracts (number, holder_name, holder_code, area_ha, start_date, end_date, rate_vnd_per_ha, source, loaded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&c.number)
+            .bind(&c.holder_name)
+            .bind(c.holder_code)
+            .bind(c.area_ha)
+            .bind(c.start)
+            .bind(c.end)
+            .bind(c.rate_vnd_per_ha)
+            .bind(source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("insert a contract"))?;
+            for (i, k) in c.plots.iter().enumerate() {
+                sqlx::query("INSERT INTO contract_plots (number, position, maxa, tk, khoanh, lo) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&c.number)
+                    .bind(i as i32)
+                    .bind(i64::from(k.maxa()))
+                    .bind(k.tk())
+                    .bind(k.khoanh())
+                    .bind(k.lo())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("insert a contract plot"))?;
+            }
+        }
+        tx.commit().await.map_err(self.err("commit contracts"))?;
+        Ok(contracts.len() as u64)
+    }
+
+    async fn contracts(&self) -> Result<Vec<Contract>> {
+        let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("read contract plots"))?;
+        let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
+        for r in plot_rows {
+            let n: String = r.get(0);
+            let key = PlotKey::new(r.get(1), r.get(2), r.get(3), r.get(4)).map_err(|e| StoreError::Corrupt { key: n.clone(), reason: e.to_string() })?;
+            plots.entry(n).or_default().push(key);
+        }
+        let rows = sqlx::query(
+            r#"SELECT number, holder_name, holder_code, area_ha, start_date, end_date, rate_vnd_per_ha FROM contracts ORDER BY number COLLATE "C""#,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read contracts"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let number: String = r.get(0);
+                Contract {
+                    plots: plots.remove(&number).unwrap_or_default(),
+                    holder_name: r.get(1),
+                    holder_code: r.get(2),
+                    area_ha: r.get(3),
+                    start: r.get::<NaiveDate, _>(4),
+                    end: r.get::<NaiveDate, _>(5),
+                    rate_vnd_per_ha: r.get(6),
+                    number,
+                }
+            })
+            .collect())
+    }
+}

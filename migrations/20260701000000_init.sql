@@ -1,0 +1,171 @@
+-- Forest plot store, PostGIS backend. Geometry in EPSG:9213 (VN-2000 / TM-3 106-30).
+-- The national attribute columns must match forest_core::schema::NATIONAL_FIELDS
+-- (checked by the store's conformance tests).
+
+CREATE EXTENSION IF NOT EXISTS postgis;
+
+-- PostGIS 3.3 (Debian 12) predates EPSG:9213 in its spatial_ref_sys.
+INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)
+SELECT 9213, 'EPSG', 9213,
+  'PROJCS["VN-2000 / TM-3 106-30",GEOGCS["VN-2000",DATUM["Vietnam_2000",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],TOWGS84[-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278],AUTHORITY["EPSG","6756"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4756"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",106.5],PARAMETER["scale_factor",0.9999],PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","9213"]]',
+  '+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84=-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278 +units=m +no_defs'
+WHERE NOT EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = 9213);
+
+CREATE TABLE loads (
+    id BIGSERIAL PRIMARY KEY,
+    source TEXT NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL,
+    inserted BIGINT NOT NULL DEFAULT 0,
+    updated BIGINT NOT NULL DEFAULT 0,
+    unchanged BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE plots (
+    fid BIGSERIAL PRIMARY KEY,
+    geom geometry(MultiPolygon, 9213) NOT NULL,
+    tt BIGINT,
+    id BIGINT,
+    matinh BIGINT,
+    mahuyen BIGINT,
+    maxa BIGINT NOT NULL,
+    tinh TEXT,
+    huyen TEXT,
+    xa TEXT,
+    tk TEXT NOT NULL,
+    khoanh TEXT NOT NULL,
+    lo TEXT NOT NULL,
+    thuad BIGINT,
+    tobando TEXT,
+    ddanh TEXT,
+    dtich DOUBLE PRECISION,
+    nggocr BIGINT,
+    ldlr TEXT,
+    maldlr BIGINT,
+    sldlr TEXT,
+    namtr BIGINT,
+    captuoi BIGINT,
+    ktan BIGINT,
+    nggocrt BIGINT,
+    thanhrung BIGINT,
+    mgo DOUBLE PRECISION,
+    mtn DOUBLE PRECISION,
+    mgolo DOUBLE PRECISION,
+    mtnlo DOUBLE PRECISION,
+    lapdia BIGINT,
+    malr3 BIGINT,
+    mdsd TEXT,
+    mamdsd BIGINT,
+    dtuong BIGINT,
+    churung TEXT,
+    machur BIGINT,
+    trchap BIGINT,
+    quyensd BIGINT,
+    thoihansd BIGINT,
+    khoan BIGINT,
+    nqh BIGINT,
+    nguoink TEXT,
+    mangnk BIGINT,
+    nguoitrch TEXT,
+    mangtrch BIGINT,
+    ngsinh BIGINT,
+    kd DOUBLE PRECISION,
+    vd DOUBLE PRECISION,
+    capkd BIGINT,
+    capvd BIGINT,
+    locu TEXT,
+    vitrithua BIGINT,
+    extra_attrs JSONB NOT NULL DEFAULT '[]',
+    area_ha DOUBLE PRECISION NOT NULL,
+    version INTEGER NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL,
+    load_id BIGINT NOT NULL REFERENCES loads(id),
+    digest TEXT NOT NULL
+);
+CREATE UNIQUE INDEX plots_key ON plots (maxa, tk COLLATE "C", khoanh COLLATE "C", lo COLLATE "C");
+CREATE INDEX plots_geom ON plots USING GIST (geom);
+
+CREATE TABLE plot_versions (
+    fid BIGSERIAL PRIMARY KEY,
+    geom geometry(MultiPolygon, 9213) NOT NULL,
+    tt BIGINT,
+    id BIGINT,
+    matinh BIGINT,
+    mahuyen BIGINT,
+    maxa BIGINT NOT NULL,
+    tinh TEXT,
+    huyen TEXT,
+    xa TEXT,
+    tk TEXT NOT NULL,
+    khoanh TEXT NOT NULL,
+    lo TEXT NOT NULL,
+    thuad BIGINT,
+    tobando TEXT,
+    ddanh TEXT,
+    dtich DOUBLE PRECISION,
+    nggocr BIGINT,
+    ldlr TEXT,
+    maldlr BIGINT,
+    sldlr TEXT,
+    namtr BIGINT,
+    captuoi BIGINT,
+    ktan BIGINT,
+    nggocrt BIGINT,
+    thanhrung BIGINT,
+    mgo DOUBLE PRECISION,
+    mtn DOUBLE PRECISION,
+    mgolo DOUBLE PRECISION,
+    mtnlo DOUBLE PRECISION,
+    lapdia BIGINT,
+    malr3 BIGINT,
+    mdsd TEXT,
+    mamdsd BIGINT,
+    dtuong BIGINT,
+    churung TEXT,
+    machur BIGINT,
+    trchap BIGINT,
+    quyensd BIGINT,
+    thoihansd BIGINT,
+    khoan BIGINT,
+    nqh BIGINT,
+    nguoink TEXT,
+    mangnk BIGINT,
+    nguoitrch TEXT,
+    mangtrch BIGINT,
+    ngsinh BIGINT,
+    kd DOUBLE PRECISION,
+    vd DOUBLE PRECISION,
+    capkd BIGINT,
+    capvd BIGINT,
+    locu TEXT,
+    vitrithua BIGINT,
+    extra_attrs JSONB NOT NULL DEFAULT '[]',
+    area_ha DOUBLE PRECISION NOT NULL,
+    version INTEGER NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL,
+    load_id BIGINT NOT NULL REFERENCES loads(id),
+    digest TEXT NOT NULL,
+    valid_to TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX plot_versions_key ON plot_versions (maxa, tk, khoanh, lo, version);
+
+CREATE TABLE contracts (
+    number TEXT PRIMARY KEY,
+    holder_name TEXT NOT NULL,
+    holder_code BIGINT NOT NULL,
+    area_ha DOUBLE PRECISION NOT NULL,
+    start_date DATE NOT NULL,
+    end_date DATE NOT NULL,
+    rate_vnd_per_ha BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE contract_plots (
+    number TEXT NOT NULL REFERENCES contracts(number) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    maxa BIGINT NOT NULL,
+    tk TEXT NOT NULL,
+    khoanh TEXT NOT NULL,
+    lo TEXT NOT NULL,
+    PRIMARY KEY (number, position)
+);
