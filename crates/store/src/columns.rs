@@ -31,6 +31,13 @@ pub struct Encoded {
 }
 
 pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
+    use geo::CoordsIter;
+    if plot.geometry.0.is_empty() || plot.geometry.0.iter().all(|p| p.exterior().0.len() < 4) {
+        return Err(StoreError::InvalidGeometry { key: plot.key.to_string(), reason: "the geometry is empty".into() });
+    }
+    if plot.geometry.coords_iter().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
+        return Err(StoreError::InvalidGeometry { key: plot.key.to_string(), reason: "a coordinate is not a finite number".into() });
+    }
     let record = plot.to_record();
     let values: Vec<Value> = NATIONAL_FIELDS.iter().map(|f| record.get(f.name).cloned().unwrap_or(Value::Null)).collect();
     let extra: Vec<serde_json::Value> = plot

@@ -44,6 +44,14 @@ pub enum StoreError {
         /// 1-based index of the second.
         second: usize,
     },
+    /// A plot's geometry cannot be stored.
+    #[error("plot {key}: {reason}; nothing of this load was written")]
+    InvalidGeometry {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// A query names a field that cannot be filtered on.
     #[error("cannot filter on '{0}': not a field of the national plot schema")]
     UnknownFilter(String),
