@@ -1,1 +1,123 @@
-//! placeholder
+//! The HTTP layer (axum): health, readiness and the plan indicators as JSON.
+//! The full OGC API – Features, tiles and the web map are built on this.
+//!
+//! Architecture invariant: this is the only crate that speaks HTTP and JSON,
+//! and it builds without GDAL: it reaches data only through
+//! `forest_store::PlotStore`. Wire types live in [`dto`]; domain types do not
+//! derive `Serialize`.
+
+pub mod dto;
+mod error;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use forest_core::{Indicators, Targets};
+use forest_store::DynStore;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Shared state of the service.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The plot store.
+    pub store: DynStore,
+    /// Plan targets.
+    pub targets: Targets,
+    /// Year whose planting is compared with the yearly target.
+    pub reference_year: i64,
+}
+
+/// Builds the router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/stats", get(stats))
+        .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(Arc::new(state))
+}
+
+/// Serves the router on a bound listener until `shutdown` completes, then
+/// finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn landing(State(s): State<Arc<AppState>>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Vĩnh Thông forest service</title></head>\
+         <body><h1>Quản lý rừng xã Vĩnh Thông — forest service</h1><p>Store: {}</p>\
+         <ul><li><a href=\"/api/stats\">/api/stats</a> — plan indicators (JSON)</li>\
+         <li><a href=\"/healthz\">/healthz</a> — liveness</li><li><a href=\"/readyz\">/readyz</a> — store reachable</li></ul></body></html>",
+        html_escape(&s.store.describe())
+    ))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(3), s.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "store": s.store.describe() }))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "store not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "error": "store not reachable" })))
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "error": "store timed out" }))),
+    }
+}
+
+async fn stats(State(s): State<Arc<AppState>>) -> Result<Json<dto::IndicatorsDto>, ApiError> {
+    let groups = s.store.fact_groups().await?;
+    let ind = Indicators::compute(&groups, &s.targets, s.reference_year);
+    Ok(Json(dto::IndicatorsDto::new(&ind, s.reference_year)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use forest_store::{GpkgStore, PlotStore};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn stats_report_the_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(dir.path().join("t.gpkg")).unwrap();
+        store.migrate().await.unwrap();
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        store.load_plots(&c.plots, "test").await.unwrap();
+        let app = router(AppState { store: Arc::new(store), targets: Targets::default(), reference_year: 2026 });
+        let res = app.clone().oneshot(Request::get("/api/stats").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["forest_area_ha"]["actual"], 11261.6);
+        assert_eq!(v["forest_cover_pct"]["actual"], 85.08);
+        assert_eq!(v["forest_cover_pct"]["met"], true);
+        assert_eq!(v["contracted_area_ha"]["actual"], 4594.34);
+        assert_eq!(v["natural_area_ha"], 13236.48);
+        let res = app.oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}

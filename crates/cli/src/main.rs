@@ -1,6 +1,174 @@
+//! `forest`: the command line of the forest and land management service.
+//! Wiring only: configuration, logging, and calls into ingest, store and api.
+
+mod commands;
+mod config;
 mod sample;
+
 use std::path::PathBuf;
-fn main() -> anyhow::Result<()> {
-    let out = PathBuf::from(std::env::args().nth(1).unwrap_or("sample-data".into()));
-    sample::run(&out, forest_sample::figures::SEED, 1)
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Forest and land management service for Vĩnh Thông commune: forest plots,
+/// owners, protection contracts and plan indicators, in an embedded
+/// GeoPackage or PostGIS.
+#[derive(Debug, Parser)]
+#[command(name = "forest", version, about)]
+struct Cli {
+    /// Store: a GeoPackage path (default ./data/forest.gpkg) or a postgres:// URL.
+    #[arg(long, global = true, env = "FOREST_STORE")]
+    store: Option<String>,
+    /// Configuration file (TOML); ./forest.toml is read when present.
+    #[arg(long, global = true, env = "FOREST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "FOREST_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import plots or contracts; all or nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Plan indicators: forest cover, forest area, contracts, allocation.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Year whose planting is compared with the yearly target.
+        #[arg(long, env = "FOREST_REFERENCE_YEAR")]
+        year: Option<i64>,
+    },
+    /// Create or upgrade the store's schema.
+    Migrate,
+    /// Serve the HTTP API.
+    Serve {
+        /// Listen address.
+        #[arg(long, env = "FOREST_BIND")]
+        bind: Option<String>,
+        /// Year whose planting is compared with the yearly target.
+        #[arg(long, env = "FOREST_REFERENCE_YEAR")]
+        year: Option<i64>,
+    },
+    /// Load the sample data into the store when it is empty, then serve.
+    Demo {
+        /// Listen address.
+        #[arg(long, env = "FOREST_BIND")]
+        bind: Option<String>,
+        /// Folder with the sample files.
+        #[arg(long, default_value = "sample-data")]
+        sample_dir: PathBuf,
+    },
+    /// Show one plot (key: maxa/tk/khoanh/lo, e.g. 01981/286/1/1).
+    Plot {
+        /// The plot key.
+        key: String,
+        /// Print every version, oldest first.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Write the synthetic sample data (or province-scale data with --scale).
+    SampleData {
+        /// Output folder.
+        #[arg(long, default_value = "sample-data")]
+        out: PathBuf,
+        /// Number of communes (1 = Vĩnh Thông only; 100 ≈ 200,000 plots).
+        #[arg(long, default_value_t = 1)]
+        scale: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = forest_sample::figures::SEED)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import a plot layer (shapefile, GeoPackage, GeoJSON).
+    Plots {
+        /// The file.
+        file: PathBuf,
+        /// Layer name (default: the first).
+        #[arg(long)]
+        layer: Option<String>,
+        /// CRS of the file when its .prj is missing or wrong (EPSG:9213, 3405, 4326, 3857).
+        #[arg(long)]
+        srs: Option<String>,
+        /// Check and report without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import the protection contract register (CSV), checked against the plots.
+    Contracts {
+        /// The file.
+        file: PathBuf,
+        /// Check and report without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (bind, year) = match &cli.command {
+        Command::Serve { bind, year } => (bind.clone(), *year),
+        Command::Demo { bind, .. } => (bind.clone(), None),
+        Command::Stats { year, .. } => (None, *year),
+        _ => (None, None),
+    };
+    let cfg = config::Config::load(cli.config.as_deref(), cli.store.clone(), bind, year)?;
+    match cli.command {
+        Command::SampleData { out, scale, seed } => {
+            tokio::task::spawn_blocking(move || sample::run(&out, seed, scale)).await??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => commands::migrate(&cfg).await,
+        Command::Import(ImportCommand::Plots { file, layer, srs, dry_run, json }) => {
+            commands::import_plots(&cfg, &file, layer, srs, dry_run, json).await
+        }
+        Command::Import(ImportCommand::Contracts { file, dry_run }) => commands::import_contracts(&cfg, &file, dry_run).await,
+        Command::Stats { json, .. } => commands::stats(&cfg, json).await,
+        Command::Plot { key, history } => commands::plot(&cfg, &key, history).await,
+        Command::Serve { .. } => commands::serve(&cfg).await,
+        Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,
+    }
 }

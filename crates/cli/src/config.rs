@@ -1,0 +1,101 @@
+//! Configuration, layered: built-in defaults, then a TOML file
+//! (`--config`, `FOREST_CONFIG`, or `./forest.toml` when present), then
+//! environment variables (`FOREST_STORE`, `FOREST_BIND`,
+//! `FOREST_REFERENCE_YEAR`), then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use forest_core::Targets;
+use serde::Deserialize;
+
+/// Default store: the embedded GeoPackage.
+pub const DEFAULT_STORE: &str = "./data/forest.gpkg";
+/// Default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// The file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Store path or `postgres://` URL.
+    pub store: Option<String>,
+    /// Listen address of `serve` and `demo`.
+    pub bind: Option<String>,
+    /// Year whose planting is compared with the yearly target.
+    pub reference_year: Option<i64>,
+    /// Plan targets.
+    #[serde(default)]
+    pub targets: TargetsConfig,
+}
+
+/// Plan targets; missing keys keep the commune plan's values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsConfig {
+    /// Forest cover, %.
+    pub forest_cover_pct: Option<f64>,
+    /// Forest area, ha.
+    pub forest_area_ha: Option<f64>,
+    /// Area under household protection contracts, ha.
+    pub contracted_area_ha: Option<f64>,
+    /// New plantation per year, ha.
+    pub planting_ha_per_year: Option<f64>,
+    /// Forest plots with an identified owner, %.
+    pub allocation_pct: Option<f64>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Store path or URL.
+    pub store: String,
+    /// Listen address.
+    pub bind: String,
+    /// Planting reference year.
+    pub reference_year: i64,
+    /// Plan targets.
+    pub targets: Targets,
+}
+
+impl Config {
+    /// Resolves the configuration from a file (if any) and the values that
+    /// clap already took from flags or the environment.
+    pub fn load(file: Option<&Path>, store: Option<String>, bind: Option<String>, year: Option<i64>) -> anyhow::Result<Config> {
+        let path: Option<PathBuf> = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from("forest.toml")).filter(|p| p.exists()),
+        };
+        let fc: FileConfig = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read configuration file {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("configuration file {} is invalid", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Targets::default();
+        let t = &fc.targets;
+        let targets = Targets {
+            forest_cover_pct: t.forest_cover_pct.unwrap_or(d.forest_cover_pct),
+            forest_area_ha: t.forest_area_ha.unwrap_or(d.forest_area_ha),
+            contracted_area_ha: t.contracted_area_ha.unwrap_or(d.contracted_area_ha),
+            planting_ha_per_year: t.planting_ha_per_year.unwrap_or(d.planting_ha_per_year),
+            allocation_pct: t.allocation_pct.unwrap_or(d.allocation_pct),
+        };
+        for (name, v) in [
+            ("forest_cover_pct", targets.forest_cover_pct),
+            ("forest_area_ha", targets.forest_area_ha),
+            ("contracted_area_ha", targets.contracted_area_ha),
+            ("planting_ha_per_year", targets.planting_ha_per_year),
+            ("allocation_pct", targets.allocation_pct),
+        ] {
+            anyhow::ensure!(v.is_finite() && v >= 0.0, "configuration: targets.{name} = {v} must be a non-negative number");
+        }
+        Ok(Config {
+            store: store.or(fc.store).unwrap_or_else(|| DEFAULT_STORE.to_string()),
+            bind: bind.or(fc.bind).unwrap_or_else(|| DEFAULT_BIND.to_string()),
+            reference_year: year.or(fc.reference_year).unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
+            targets,
+        })
+    }
+}
