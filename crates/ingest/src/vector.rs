@@ -173,7 +173,9 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
 
 fn key_text(r: &Record) -> Option<String> {
     let part = |n: &str| r.get(n).filter(|v| !v.is_empty()).map(|v| v.to_string().trim_matches('\'').to_string());
-    Some(format!("{}/{}/{}/{}", part("maxa")?, part("tk")?, part("khoanh")?, part("lo")?))
+    let maxa = part("maxa")?;
+    let maxa = maxa.parse::<f64>().map(|m| format!("{:05}", m as i64)).unwrap_or(maxa);
+    Some(format!("{maxa}/{}/{}/{}", part("tk")?, part("khoanh")?, part("lo")?))
 }
 
 fn to_value(v: Option<FieldValue>) -> Value {

@@ -1,0 +1,331 @@
+//! Black-box tests of the `forest` binary, as a land officer would use it:
+//! sample data, imports into the GeoPackage and PostGIS stores, the stats,
+//! bad files, the HTTP service. GDAL's own tools (ogr2ogr, ogrinfo,
+//! validate_gpkg.py) check what we write; PostGIS is a real server.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn sample(name: &str) -> PathBuf {
+    repo().join("sample-data").join(name)
+}
+
+fn forest(store: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_forest"));
+    c.env("FOREST_STORE", store).env("RUST_LOG", "warn").env("FOREST_REFERENCE_YEAR", "2026").env_remove("FOREST_CONFIG");
+    c.current_dir(repo());
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().expect("run forest")
+}
+
+fn ok(c: Command) -> String {
+    let out = run(c);
+    assert!(out.status.success(), "forest failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn stats_json(store: &str) -> serde_json::Value {
+    let mut c = forest(store);
+    c.args(["stats", "--json"]);
+    serde_json::from_str(&ok(c)).unwrap()
+}
+
+fn load_sample(store: &str) {
+    let mut c = forest(store);
+    c.args(["import", "plots"]).arg(sample("vinh_thong_plots.shp"));
+    ok(c);
+    let mut c = forest(store);
+    c.args(["import", "contracts"]).arg(sample("vinh_thong_contracts.csv"));
+    ok(c);
+}
+
+fn assert_figures(v: &serde_json::Value) {
+    assert_eq!(v["forest_area_ha"]["actual"], 11261.6, "{v}");
+    assert_eq!(v["forest_cover_pct"]["actual"], 85.08);
+    assert_eq!(v["contracted_area_ha"]["actual"], 4594.34);
+    assert_eq!(v["natural_area_ha"], 13236.48);
+    assert_eq!(v["forest_cover_pct"]["met"], true);
+}
+
+/// A fresh PostGIS database on the test server; dropped at the end.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    fn new() -> PgDb {
+        let admin = std::env::var("FOREST_TEST_PG").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("forest_cli_{}_{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ rand_suffix());
+        let out = Command::new("psql").arg(&admin).args(["-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")]).output().expect("psql");
+        assert!(out.status.success(), "cannot create a test database (run `make test`): {}", String::from_utf8_lossy(&out.stderr));
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        PgDb { admin, name, url }
+    }
+}
+
+fn rand_suffix() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(1);
+    u128::from(h.finish())
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql").arg(&self.admin).args(["-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)]).output();
+    }
+}
+
+#[test]
+fn sample_data_is_reproduced_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = forest("unused.gpkg");
+    c.args(["sample-data", "--out"]).arg(dir.path());
+    ok(c);
+    let mut names: Vec<_> = std::fs::read_dir(repo().join("sample-data")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.retain(|n| n != "README.md");
+    names.sort();
+    assert!(names.len() >= 11, "{names:?}");
+    for n in names {
+        let committed = std::fs::read(repo().join("sample-data").join(&n)).unwrap();
+        let fresh = std::fs::read(dir.path().join(&n)).unwrap_or_else(|_| panic!("{n:?} not generated"));
+        assert!(committed == fresh, "sample-data/{} differs from what the generator writes; run `forest sample-data`", n.to_string_lossy());
+    }
+}
+
+#[test]
+fn geopackage_store_meets_the_figures_and_opens_in_gdal() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("data/forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    assert_figures(&stats_json(store));
+    let text = {
+        let mut c = forest(store);
+        c.arg("stats");
+        ok(c)
+    };
+    assert!(text.contains("forest cover") && text.contains("85.08"), "{text}");
+
+    let info = Command::new("ogrinfo").args(["-so", store, "plots"]).output().expect("ogrinfo");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("Feature Count: 1714"), "{info}");
+    assert!(info.contains("ID[\"EPSG\",9213]"), "{info}");
+    let validator = Path::new("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py");
+    if validator.exists() {
+        let v = Command::new("/usr/bin/python3").arg(validator).arg(store).output().expect("validate_gpkg");
+        assert!(v.status.success() && v.stdout.is_empty(), "validate_gpkg: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+    }
+    // GDAL reads our geometries back with the same area
+    let sum = Command::new("ogrinfo")
+        .args([store, "-q", "-dialect", "sqlite", "-sql", "SELECT round(sum(ST_Area(geom)) / 10000.0, 2) AS ha FROM plots"])
+        .output()
+        .expect("ogrinfo");
+    assert!(String::from_utf8_lossy(&sum.stdout).contains("13236.48"), "{}", String::from_utf8_lossy(&sum.stdout));
+}
+
+#[test]
+fn postgis_store_gives_the_same_figures() {
+    let db = PgDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let mut c = forest(&db.url);
+    c.arg("migrate");
+    assert!(ok(c).contains("PostGIS"));
+    load_sample(&db.url);
+    load_sample(gpkg.to_str().unwrap());
+    let pg = stats_json(&db.url);
+    assert_figures(&pg);
+    assert_eq!(pg, stats_json(gpkg.to_str().unwrap()), "both stores report the same indicators");
+    let geom = Command::new("psql")
+        .arg(&db.url)
+        .args(["-tAc", "SELECT ST_SRID(geom), GeometryType(geom), count(*) FROM plots GROUP BY 1, 2"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&geom.stdout).trim(), "9213|MULTIPOLYGON|1714");
+    let idx = Command::new("psql").arg(&db.url).args(["-tAc", "SELECT indexdef FROM pg_indexes WHERE tablename = 'plots' AND indexdef LIKE '%gist%'"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&idx.stdout).contains("USING gist (geom)"));
+}
+
+/// Copies the sample layer into a GeoPackage and breaks it with SQL.
+fn broken_copy(dir: &Path, name: &str, sql: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{name}.gpkg"));
+    let st = Command::new("ogr2ogr").args(["-f", "GPKG"]).arg(&out).arg(sample("vinh_thong_plots.shp")).args(["-nln", "plots_in"]).status().unwrap();
+    assert!(st.success());
+    for s in sql {
+        let st = Command::new("ogrinfo").arg(&out).args(["-q", "-sql", s]).output().unwrap();
+        assert!(st.status.success(), "{s}: {}", String::from_utf8_lossy(&st.stderr));
+    }
+    out
+}
+
+#[test]
+fn bad_plot_files_are_rejected_with_row_and_reason_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    load_sample(store);
+    let before = stats_json(store);
+    let cases: [(&str, &[&str], &[&str]); 4] = [
+        (
+            "duplicate",
+            &["UPDATE plots_in SET tk = (SELECT tk FROM plots_in WHERE tt = 10), khoanh = (SELECT khoanh FROM plots_in WHERE tt = 10), lo = (SELECT lo FROM plots_in WHERE tt = 10), ldlr = 'DNN', maldlr = 93, nggocr = 3 WHERE tt = 11"],
+            &["row 11", "appears again (first at row 10)"],
+        ),
+        ("unknown_code", &["UPDATE plots_in SET malr3 = 7 WHERE tt = 12"], &["row 12", "malr3 = 7 is not a known code"]),
+        ("missing_field", &["UPDATE plots_in SET lo = NULL WHERE tt = 20"], &["row 20", "lo is empty"]),
+        (
+            "several",
+            &["UPDATE plots_in SET ldlr = 'XYZ' WHERE tt = 3", "UPDATE plots_in SET tk = NULL WHERE tt = 4", "UPDATE plots_in SET dtuong = 42 WHERE tt = 5"],
+            &["row 3", "ldlr = XYZ", "row 4", "tk is empty", "row 5", "dtuong = 42", "3 row(s) rejected; nothing was written"],
+        ),
+    ];
+    for (name, sql, expect) in cases {
+        let file = broken_copy(dir.path(), name, sql);
+        let mut c = forest(store);
+        c.args(["import", "plots"]).arg(&file);
+        let out = run(c);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: a bad file must fail");
+        for e in expect {
+            assert!(err.contains(e), "{name}: expected '{e}' in:\n{err}");
+        }
+        assert_eq!(stats_json(store), before, "{name}: the store is left as it was");
+    }
+    // a file that does not exist, and one without a CRS
+    let mut c = forest(store);
+    c.args(["import", "plots", "no/such/file.shp"]);
+    let out = run(c);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no/such/file.shp"));
+    let noprj = dir.path().join("noprj");
+    std::fs::create_dir_all(&noprj).unwrap();
+    for ext in ["shp", "shx", "dbf", "cpg"] {
+        std::fs::copy(sample(&format!("vinh_thong_plots.{ext}")), noprj.join(format!("p.{ext}"))).unwrap();
+    }
+    let mut c = forest(store);
+    c.args(["import", "plots"]).arg(noprj.join("p.shp"));
+    let out = run(c);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--srs"), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut c = forest(store);
+    c.args(["import", "plots", "--dry-run", "--srs", "EPSG:9213"]).arg(noprj.join("p.shp"));
+    assert!(ok(c).contains("dry run"));
+    assert_eq!(stats_json(store), before);
+}
+
+#[test]
+fn bad_contract_register_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    load_sample(store);
+    let text = std::fs::read_to_string(sample("vinh_thong_contracts.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // line 3 (second contract): area off by 2 ha; line 4: a bad date
+    let mut f: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    let area: f64 = f[4].parse().unwrap();
+    f[4] = format!("{:.2}", area + 2.0);
+    let number2 = f[0].clone();
+    lines[2] = f.join(",");
+    let mut g: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    g[5] = "2024-13-45".into();
+    lines[3] = g.join(",");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let mut c = forest(store);
+    c.args(["import", "contracts"]).arg(&bad);
+    let out = run(c);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("line 4") && err.contains("start_date"), "{err}");
+    // fix the date: the area problem is found against the plots
+    let mut g: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    g[5] = "2024-01-01".into();
+    lines[3] = g.join(",");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let mut c = forest(store);
+    c.args(["import", "contracts"]).arg(&bad);
+    let out = run(c);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("contract {number2}: area")), "{err}");
+    assert_eq!(stats_json(store)["contracted_area_ha"]["actual"], 4594.34);
+}
+
+#[test]
+fn reimport_keeps_plot_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    load_sample(store);
+    let changed = broken_copy(dir.path(), "owner_change", &["UPDATE plots_in SET churung = 'Triệu Văn Mới', machur = 1999 WHERE tt = 1"]);
+    let mut c = forest(store);
+    c.args(["import", "plots"]).arg(&changed);
+    let out = ok(c);
+    assert!(out.contains("0 new, 1 changed (new version), 1713 unchanged"), "{out}");
+    let key = {
+        let info = Command::new("ogrinfo").arg(&changed).args(["-q", "-sql", "SELECT maxa, tk, khoanh, lo FROM plots_in WHERE tt = 1"]).output().unwrap();
+        let s = String::from_utf8_lossy(&info.stdout).to_string();
+        let get = |f: &str| s.lines().find_map(|l| l.trim().strip_prefix(&format!("{f} (")).map(|r| r.split(" = ").nth(1).unwrap().trim().to_string())).unwrap();
+        format!("{:05}/{}/{}/{}", get("maxa").parse::<u32>().unwrap(), get("tk"), get("khoanh"), get("lo"))
+    };
+    let mut c = forest(store);
+    c.args(["plot", &key, "--history"]);
+    let out = ok(c);
+    assert!(out.contains("version 1") && out.contains("version 2") && out.contains("Triệu Văn Mới"), "{out}");
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+#[test]
+fn serve_answers_health_and_stats_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    load_sample(store);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut c = forest(store);
+    c.args(["serve", "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let start = Instant::now();
+    let health = loop {
+        if let Some(r) = http_get(port, "/healthz") {
+            break r;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(health.0, 200);
+    let (status, body) = http_get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(port, "/api/stats").unwrap();
+    assert_eq!(status, 200);
+    let body = body.trim();
+    // chunked or not, the JSON object is in the body
+    let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+    assert_figures(&serde_json::from_str(json).unwrap());
+    let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}
