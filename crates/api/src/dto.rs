@@ -22,7 +22,13 @@ pub struct MeasureDto {
 
 impl From<&Measure> for MeasureDto {
     fn from(m: &Measure) -> Self {
-        MeasureDto { actual: round2(m.actual), target: m.target, gap: m.gap().map(round2), met: m.met(), unit: m.unit }
+        MeasureDto {
+            actual: round2(m.actual),
+            target: m.target,
+            gap: m.gap().map(round2),
+            met: m.met(),
+            unit: m.unit,
+        }
     }
 }
 
@@ -37,7 +43,10 @@ pub struct ShareDto {
 
 impl From<&Share> for ShareDto {
     fn from(s: &Share) -> Self {
-        ShareDto { plots: s.plots, area_ha: round2(s.area_ha) }
+        ShareDto {
+            plots: s.plots,
+            area_ha: round2(s.area_ha),
+        }
     }
 }
 
@@ -146,7 +155,11 @@ impl IndicatorsDto {
             contracted_area_ha: (&i.contracted_area).into(),
             reference_year,
             planting_ha: (&i.planting).into(),
-            planting_by_year: i.planting_by_year.iter().map(|(y, a)| (*y, round2(*a))).collect(),
+            planting_by_year: i
+                .planting_by_year
+                .iter()
+                .map(|(y, a)| (*y, round2(*a)))
+                .collect(),
             allocation: AllocationDto {
                 forest: (&a.forest).into(),
                 with_owner: (&a.with_owner).into(),

@@ -30,13 +30,25 @@ impl IntoResponse for ApiError {
             }
             ApiError::Store(StoreError::Postgres { .. } | StoreError::Task(_)) => {
                 tracing::error!(error = %self, "store unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is not reachable; retry shortly".to_string())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store is not reachable; retry shortly".to_string(),
+                )
             }
             ApiError::Store(_) => {
                 tracing::error!(error = %self, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".to_string(),
+                )
             }
         };
-        (status, Json(serde_json::json!({ "error": code, "message": message }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": code, "message": message })),
+        )
+            .into_response()
     }
 }

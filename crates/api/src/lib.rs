@@ -43,7 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
         .layer(TraceLayer::new_for_http())
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(Arc::new(state))
 }
 
@@ -54,7 +57,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn landing(State(s): State<Arc<AppState>>) -> Html<String> {
@@ -68,7 +73,9 @@ async fn landing(State(s): State<Arc<AppState>>) -> Html<String> {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -77,12 +84,23 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(3), s.store.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "store": s.store.describe() }))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready", "store": s.store.describe() })),
+        ),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "store not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "error": "store not reachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    serde_json::json!({ "status": "unavailable", "error": "store not reachable" }),
+                ),
+            )
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "error": "store timed out" }))),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "error": "store timed out" })),
+        ),
     }
 }
 
@@ -107,17 +125,30 @@ mod tests {
         store.migrate().await.unwrap();
         let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
         store.load_plots(&c.plots, "test").await.unwrap();
-        let app = router(AppState { store: Arc::new(store), targets: Targets::default(), reference_year: 2026 });
-        let res = app.clone().oneshot(Request::get("/api/stats").body(Body::empty()).unwrap()).await.unwrap();
+        let app = router(AppState {
+            store: Arc::new(store),
+            targets: Targets::default(),
+            reference_year: 2026,
+        });
+        let res = app
+            .clone()
+            .oneshot(Request::get("/api/stats").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["forest_area_ha"]["actual"], 11261.6);
         assert_eq!(v["forest_cover_pct"]["actual"], 85.08);
         assert_eq!(v["forest_cover_pct"]["met"], true);
         assert_eq!(v["contracted_area_ha"]["actual"], 4594.34);
         assert_eq!(v["natural_area_ha"], 13236.48);
-        let res = app.oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
+        let res = app
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
 }

@@ -34,8 +34,15 @@ async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
 
 /// A spinner on a terminal, nothing otherwise (logs say the same).
 fn spinner(msg: &str) -> ProgressBar {
-    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     pb.enable_steady_tick(Duration::from_millis(120));
     pb.set_message(msg.to_string());
     pb
@@ -47,11 +54,19 @@ pub async fn migrate(cfg: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn import_plots(cfg: &Config, file: &Path, layer: Option<String>, srs: Option<String>, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn import_plots(
+    cfg: &Config,
+    file: &Path,
+    layer: Option<String>,
+    srs: Option<String>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let srs = srs.map(|s| s.parse::<Crs>()).transpose().context("--srs")?;
     let pb = spinner(&format!("reading {}", file.display()));
     let path = file.to_path_buf();
-    let read = tokio::task::spawn_blocking(move || read_plots(&path, &ReadOptions { layer, srs })).await??;
+    let read = tokio::task::spawn_blocking(move || read_plots(&path, &ReadOptions { layer, srs }))
+        .await??;
     pb.finish_and_clear();
     let mismatches: Vec<AreaMismatchDto> = read
         .plots
@@ -71,7 +86,15 @@ pub async fn import_plots(cfg: &Config, file: &Path, layer: Option<String>, srs:
         source_crs: read.source_crs.to_string(),
         rows: read.rows,
         valid: read.plots.len() as u64,
-        rejected: read.rejected.iter().map(|r| RejectedRowDto { row: r.row, key: r.key.clone(), reasons: r.reasons.clone() }).collect(),
+        rejected: read
+            .rejected
+            .iter()
+            .map(|r| RejectedRowDto {
+                row: r.row,
+                key: r.key.clone(),
+                reasons: r.reasons.clone(),
+            })
+            .collect(),
         warnings: read.warnings.clone(),
         area_mismatches: mismatches,
         written: false,
@@ -80,13 +103,25 @@ pub async fn import_plots(cfg: &Config, file: &Path, layer: Option<String>, srs:
     let ok = report.rejected.is_empty() && read.rows > 0;
     if ok && !dry_run {
         let store = open(cfg).await?;
-        let pb = spinner(&format!("writing {} plots to {}", read.plots.len(), store.describe()));
-        let summary = store.load_plots(&read.plots, &file.display().to_string()).await;
+        let pb = spinner(&format!(
+            "writing {} plots to {}",
+            read.plots.len(),
+            store.describe()
+        ));
+        let summary = store
+            .load_plots(&read.plots, &file.display().to_string())
+            .await;
         pb.finish_and_clear();
-        let summary = summary.with_context(|| format!("{}: nothing was written", file.display()))?;
+        let summary =
+            summary.with_context(|| format!("{}: nothing was written", file.display()))?;
         tracing::info!(file = %file.display(), inserted = summary.inserted, updated = summary.updated, unchanged = summary.unchanged, "plots loaded");
         report.written = true;
-        report.load = Some(LoadDto { load_id: summary.load_id, inserted: summary.inserted, updated: summary.updated, unchanged: summary.unchanged });
+        report.load = Some(LoadDto {
+            load_id: summary.load_id,
+            inserted: summary.inserted,
+            updated: summary.updated,
+            unchanged: summary.unchanged,
+        });
     }
     if json {
         out!("{}", serde_json::to_string_pretty(&report)?);
@@ -94,40 +129,86 @@ pub async fn import_plots(cfg: &Config, file: &Path, layer: Option<String>, srs:
         print_import(&report, dry_run);
     }
     if read.rows == 0 {
-        eprintln!("error: {}: the layer has no rows; nothing was written", file.display());
+        eprintln!(
+            "error: {}: the layer has no rows; nothing was written",
+            file.display()
+        );
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn print_import(r: &ImportReportDto, dry_run: bool) {
-    out!("{} (layer {}, {}): {} rows read, {} valid, {} rejected", r.file, r.layer, r.source_crs, r.rows, r.valid, r.rejected.len());
+    out!(
+        "{} (layer {}, {}): {} rows read, {} valid, {} rejected",
+        r.file,
+        r.layer,
+        r.source_crs,
+        r.rows,
+        r.valid,
+        r.rejected.len()
+    );
     for w in &r.warnings {
         out!("warning: {w}");
     }
     for m in &r.area_mismatches {
-        out!("warning: plot {}: declared area {:.2} ha differs from its geometry {:.2} ha", m.key, m.declared_ha, m.geometric_ha);
+        out!(
+            "warning: plot {}: declared area {:.2} ha differs from its geometry {:.2} ha",
+            m.key,
+            m.declared_ha,
+            m.geometric_ha
+        );
     }
     for e in &r.rejected {
-        let key = e.key.as_ref().map(|k| format!(" (plot {k})")).unwrap_or_default();
+        let key = e
+            .key
+            .as_ref()
+            .map(|k| format!(" (plot {k})"))
+            .unwrap_or_default();
         eprintln!("rejected: row {}{key}: {}", e.row, e.reasons.join("; "));
     }
     match (&r.load, r.rejected.is_empty()) {
-        (Some(l), _) => out!("written: {} new, {} changed (new version), {} unchanged — load {}", l.inserted, l.updated, l.unchanged, l.load_id),
-        (None, false) => eprintln!("error: {} row(s) rejected; nothing was written. Correct the file and import it again.", r.rejected.len()),
+        (Some(l), _) => out!(
+            "written: {} new, {} changed (new version), {} unchanged — load {}",
+            l.inserted,
+            l.updated,
+            l.unchanged,
+            l.load_id
+        ),
+        (None, false) => eprintln!(
+            "error: {} row(s) rejected; nothing was written. Correct the file and import it again.",
+            r.rejected.len()
+        ),
         (None, true) if dry_run => out!("dry run: nothing was written"),
         (None, true) => {}
     }
 }
 
-pub async fn import_contracts(cfg: &Config, file: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+pub async fn import_contracts(
+    cfg: &Config,
+    file: &Path,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
     let path = file.to_path_buf();
-    let (contracts, rejected) = tokio::task::spawn_blocking(move || read_contracts(&path)).await??;
+    let (contracts, rejected) =
+        tokio::task::spawn_blocking(move || read_contracts(&path)).await??;
     for e in &rejected {
-        let key = e.key.as_ref().map(|k| format!(" (contract {k})")).unwrap_or_default();
+        let key = e
+            .key
+            .as_ref()
+            .map(|k| format!(" (contract {k})"))
+            .unwrap_or_default();
         eprintln!("rejected: line {}{key}: {}", e.row, e.reasons.join("; "));
     }
     if !rejected.is_empty() {
-        eprintln!("error: {}: {} line(s) rejected; nothing was written", file.display(), rejected.len());
+        eprintln!(
+            "error: {}: {} line(s) rejected; nothing was written",
+            file.display(),
+            rejected.len()
+        );
         return Ok(ExitCode::FAILURE);
     }
     let store = open(cfg).await?;
@@ -147,10 +228,24 @@ pub async fn import_contracts(cfg: &Config, file: &Path, dry_run: bool) -> anyho
     }
     let area: f64 = contracts.iter().map(|c| c.area_ha).sum();
     if dry_run {
-        out!("{}: {} contracts, {:.2} ha, consistent with the plots; dry run: nothing was written", file.display(), contracts.len(), area);
+        out!(
+            "{}: {} contracts, {:.2} ha, consistent with the plots; dry run: nothing was written",
+            file.display(),
+            contracts.len(),
+            area
+        );
     } else {
-        let n = store.replace_contracts(&contracts, &file.display().to_string()).await.with_context(|| format!("{}: nothing was written", file.display()))?;
-        out!("{}: {} contracts, {:.2} ha written to {}", file.display(), n, area, store.describe());
+        let n = store
+            .replace_contracts(&contracts, &file.display().to_string())
+            .await
+            .with_context(|| format!("{}: nothing was written", file.display()))?;
+        out!(
+            "{}: {} contracts, {:.2} ha written to {}",
+            file.display(),
+            n,
+            area,
+            store.describe()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -170,18 +265,49 @@ pub async fn stats(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
             Some(false) => "NOT met",
             None => "",
         };
-        out!("{name:<34} {:>12.2} {:<5} target {:>10} {mark}", v.actual, v.unit, v.target.map(|t| format!("{t:.2}")).unwrap_or_default());
+        out!(
+            "{name:<34} {:>12.2} {:<5} target {:>10} {mark}",
+            v.actual,
+            v.unit,
+            v.target.map(|t| format!("{t:.2}")).unwrap_or_default()
+        );
     };
-    out!("Vĩnh Thông forest indicators — {} ({} plots)", store.describe(), dto.plots);
-    out!("{:<34} {:>12.2} ha", "natural land area", dto.natural_area_ha);
+    out!(
+        "Vĩnh Thông forest indicators — {} ({} plots)",
+        store.describe(),
+        dto.plots
+    );
+    out!(
+        "{:<34} {:>12.2} ha",
+        "natural land area",
+        dto.natural_area_ha
+    );
     m("forest area", &dto.forest_area_ha);
     m("forest cover", &dto.forest_cover_pct);
-    out!("{:<34} {:>12.2} ha", "  natural forest", dto.natural_forest_ha);
-    out!("{:<34} {:>12.2} ha", "  planted forest", dto.planted_forest_ha);
-    out!("{:<34} {:>12.2} ha", "planted, not yet forest", dto.planted_not_yet_forest_ha);
+    out!(
+        "{:<34} {:>12.2} ha",
+        "  natural forest",
+        dto.natural_forest_ha
+    );
+    out!(
+        "{:<34} {:>12.2} ha",
+        "  planted forest",
+        dto.planted_forest_ha
+    );
+    out!(
+        "{:<34} {:>12.2} ha",
+        "planted, not yet forest",
+        dto.planted_not_yet_forest_ha
+    );
     m("forest under protection contract", &dto.contracted_area_ha);
-    m(&format!("planting in {}", dto.reference_year), &dto.planting_ha);
-    m("forest area with identified owner", &dto.allocation.owner_pct);
+    m(
+        &format!("planting in {}", dto.reference_year),
+        &dto.planting_ha,
+    );
+    m(
+        "forest area with identified owner",
+        &dto.allocation.owner_pct,
+    );
     let a = &dto.allocation;
     for (name, s) in [
         ("forest plots", &a.forest),
@@ -200,11 +326,28 @@ pub async fn stats(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
         ("by compartment (tk)", &dto.by_compartment),
     ] {
         out!("\n{title}");
-        out!("  {:<42} {:>6} {:>11} {:>11} {:>11}", "", "plots", "area ha", "forest ha", "contract ha");
+        out!(
+            "  {:<42} {:>6} {:>11} {:>11} {:>11}",
+            "",
+            "plots",
+            "area ha",
+            "forest ha",
+            "contract ha"
+        );
         for r in rows {
-            let label = if r.key.is_empty() { r.label_en.clone() } else { format!("{} {}", r.key, r.label_en) };
+            let label = if r.key.is_empty() {
+                r.label_en.clone()
+            } else {
+                format!("{} {}", r.key, r.label_en)
+            };
             let label: String = label.chars().take(42).collect();
-            out!("  {label:<42} {:>6} {:>11.2} {:>11.2} {:>11.2}", r.plots, r.area_ha, r.forest_ha, r.contracted_ha);
+            out!(
+                "  {label:<42} {:>6} {:>11.2} {:>11.2} {:>11.2}",
+                r.plots,
+                r.area_ha,
+                r.forest_ha,
+                r.contracted_ha
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -217,7 +360,12 @@ pub async fn plot(cfg: &Config, key: &str, history: bool) -> anyhow::Result<Exit
         store.plot_history(&key).await?
     } else {
         match store.get_plot(&key).await? {
-            Some(s) => vec![forest_store::PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: None }],
+            Some(s) => vec![forest_store::PlotVersion {
+                plot: s.plot,
+                version: s.version,
+                valid_from: s.loaded_at,
+                valid_to: None,
+            }],
             None => vec![],
         }
     };
@@ -226,8 +374,18 @@ pub async fn plot(cfg: &Config, key: &str, history: bool) -> anyhow::Result<Exit
         return Ok(ExitCode::FAILURE);
     }
     for v in versions {
-        let until = v.valid_to.map(|t| t.to_rfc3339()).unwrap_or_else(|| "current".into());
-        out!("plot {} — version {} ({} → {}), {:.2} ha from geometry", v.plot.key, v.version, v.valid_from.to_rfc3339(), until, v.plot.area_ha());
+        let until = v
+            .valid_to
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "current".into());
+        out!(
+            "plot {} — version {} ({} → {}), {:.2} ha from geometry",
+            v.plot.key,
+            v.version,
+            v.valid_from.to_rfc3339(),
+            until,
+            v.plot.area_ha()
+        );
         for (name, value) in v.plot.to_record().iter() {
             if !value.is_empty() {
                 out!("  {name:<10} {value}");
@@ -243,11 +401,19 @@ pub async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve_store(cfg: &Config, store: DynStore) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(&cfg.bind).await.with_context(|| format!("cannot listen on {}", cfg.bind))?;
+    let listener = tokio::net::TcpListener::bind(&cfg.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = %store.describe(), "serving; open http://{addr}/");
-    let state = AppState { store: Arc::clone(&store), targets: cfg.targets, reference_year: cfg.reference_year };
-    forest_api::serve(listener, state, shutdown()).await.context("server failed")?;
+    let state = AppState {
+        store: Arc::clone(&store),
+        targets: cfg.targets,
+        reference_year: cfg.reference_year,
+    };
+    forest_api::serve(listener, state, shutdown())
+        .await
+        .context("server failed")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -276,7 +442,12 @@ pub async fn demo(cfg: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
     if store.count_plots().await? == 0 {
         let plots = dir.join(crate::sample::PLOTS);
         let contracts = dir.join(crate::sample::CONTRACTS);
-        anyhow::ensure!(plots.exists(), "{} not found: run `forest sample-data --out {}` first", plots.display(), dir.display());
+        anyhow::ensure!(
+            plots.exists(),
+            "{} not found: run `forest sample-data --out {}` first",
+            plots.display(),
+            dir.display()
+        );
         if import_plots(cfg, &plots, None, None, false, false).await? != ExitCode::SUCCESS {
             anyhow::bail!("the sample plots could not be imported");
         }

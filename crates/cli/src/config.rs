@@ -61,15 +61,22 @@ pub struct Config {
 impl Config {
     /// Resolves the configuration from a file (if any) and the values that
     /// clap already took from flags or the environment.
-    pub fn load(file: Option<&Path>, store: Option<String>, bind: Option<String>, year: Option<i64>) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        store: Option<String>,
+        bind: Option<String>,
+        year: Option<i64>,
+    ) -> anyhow::Result<Config> {
         let path: Option<PathBuf> = match file {
             Some(p) => Some(p.to_path_buf()),
             None => Some(PathBuf::from("forest.toml")).filter(|p| p.exists()),
         };
         let fc: FileConfig = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read configuration file {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("configuration file {} is invalid", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("configuration file {} is invalid", p.display()))?
             }
             None => FileConfig::default(),
         };
@@ -89,12 +96,19 @@ impl Config {
             ("planting_ha_per_year", targets.planting_ha_per_year),
             ("allocation_pct", targets.allocation_pct),
         ] {
-            anyhow::ensure!(v.is_finite() && v >= 0.0, "configuration: targets.{name} = {v} must be a non-negative number");
+            anyhow::ensure!(
+                v.is_finite() && v >= 0.0,
+                "configuration: targets.{name} = {v} must be a non-negative number"
+            );
         }
         Ok(Config {
-            store: store.or(fc.store).unwrap_or_else(|| DEFAULT_STORE.to_string()),
+            store: store
+                .or(fc.store)
+                .unwrap_or_else(|| DEFAULT_STORE.to_string()),
             bind: bind.or(fc.bind).unwrap_or_else(|| DEFAULT_BIND.to_string()),
-            reference_year: year.or(fc.reference_year).unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
+            reference_year: year
+                .or(fc.reference_year)
+                .unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
             targets,
         })
     }

@@ -121,8 +121,11 @@ enum ImportCommand {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -132,7 +135,10 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -162,10 +168,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => commands::migrate(&cfg).await,
-        Command::Import(ImportCommand::Plots { file, layer, srs, dry_run, json }) => {
-            commands::import_plots(&cfg, &file, layer, srs, dry_run, json).await
+        Command::Import(ImportCommand::Plots {
+            file,
+            layer,
+            srs,
+            dry_run,
+            json,
+        }) => commands::import_plots(&cfg, &file, layer, srs, dry_run, json).await,
+        Command::Import(ImportCommand::Contracts { file, dry_run }) => {
+            commands::import_contracts(&cfg, &file, dry_run).await
         }
-        Command::Import(ImportCommand::Contracts { file, dry_run }) => commands::import_contracts(&cfg, &file, dry_run).await,
         Command::Stats { json, .. } => commands::stats(&cfg, json).await,
         Command::Plot { key, history } => commands::plot(&cfg, &key, history).await,
         Command::Serve { .. } => commands::serve(&cfg).await,

@@ -18,14 +18,36 @@ pub fn run(out: &Path, seed: u64, scale: usize) -> anyhow::Result<()> {
     let communes = forest_sample::generate(seed, scale);
     if scale <= 1 {
         let c = &communes[0];
-        write_plots(&out.join(PLOTS), VectorFormat::Shapefile, "vinh_thong_plots", &c.plots)?;
-        write_boundary(&out.join(BOUNDARY), VectorFormat::Shapefile, c.maxa, &c.name, &c.boundary)?;
+        write_plots(
+            &out.join(PLOTS),
+            VectorFormat::Shapefile,
+            "vinh_thong_plots",
+            &c.plots,
+        )?;
+        write_boundary(
+            &out.join(BOUNDARY),
+            VectorFormat::Shapefile,
+            c.maxa,
+            &c.name,
+            &c.boundary,
+        )?;
         write_contracts(&out.join(CONTRACTS), &c.contracts)?;
         tracing::info!(plots = c.plots.len(), contracts = c.contracts.len(), dir = %out.display(), "sample data written");
     } else {
-        let plots: Vec<_> = communes.iter().flat_map(|c| c.plots.iter().cloned()).collect();
-        let contracts: Vec<_> = communes.iter().flat_map(|c| c.contracts.iter().cloned()).collect();
-        write_plots(&out.join("province_plots.shp"), VectorFormat::Shapefile, "province_plots", &plots)?;
+        let plots: Vec<_> = communes
+            .iter()
+            .flat_map(|c| c.plots.iter().cloned())
+            .collect();
+        let contracts: Vec<_> = communes
+            .iter()
+            .flat_map(|c| c.contracts.iter().cloned())
+            .collect();
+        write_plots(
+            &out.join("province_plots.shp"),
+            VectorFormat::Shapefile,
+            "province_plots",
+            &plots,
+        )?;
         write_contracts(&out.join("province_contracts.csv"), &contracts)?;
         tracing::info!(plots = plots.len(), communes = communes.len(), dir = %out.display(), "province-scale data written");
     }

@@ -58,7 +58,10 @@ impl AreaMismatch {
     /// ```
     pub fn check(declared_ha: f64, geometric_ha: f64) -> Option<Self> {
         let diff = (declared_ha - geometric_ha).abs();
-        (diff > Self::ABSOLUTE_HA && diff > Self::RELATIVE * geometric_ha.abs()).then_some(Self { declared_ha, geometric_ha })
+        (diff > Self::ABSOLUTE_HA && diff > Self::RELATIVE * geometric_ha.abs()).then_some(Self {
+            declared_ha,
+            geometric_ha,
+        })
     }
 
     /// Declared minus geometric, ha.

@@ -45,22 +45,34 @@ impl Contract {
             problems.push("holder name is empty".to_string());
         }
         if self.holder_code <= 0 {
-            problems.push(format!("holder code {} is not a positive number", self.holder_code));
+            problems.push(format!(
+                "holder code {} is not a positive number",
+                self.holder_code
+            ));
         }
         if self.plots.is_empty() {
             problems.push("no plots listed".to_string());
         }
-        if !(self.area_ha > 0.0) {
+        if self.area_ha.is_nan() || self.area_ha <= 0.0 {
             problems.push(format!("area {} ha is not positive", self.area_ha));
         }
         if self.rate_vnd_per_ha < 0 {
             problems.push(format!("rate {} VND/ha is negative", self.rate_vnd_per_ha));
         }
         if self.end <= self.start {
-            problems.push(format!("end date {} is not after start date {}", self.end, self.start));
-        } else if let Some(limit) = self.start.checked_add_months(chrono::Months::new(12 * MAX_TERM_YEARS as u32)) {
+            problems.push(format!(
+                "end date {} is not after start date {}",
+                self.end, self.start
+            ));
+        } else if let Some(limit) = self
+            .start
+            .checked_add_months(chrono::Months::new(12 * MAX_TERM_YEARS as u32))
+        {
             if self.end > limit {
-                problems.push(format!("term {} – {} is longer than {MAX_TERM_YEARS} years", self.start, self.end));
+                problems.push(format!(
+                    "term {} – {} is longer than {MAX_TERM_YEARS} years",
+                    self.start, self.end
+                ));
             }
         }
         let unique: BTreeSet<_> = self.plots.iter().collect();
@@ -86,7 +98,10 @@ pub struct ContractedPlot {
 
 /// Checks a register against the plot layer and returns every problem, each
 /// naming the contract (and plot) it concerns.
-pub fn check_register(contracts: &[Contract], plots: &BTreeMap<PlotKey, ContractedPlot>) -> Vec<String> {
+pub fn check_register(
+    contracts: &[Contract],
+    plots: &BTreeMap<PlotKey, ContractedPlot>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen_numbers = BTreeSet::new();
     let mut plot_contract: BTreeMap<&PlotKey, &str> = BTreeMap::new();
@@ -95,19 +110,31 @@ pub fn check_register(contracts: &[Contract], plots: &BTreeMap<PlotKey, Contract
             problems.push(format!("contract {}: {p}", c.number));
         }
         if !seen_numbers.insert(c.number.as_str()) {
-            problems.push(format!("contract {}: number appears twice in the register", c.number));
+            problems.push(format!(
+                "contract {}: number appears twice in the register",
+                c.number
+            ));
         }
         let mut area = 0.0;
         for key in &c.plots {
             if let Some(other) = plot_contract.insert(key, &c.number) {
-                problems.push(format!("contract {}: plot {key} is already under contract {other}", c.number));
+                problems.push(format!(
+                    "contract {}: plot {key} is already under contract {other}",
+                    c.number
+                ));
             }
             match plots.get(key) {
-                None => problems.push(format!("contract {}: plot {key} is not in the store", c.number)),
+                None => problems.push(format!(
+                    "contract {}: plot {key} is not in the store",
+                    c.number
+                )),
                 Some(p) => {
                     area += p.area_ha;
                     if !p.contracted {
-                        problems.push(format!("contract {}: plot {key} is not marked as contracted (khoan)", c.number));
+                        problems.push(format!(
+                            "contract {}: plot {key} is not marked as contracted (khoan)",
+                            c.number
+                        ));
                     } else if p.holder_code != Some(c.holder_code) {
                         problems.push(format!(
                             "contract {}: plot {key} names holder code {} but the contract holder is {}",
@@ -122,7 +149,9 @@ pub fn check_register(contracts: &[Contract], plots: &BTreeMap<PlotKey, Contract
                 }
             }
         }
-        if c.plots.iter().all(|k| plots.contains_key(k)) && (area - c.area_ha).abs() > AREA_TOLERANCE_HA + 1e-9 {
+        if c.plots.iter().all(|k| plots.contains_key(k))
+            && (area - c.area_ha).abs() > AREA_TOLERANCE_HA + 1e-9
+        {
             problems.push(format!(
                 "contract {}: area {:.2} ha differs from its plots' {:.2} ha by more than {AREA_TOLERANCE_HA} ha",
                 c.number, c.area_ha, area
@@ -131,7 +160,9 @@ pub fn check_register(contracts: &[Contract], plots: &BTreeMap<PlotKey, Contract
     }
     for (key, p) in plots {
         if p.contracted && !plot_contract.contains_key(key) {
-            problems.push(format!("plot {key} is marked as contracted but no contract lists it"));
+            problems.push(format!(
+                "plot {key} is marked as contracted but no contract lists it"
+            ));
         }
     }
     problems
@@ -150,7 +181,10 @@ mod tests {
             number: "01/HĐK-2024".into(),
             holder_name: "Hoàng Văn Thắng".into(),
             holder_code: 2001,
-            plots: vec!["01981/298/1/1".parse().unwrap(), "01981/298/1/2".parse().unwrap()],
+            plots: vec![
+                "01981/298/1/1".parse().unwrap(),
+                "01981/298/1/2".parse().unwrap(),
+            ],
             area_ha: 12.5,
             start: date("2024-01-01"),
             end: date("2033-12-31"),
@@ -159,7 +193,12 @@ mod tests {
     }
 
     fn plot(code: i64, area: f64) -> ContractedPlot {
-        ContractedPlot { holder_code: Some(code), contracted: true, forest: true, area_ha: area }
+        ContractedPlot {
+            holder_code: Some(code),
+            contracted: true,
+            forest: true,
+            area_ha: area,
+        }
     }
 
     #[test]
@@ -184,6 +223,9 @@ mod tests {
         assert!(all.contains("longer than 20 years"), "{all}");
         assert!(all.contains("01981/298/1/2 is not in the store"), "{all}");
         assert!(all.contains("holder code 2002"), "{all}");
-        assert!(all.contains("01981/298/1/3 is marked as contracted but no contract lists it"), "{all}");
+        assert!(
+            all.contains("01981/298/1/3 is marked as contracted but no contract lists it"),
+            "{all}"
+        );
     }
 }

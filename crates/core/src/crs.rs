@@ -116,7 +116,9 @@ impl FromStr for Crs {
             .strip_prefix("EPSG:")
             .or_else(|| upper.rsplit_once("/EPSG/0/").map(|(_, c)| c))
             .unwrap_or(&upper);
-        code.parse::<u32>().map_err(|_| CrsError::Unsupported(t.to_string())).and_then(Crs::from_epsg)
+        code.parse::<u32>()
+            .map_err(|_| CrsError::Unsupported(t.to_string()))
+            .and_then(Crs::from_epsg)
     }
 }
 
@@ -137,11 +139,24 @@ impl Transformer {
     /// Builds the transform; identity when both ends are the same system.
     pub fn new(from: Crs, to: Crs) -> Result<Self, CrsError> {
         if from.epsg() == to.epsg() {
-            return Ok(Transformer { from, to, proj: None });
+            return Ok(Transformer {
+                from,
+                to,
+                proj: None,
+            });
         }
-        let proj = Proj::new_known_crs(&from.proj_name(), &to.proj_name(), None)
-            .map_err(|e| CrsError::Create { from, to, detail: e.to_string() })?;
-        Ok(Transformer { from, to, proj: Some(proj) })
+        let proj = Proj::new_known_crs(&from.proj_name(), &to.proj_name(), None).map_err(|e| {
+            CrsError::Create {
+                from,
+                to,
+                detail: e.to_string(),
+            }
+        })?;
+        Ok(Transformer {
+            from,
+            to,
+            proj: Some(proj),
+        })
     }
 
     /// Source CRS.
@@ -181,7 +196,12 @@ impl Transformer {
     /// with `densify` points on each side so curved edges are followed.
     pub fn rect(&self, r: Rect<f64>, densify: usize) -> Result<Polygon<f64>, CrsError> {
         let (min, max) = (r.min(), r.max());
-        let corners = [min, Coord { x: max.x, y: min.y }, max, Coord { x: min.x, y: max.y }];
+        let corners = [
+            min,
+            Coord { x: max.x, y: min.y },
+            max,
+            Coord { x: min.x, y: max.y },
+        ];
         let n = densify.max(1);
         let mut ring = Vec::with_capacity(4 * n + 1);
         for i in 0..4 {
@@ -197,9 +217,20 @@ impl Transformer {
     }
 
     fn err(&self, e: proj::ProjError) -> CrsError {
-        CrsError::Transform { from: self.from, to: self.to, detail: e.to_string() }
+        CrsError::Transform {
+            from: self.from,
+            to: self.to,
+            detail: e.to_string(),
+        }
     }
 }
+
+/// EPSG:9213 as OGC WKT 1 with the EPSG:6960 datum shift (TOWGS84), for
+/// GeoPackage `gpkg_spatial_ref_sys` and PostGIS `spatial_ref_sys`.
+pub const EPSG_9213_WKT1: &str = r#"PROJCS["VN-2000 / TM-3 106-30",GEOGCS["VN-2000",DATUM["Vietnam_2000",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],TOWGS84[-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278],AUTHORITY["EPSG","6756"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4756"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",106.5],PARAMETER["scale_factor",0.9999],PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","9213"]]"#;
+
+/// EPSG:9213 as a PROJ string with the EPSG:6960 datum shift.
+pub const EPSG_9213_PROJ4: &str = "+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84=-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278 +units=m +no_defs";
 
 #[cfg(test)]
 mod tests {
@@ -207,9 +238,36 @@ mod tests {
 
     /// Domain reference §4: WGS 84 lon/lat → EPSG:9213, EPSG:3405, EPSG:3857.
     const VECTORS: &[[f64; 8]] = &[
-        [105.956, 22.235, 443728.133, 2459786.638, 598322.688, 2459257.026, 11794967.966, 2539763.273],
-        [105.900, 22.200, 437940.076, 2455933.036, 592574.393, 2455347.212, 11788734.075, 2535554.620],
-        [106.000, 22.300, 448287.607, 2466968.151, 602809.741, 2466481.896, 11799866.024, 2547582.133],
+        [
+            105.956,
+            22.235,
+            443728.133,
+            2459786.638,
+            598322.688,
+            2459257.026,
+            11794967.966,
+            2539763.273,
+        ],
+        [
+            105.900,
+            22.200,
+            437940.076,
+            2455933.036,
+            592574.393,
+            2455347.212,
+            11788734.075,
+            2535554.620,
+        ],
+        [
+            106.000,
+            22.300,
+            448287.607,
+            2466968.151,
+            602809.741,
+            2466481.896,
+            11799866.024,
+            2547582.133,
+        ],
     ];
 
     fn close(a: (f64, f64), b: (f64, f64), tol: f64) -> bool {
@@ -224,8 +282,14 @@ mod tests {
                 (Crs::Vn2000Utm48n, (v[4], v[5])),
                 (Crs::WebMercator, (v[6], v[7])),
             ] {
-                let got = Transformer::new(Crs::Wgs84, crs).unwrap().point(v[0], v[1]).unwrap();
-                assert!(close(got, (x, y), 0.01), "{crs}: got {got:?}, want ({x}, {y})");
+                let got = Transformer::new(Crs::Wgs84, crs)
+                    .unwrap()
+                    .point(v[0], v[1])
+                    .unwrap();
+                assert!(
+                    close(got, (x, y), 0.01),
+                    "{crs}: got {got:?}, want ({x}, {y})"
+                );
             }
         }
     }
@@ -239,10 +303,19 @@ mod tests {
             // 0.01 m is about 1e-7 degrees; compare in metres by going forward again.
             let again = to_tm3.point(lon, lat).unwrap();
             assert!(close(again, (v[2], v[3]), 0.01));
-            assert!((lon - v[0]).abs() < 1e-7 && (lat - v[1]).abs() < 1e-7, "{lon} {lat}");
-            let m = Transformer::new(Crs::Vn2000Tm3_10630, Crs::WebMercator).unwrap().point(v[2], v[3]).unwrap();
+            assert!(
+                (lon - v[0]).abs() < 1e-7 && (lat - v[1]).abs() < 1e-7,
+                "{lon} {lat}"
+            );
+            let m = Transformer::new(Crs::Vn2000Tm3_10630, Crs::WebMercator)
+                .unwrap()
+                .point(v[2], v[3])
+                .unwrap();
             assert!(close(m, (v[6], v[7]), 0.01), "{m:?}");
-            let u = Transformer::new(Crs::Vn2000Utm48n, Crs::Vn2000Tm3_10630).unwrap().point(v[4], v[5]).unwrap();
+            let u = Transformer::new(Crs::Vn2000Utm48n, Crs::Vn2000Tm3_10630)
+                .unwrap()
+                .point(v[4], v[5])
+                .unwrap();
             assert!(close(u, (v[2], v[3]), 0.01), "{u:?}");
         }
     }
@@ -250,11 +323,16 @@ mod tests {
     #[test]
     fn datum_shift_is_applied() {
         // Treating VN-2000 as WGS 84 moves features about 224 m at the commune.
-        let with = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630).unwrap().point(105.956, 22.235).unwrap();
-        let without = Proj::new("+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m")
+        let with = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630)
             .unwrap()
-            .project((105.956f64.to_radians(), 22.235f64.to_radians()), false)
+            .point(105.956, 22.235)
             .unwrap();
+        let without = Proj::new(
+            "+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m",
+        )
+        .unwrap()
+        .project((105.956f64.to_radians(), 22.235f64.to_radians()), false)
+        .unwrap();
         let d = ((with.0 - without.0).powi(2) + (with.1 - without.1).powi(2)).sqrt();
         assert!((200.0..300.0).contains(&d), "shift {d} m");
     }
@@ -262,15 +340,22 @@ mod tests {
     #[test]
     fn parses_crs_names() {
         assert_eq!("EPSG:9213".parse::<Crs>().unwrap(), Crs::Vn2000Tm3_10630);
-        assert_eq!("http://www.opengis.net/def/crs/OGC/1.3/CRS84".parse::<Crs>().unwrap(), Crs::Crs84);
-        assert_eq!("http://www.opengis.net/def/crs/EPSG/0/3857".parse::<Crs>().unwrap(), Crs::WebMercator);
-        assert!("EPSG:32648".parse::<Crs>().unwrap_err().to_string().contains("EPSG:32648"));
+        assert_eq!(
+            "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+                .parse::<Crs>()
+                .unwrap(),
+            Crs::Crs84
+        );
+        assert_eq!(
+            "http://www.opengis.net/def/crs/EPSG/0/3857"
+                .parse::<Crs>()
+                .unwrap(),
+            Crs::WebMercator
+        );
+        assert!("EPSG:32648"
+            .parse::<Crs>()
+            .unwrap_err()
+            .to_string()
+            .contains("EPSG:32648"));
     }
 }
-
-/// EPSG:9213 as OGC WKT 1 with the EPSG:6960 datum shift (TOWGS84), for
-/// GeoPackage `gpkg_spatial_ref_sys` and PostGIS `spatial_ref_sys`.
-pub const EPSG_9213_WKT1: &str = r#"PROJCS["VN-2000 / TM-3 106-30",GEOGCS["VN-2000",DATUM["Vietnam_2000",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],TOWGS84[-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278],AUTHORITY["EPSG","6756"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4756"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",106.5],PARAMETER["scale_factor",0.9999],PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","9213"]]"#;
-
-/// EPSG:9213 as a PROJ string with the EPSG:6960 datum shift.
-pub const EPSG_9213_PROJ4: &str = "+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84=-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.00427372,0.252906278 +units=m +no_defs";

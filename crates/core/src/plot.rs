@@ -9,8 +9,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::area;
 use crate::codes::{
-    Establishment, ForestFunction, ForestOrigin, ForestState, LandRight, OwnerType, PlantationOrigin, Planning,
-    Purpose, Site, StateClass,
+    Establishment, ForestFunction, ForestOrigin, ForestState, LandRight, OwnerType, Planning,
+    PlantationOrigin, Purpose, Site, StateClass,
 };
 use crate::schema::national_field;
 use crate::CodeError;
@@ -58,7 +58,12 @@ impl PlotKey {
                 Ok(v)
             }
         };
-        Ok(PlotKey { maxa: maxa as u32, tk: part("tk", tk)?, khoanh: part("khoanh", khoanh)?, lo: part("lo", lo)? })
+        Ok(PlotKey {
+            maxa: maxa as u32,
+            tk: part("tk", tk)?,
+            khoanh: part("khoanh", khoanh)?,
+            lo: part("lo", lo)?,
+        })
     }
 
     /// Commune code.
@@ -81,7 +86,11 @@ impl PlotKey {
 
 impl fmt::Display for PlotKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:05}/{}/{}/{}", self.maxa, self.tk, self.khoanh, self.lo)
+        write!(
+            f,
+            "{:05}/{}/{}/{}",
+            self.maxa, self.tk, self.khoanh, self.lo
+        )
     }
 }
 
@@ -93,7 +102,10 @@ impl FromStr for PlotKey {
         let [maxa, tk, khoanh, lo] = parts.as_slice() else {
             return Err(KeyError::Syntax(s.to_string()));
         };
-        let maxa: i64 = maxa.trim().parse().map_err(|_| KeyError::Syntax(s.to_string()))?;
+        let maxa: i64 = maxa
+            .trim()
+            .parse()
+            .map_err(|_| KeyError::Syntax(s.to_string()))?;
         PlotKey::new(maxa, tk, khoanh, lo)
     }
 }
@@ -152,7 +164,9 @@ impl Record {
 
     /// Sets a field (name lower-cased; a known variant is mapped to its national name).
     pub fn set(&mut self, name: &str, value: Value) {
-        let name = national_field(name).map(|f| f.name.to_string()).unwrap_or_else(|| name.trim().to_lowercase());
+        let name = national_field(name)
+            .map(|f| f.name.to_string())
+            .unwrap_or_else(|| name.trim().to_lowercase());
         match self.fields.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.fields.push((name, value)),
@@ -277,7 +291,11 @@ impl Plot {
     /// forest, or planted forest that is established (`thanhrung` = 1) and not
     /// in a `DTR*` state.
     pub fn is_forest(&self) -> bool {
-        is_forest(self.attrs.nggocr, self.attrs.thanhrung, self.attrs.state.as_ref())
+        is_forest(
+            self.attrs.nggocr,
+            self.attrs.thanhrung,
+            self.attrs.state.as_ref(),
+        )
     }
 
     /// True when the plot is planted land not yet counted as forest.
@@ -292,18 +310,33 @@ impl Plot {
 
     /// True when the plot is under a household protection contract.
     pub fn is_contracted(&self) -> bool {
-        is_contracted(self.attrs.khoan, self.attrs.nguoink.as_deref(), self.attrs.mangnk)
+        is_contracted(
+            self.attrs.khoan,
+            self.attrs.nguoink.as_deref(),
+            self.attrs.mangnk,
+        )
     }
 
     /// Builds a plot from a row: every field error of the row is returned, not only the first.
-    pub fn from_record(record: &Record, geometry: MultiPolygon<f64>) -> Result<Plot, Vec<FieldError>> {
-        let mut p = Parser { record, errors: Vec::new() };
+    pub fn from_record(
+        record: &Record,
+        geometry: MultiPolygon<f64>,
+    ) -> Result<Plot, Vec<FieldError>> {
+        let mut p = Parser {
+            record,
+            errors: Vec::new(),
+        };
         let maxa = p.int("maxa");
         let tk = p.text("tk");
         let khoanh = p.text("khoanh");
         let lo = p.text("lo");
         let key = match maxa {
-            Some(m) => PlotKey::new(m, tk.as_deref().unwrap_or(""), khoanh.as_deref().unwrap_or(""), lo.as_deref().unwrap_or("")),
+            Some(m) => PlotKey::new(
+                m,
+                tk.as_deref().unwrap_or(""),
+                khoanh.as_deref().unwrap_or(""),
+                lo.as_deref().unwrap_or(""),
+            ),
             None => Err(KeyError::Empty("maxa")),
         };
         let key = match key {
@@ -313,7 +346,10 @@ impl Plot {
                     KeyError::Empty(f) | KeyError::Separator(f) => f,
                     _ => "maxa",
                 };
-                p.errors.push(FieldError { field: field.into(), reason: e.to_string() });
+                p.errors.push(FieldError {
+                    field: field.into(),
+                    reason: e.to_string(),
+                });
                 None
             }
         };
@@ -323,7 +359,10 @@ impl Plot {
         let state = match ForestState::parse(ldlr.as_deref(), maldlr) {
             Ok(s) => Some(s),
             Err(e) => {
-                p.errors.push(FieldError { field: "ldlr".into(), reason: e.to_string() });
+                p.errors.push(FieldError {
+                    field: "ldlr".into(),
+                    reason: e.to_string(),
+                });
                 None
             }
         };
@@ -332,7 +371,9 @@ impl Plot {
             let consistent = match (nggocr, s.class()) {
                 (None, _) => true,
                 (Some(ForestOrigin::Natural), c) => c == StateClass::NaturalForest,
-                (Some(ForestOrigin::Planted), c) => c == StateClass::PlantedForest || s.is_planted_not_yet_forest(),
+                (Some(ForestOrigin::Planted), c) => {
+                    c == StateClass::PlantedForest || s.is_planted_not_yet_forest()
+                }
                 (Some(ForestOrigin::NotForest), c) => c == StateClass::NotForest,
             };
             if !consistent {
@@ -360,13 +401,20 @@ impl Plot {
         let mamdsd = p.code("mamdsd", Purpose::from_code);
         let purpose = match (mdsd.as_deref().map(Purpose::from_abbreviation), mamdsd) {
             (Some(Err(e)), _) => {
-                p.errors.push(FieldError { field: "mdsd".into(), reason: e.to_string() });
+                p.errors.push(FieldError {
+                    field: "mdsd".into(),
+                    reason: e.to_string(),
+                });
                 None
             }
             (Some(Ok(a)), Some(c)) if a != c => {
                 p.errors.push(FieldError {
                     field: "mdsd".into(),
-                    reason: format!("mdsd {} disagrees with mamdsd {}", a.abbreviation(), c.code()),
+                    reason: format!(
+                        "mdsd {} disagrees with mamdsd {}",
+                        a.abbreviation(),
+                        c.code()
+                    ),
                 });
                 None
             }
@@ -423,7 +471,10 @@ impl Plot {
         };
         if let Some(d) = attrs.dtich {
             if d < 0.0 {
-                p.errors.push(FieldError { field: "dtich".into(), reason: format!("area {d} ha is negative") });
+                p.errors.push(FieldError {
+                    field: "dtich".into(),
+                    reason: format!("area {d} ha is negative"),
+                });
             }
         }
         let extra = record
@@ -432,7 +483,12 @@ impl Plot {
             .map(|(n, v)| (n.to_string(), v.clone()))
             .collect();
         match key {
-            Some(key) if p.errors.is_empty() => Ok(Plot { key, attrs, extra, geometry }),
+            Some(key) if p.errors.is_empty() => Ok(Plot {
+                key,
+                attrs,
+                extra,
+                geometry,
+            }),
             _ => Err(p.errors),
         }
     }
@@ -460,8 +516,14 @@ impl Plot {
         r.set("ddanh", text(&a.ddanh));
         r.set("dtich", real(a.dtich));
         r.set("nggocr", int(a.nggocr.map(|c| c.code())));
-        r.set("ldlr", text(&a.state.as_ref().and_then(|s| s.code().map(str::to_string))));
-        r.set("maldlr", int(a.state.as_ref().and_then(|s| s.number().map(i64::from))));
+        r.set(
+            "ldlr",
+            text(&a.state.as_ref().and_then(|s| s.code().map(str::to_string))),
+        );
+        r.set(
+            "maldlr",
+            int(a.state.as_ref().and_then(|s| s.number().map(i64::from))),
+        );
         r.set("sldlr", text(&a.sldlr));
         r.set("namtr", int(a.namtr));
         r.set("captuoi", int(a.captuoi));
@@ -474,7 +536,10 @@ impl Plot {
         r.set("mtnlo", real(a.mtnlo));
         r.set("lapdia", int(a.lapdia.map(|c| c.code())));
         r.set("malr3", int(a.malr3.map(|c| c.code())));
-        r.set("mdsd", text(&a.purpose.map(|p| p.abbreviation().to_string())));
+        r.set(
+            "mdsd",
+            text(&a.purpose.map(|p| p.abbreviation().to_string())),
+        );
         r.set("mamdsd", int(a.purpose.map(|c| c.code())));
         r.set("dtuong", int(a.dtuong.map(|c| c.code())));
         r.set("churung", text(&a.churung));
@@ -503,11 +568,16 @@ impl Plot {
 }
 
 /// The forest rule of domain reference §3 on raw attributes.
-pub fn is_forest(nggocr: Option<ForestOrigin>, thanhrung: Option<Establishment>, state: Option<&ForestState>) -> bool {
+pub fn is_forest(
+    nggocr: Option<ForestOrigin>,
+    thanhrung: Option<Establishment>,
+    state: Option<&ForestState>,
+) -> bool {
     match nggocr {
         Some(ForestOrigin::Natural) => true,
         Some(ForestOrigin::Planted) => {
-            thanhrung == Some(Establishment::Established) && !state.is_some_and(|s| s.is_planted_not_yet_forest())
+            thanhrung == Some(Establishment::Established)
+                && !state.is_some_and(|s| s.is_planted_not_yet_forest())
         }
         _ => false,
     }
@@ -520,7 +590,8 @@ pub fn has_owner(churung: Option<&str>, machur: Option<i64>) -> bool {
 
 /// True when a protection contract status is set and a holder is named or coded.
 pub fn is_contracted(khoan: Option<i64>, nguoink: Option<&str>, mangnk: Option<i64>) -> bool {
-    khoan.is_some_and(|k| k != 0) && (nguoink.is_some_and(|n| !n.trim().is_empty()) || mangnk.is_some_and(|c| c != 0))
+    khoan.is_some_and(|k| k != 0)
+        && (nguoink.is_some_and(|n| !n.trim().is_empty()) || mangnk.is_some_and(|c| c != 0))
 }
 
 struct Parser<'a> {
@@ -530,7 +601,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&mut self, field: &str, reason: String) {
-        self.errors.push(FieldError { field: field.into(), reason });
+        self.errors.push(FieldError {
+            field: field.into(),
+            reason,
+        });
     }
 
     fn text(&mut self, field: &str) -> Option<String> {
@@ -614,7 +688,9 @@ mod tests {
     use geo_types::{polygon, MultiPolygon};
 
     fn square() -> MultiPolygon<f64> {
-        MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)]])
+        MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)],
+        ])
     }
 
     fn row() -> Record {
@@ -641,7 +717,10 @@ mod tests {
         let p = Plot::from_record(&row(), square()).unwrap();
         assert_eq!(p.key.to_string(), "01981/298/3/12a");
         assert_eq!(p.attrs.ddanh.as_deref(), Some("Thôn Nà Pài"));
-        assert_eq!(p.extra, vec![("ghichu".to_string(), Value::Text("kiểm tra 2024".into()))]);
+        assert_eq!(
+            p.extra,
+            vec![("ghichu".to_string(), Value::Text("kiểm tra 2024".into()))]
+        );
         assert!(p.is_forest());
         assert!(p.has_owner());
         assert!(!p.is_contracted());
@@ -658,7 +737,10 @@ mod tests {
         r.set("dtuong", Value::Text("abc".into()));
         let errs = Plot::from_record(&r, square()).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert!(fields.contains(&"malr3") && fields.contains(&"lo") && fields.contains(&"dtuong"), "{errs:?}");
+        assert!(
+            fields.contains(&"malr3") && fields.contains(&"lo") && fields.contains(&"dtuong"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -672,13 +754,19 @@ mod tests {
         let p = Plot::from_record(&r, square()).unwrap();
         assert!(!p.is_forest() && p.is_planted_not_yet_forest());
         r.set("nggocr", Value::Int(1));
-        assert!(Plot::from_record(&r, square()).is_err(), "natural origin with DTR state is inconsistent");
+        assert!(
+            Plot::from_record(&r, square()).is_err(),
+            "natural origin with DTR state is inconsistent"
+        );
     }
 
     #[test]
     fn key_parsing() {
         let k: PlotKey = "01981/298/3/12".parse().unwrap();
-        assert_eq!((k.maxa(), k.tk(), k.khoanh(), k.lo()), (1981, "298", "3", "12"));
+        assert_eq!(
+            (k.maxa(), k.tk(), k.khoanh(), k.lo()),
+            (1981, "298", "3", "12")
+        );
         assert!("1981/298/3".parse::<PlotKey>().is_err());
         assert!(PlotKey::new(0, "1", "1", "1").is_err());
     }

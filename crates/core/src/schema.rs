@@ -27,8 +27,20 @@ pub struct FieldDef {
     pub label_en: &'static str,
 }
 
-const fn f(name: &'static str, kind: FieldKind, width: u16, precision: u8, label_en: &'static str) -> FieldDef {
-    FieldDef { name, kind, width, precision, label_en }
+const fn f(
+    name: &'static str,
+    kind: FieldKind,
+    width: u16,
+    precision: u8,
+    label_en: &'static str,
+) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        width,
+        precision,
+        label_en,
+    }
 }
 
 use FieldKind::{Integer as I, Real as R, Text as T};
@@ -89,12 +101,20 @@ pub const NATIONAL_FIELDS: &[FieldDef] = &[
 ];
 
 /// Known variants of national field names, mapped to the canonical name.
-pub const ALIASES: &[(&str, &str)] = &[("diadanh", "ddanh"), ("dientich", "dtich"), ("tieukhu", "tk")];
+pub const ALIASES: &[(&str, &str)] = &[
+    ("diadanh", "ddanh"),
+    ("dientich", "dtich"),
+    ("tieukhu", "tk"),
+];
 
 /// The national field definition for a name, case-insensitively and through [`ALIASES`].
 pub fn national_field(name: &str) -> Option<&'static FieldDef> {
     let lower = name.trim().to_lowercase();
-    let canonical = ALIASES.iter().find(|(a, _)| *a == lower).map(|(_, c)| *c).unwrap_or(&lower);
+    let canonical = ALIASES
+        .iter()
+        .find(|(a, _)| *a == lower)
+        .map(|(_, c)| *c)
+        .unwrap_or(&lower);
     NATIONAL_FIELDS.iter().find(|fd| fd.name == canonical)
 }
 

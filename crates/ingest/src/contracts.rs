@@ -13,12 +13,24 @@ use crate::vector::RowError;
 use crate::IngestError;
 
 /// Column names, in order.
-pub const COLUMNS: [&str; 8] = ["number", "holder_name", "holder_code", "plots", "area_ha", "start_date", "end_date", "rate_vnd_per_ha"];
+pub const COLUMNS: [&str; 8] = [
+    "number",
+    "holder_name",
+    "holder_code",
+    "plots",
+    "area_ha",
+    "start_date",
+    "end_date",
+    "rate_vnd_per_ha",
+];
 
 /// Reads a register: every valid row becomes a contract, every bad one a
 /// [`RowError`] with its line number and every reason.
 pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), IngestError> {
-    let csv_err = |detail: String| IngestError::Csv { path: path.to_path_buf(), detail };
+    let csv_err = |detail: String| IngestError::Csv {
+        path: path.to_path_buf(),
+        detail,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -38,7 +50,11 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
         }
     }
     if !missing.is_empty() {
-        return Err(csv_err(format!("missing column(s): {} (expected {})", missing.join(", "), COLUMNS.join(", "))));
+        return Err(csv_err(format!(
+            "missing column(s): {} (expected {})",
+            missing.join(", "),
+            COLUMNS.join(", ")
+        )));
     }
     let mut contracts = Vec::new();
     let mut rejected = Vec::new();
@@ -47,21 +63,35 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                rejected.push(RowError { row: line, key: None, reasons: vec![format!("unreadable: {e}")] });
+                rejected.push(RowError {
+                    row: line,
+                    key: None,
+                    reasons: vec![format!("unreadable: {e}")],
+                });
                 continue;
             }
         };
         let get = |k: usize| rec.get(idx[k]).unwrap_or("").trim();
         let mut reasons = Vec::new();
         let mut num = |k: usize| -> Option<f64> {
-            get(k).replace(',', ".").parse::<f64>().map_err(|_| reasons.push(format!("{}: '{}' is not a number", COLUMNS[k], get(k)))).ok()
+            get(k)
+                .replace(',', ".")
+                .parse::<f64>()
+                .map_err(|_| reasons.push(format!("{}: '{}' is not a number", COLUMNS[k], get(k))))
+                .ok()
         };
         let holder_code = num(2);
         let area = num(4);
         let rate = num(7);
         let mut date = |k: usize| -> Option<NaiveDate> {
             NaiveDate::parse_from_str(get(k), "%Y-%m-%d")
-                .map_err(|_| reasons.push(format!("{}: '{}' is not a date (YYYY-MM-DD)", COLUMNS[k], get(k))))
+                .map_err(|_| {
+                    reasons.push(format!(
+                        "{}: '{}' is not a date (YYYY-MM-DD)",
+                        COLUMNS[k],
+                        get(k)
+                    ))
+                })
                 .ok()
         };
         let start = date(5);
@@ -75,7 +105,9 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
         }
         let number = get(0).to_string();
         match (holder_code, area, rate, start, end) {
-            (Some(code), Some(area_ha), Some(rate), Some(start), Some(end)) if reasons.is_empty() => {
+            (Some(code), Some(area_ha), Some(rate), Some(start), Some(end))
+                if reasons.is_empty() =>
+            {
                 let c = Contract {
                     number: number.clone(),
                     holder_name: forest_core::plot::normalize_text(get(1)),
@@ -90,10 +122,18 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
                 if problems.is_empty() {
                     contracts.push(c);
                 } else {
-                    rejected.push(RowError { row: line, key: Some(number), reasons: problems });
+                    rejected.push(RowError {
+                        row: line,
+                        key: Some(number),
+                        reasons: problems,
+                    });
                 }
             }
-            _ => rejected.push(RowError { row: line, key: Some(number).filter(|n| !n.is_empty()), reasons }),
+            _ => rejected.push(RowError {
+                row: line,
+                key: Some(number).filter(|n| !n.is_empty()),
+                reasons,
+            }),
         }
     }
     Ok((contracts, rejected))
@@ -101,7 +141,10 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
 
 /// Writes a register (UTF-8, with the header row).
 pub fn write_contracts(path: &Path, contracts: &[Contract]) -> Result<(), IngestError> {
-    let csv_err = |e: csv::Error| IngestError::Csv { path: path.to_path_buf(), detail: e.to_string() };
+    let csv_err = |e: csv::Error| IngestError::Csv {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
     let mut w = csv::Writer::from_path(path).map_err(csv_err)?;
     w.write_record(COLUMNS).map_err(csv_err)?;
     for c in contracts {
@@ -109,7 +152,11 @@ pub fn write_contracts(path: &Path, contracts: &[Contract]) -> Result<(), Ingest
             c.number.clone(),
             c.holder_name.clone(),
             c.holder_code.to_string(),
-            c.plots.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(";"),
+            c.plots
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
             format!("{:.2}", c.area_ha),
             c.start.to_string(),
             c.end.to_string(),
@@ -117,6 +164,9 @@ pub fn write_contracts(path: &Path, contracts: &[Contract]) -> Result<(), Ingest
         ])
         .map_err(csv_err)?;
     }
-    w.flush().map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
+    w.flush().map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(())
 }

@@ -9,7 +9,8 @@ use forest_core::schema::{national_field, FieldKind, NATIONAL_FIELDS};
 use forest_core::{Crs, Plot, Record, Transformer, Value};
 use gdal::spatial_ref::SpatialRef;
 use gdal::vector::{
-    Feature, FieldDefn, FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal,
+    Feature, FieldDefn, FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType,
+    OGRwkbGeometryType, ToGdal,
 };
 use gdal::{Dataset, DriverManager};
 use geo_types::MultiPolygon;
@@ -65,8 +66,15 @@ pub struct PlotFile {
     pub warnings: Vec<String>,
 }
 
-fn gdal_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(gdal::errors::GdalError) -> IngestError + 'a {
-    move |source| IngestError::Gdal { path: path.to_path_buf(), action, source }
+fn gdal_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(gdal::errors::GdalError) -> IngestError + 'a {
+    move |source| IngestError::Gdal {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
 }
 
 /// Reads a plot layer: every row is parsed into a plot, or rejected with its
@@ -84,9 +92,15 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
     let mut layer = match &options.layer {
         Some(name) => ds.layer_by_name(name).map_err(|_| IngestError::Layer {
             path: path.to_path_buf(),
-            detail: format!("no layer named '{name}' (layers: {})", ds.layers().map(|l| l.name()).collect::<Vec<_>>().join(", ")),
+            detail: format!(
+                "no layer named '{name}' (layers: {})",
+                ds.layers().map(|l| l.name()).collect::<Vec<_>>().join(", ")
+            ),
         })?,
-        None => ds.layer(0).map_err(|_| IngestError::Layer { path: path.to_path_buf(), detail: "the file has no layer".into() })?,
+        None => ds.layer(0).map_err(|_| IngestError::Layer {
+            path: path.to_path_buf(),
+            detail: "the file has no layer".into(),
+        })?,
     };
     let layer_name = layer.name();
     let mut warnings = Vec::new();
@@ -104,10 +118,17 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             })
         }
     };
-    let to_tm3 = Transformer::new(source_crs, Crs::Vn2000Tm3_10630)
-        .map_err(|e| IngestError::Crs { path: path.to_path_buf(), detail: e.to_string() })?;
+    let to_tm3 =
+        Transformer::new(source_crs, Crs::Vn2000Tm3_10630).map_err(|e| IngestError::Crs {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
 
-    let fields: Vec<(String, u32)> = layer.defn().fields().map(|f| (f.name(), f.field_type())).collect();
+    let fields: Vec<(String, u32)> = layer
+        .defn()
+        .fields()
+        .map(|f| (f.name(), f.field_type()))
+        .collect();
     let mut plots = Vec::new();
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -151,31 +172,66 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             },
         };
         let key_text = key_text(&record);
-        match Plot::from_record(&record, geometry.clone().unwrap_or_else(|| MultiPolygon(vec![]))) {
+        match Plot::from_record(
+            &record,
+            geometry.clone().unwrap_or_else(|| MultiPolygon(vec![])),
+        ) {
             Ok(plot) if reasons.is_empty() => {
                 let key = plot.key.to_string();
                 if let Some(first) = seen.get(&key) {
-                    rejected.push(RowError { row, key: Some(key), reasons: vec![format!("plot key appears again (first at row {first})")] });
+                    rejected.push(RowError {
+                        row,
+                        key: Some(key),
+                        reasons: vec![format!("plot key appears again (first at row {first})")],
+                    });
                 } else {
                     seen.insert(key, row);
                     plots.push(plot);
                 }
             }
-            Ok(_) => rejected.push(RowError { row, key: key_text, reasons }),
+            Ok(_) => rejected.push(RowError {
+                row,
+                key: key_text,
+                reasons,
+            }),
             Err(errors) => {
                 reasons.extend(errors.iter().map(|e| e.to_string()));
-                rejected.push(RowError { row, key: key_text, reasons });
+                rejected.push(RowError {
+                    row,
+                    key: key_text,
+                    reasons,
+                });
             }
         }
     }
-    Ok(PlotFile { path: path.to_path_buf(), layer: layer_name, source_crs, rows, plots, rejected, warnings })
+    Ok(PlotFile {
+        path: path.to_path_buf(),
+        layer: layer_name,
+        source_crs,
+        rows,
+        plots,
+        rejected,
+        warnings,
+    })
 }
 
 fn key_text(r: &Record) -> Option<String> {
-    let part = |n: &str| r.get(n).filter(|v| !v.is_empty()).map(|v| v.to_string().trim_matches('\'').to_string());
+    let part = |n: &str| {
+        r.get(n)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string().trim_matches('\'').to_string())
+    };
     let maxa = part("maxa")?;
-    let maxa = maxa.parse::<f64>().map(|m| format!("{:05}", m as i64)).unwrap_or(maxa);
-    Some(format!("{maxa}/{}/{}/{}", part("tk")?, part("khoanh")?, part("lo")?))
+    let maxa = maxa
+        .parse::<f64>()
+        .map(|m| format!("{:05}", m as i64))
+        .unwrap_or(maxa);
+    Some(format!(
+        "{maxa}/{}/{}/{}",
+        part("tk")?,
+        part("khoanh")?,
+        part("lo")?
+    ))
 }
 
 fn to_value(v: Option<FieldValue>) -> Value {
@@ -192,10 +248,16 @@ fn to_value(v: Option<FieldValue>) -> Value {
 }
 
 fn to_multipolygon(g: &Geometry) -> Result<MultiPolygon<f64>, String> {
-    match g.to_geo().map_err(|e| format!("geometry cannot be read: {e}"))? {
+    match g
+        .to_geo()
+        .map_err(|e| format!("geometry cannot be read: {e}"))?
+    {
         geo_types::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
         geo_types::Geometry::MultiPolygon(mp) => Ok(mp),
-        other => Err(format!("geometry is a {}, a plot needs a polygon", geometry_kind(&other))),
+        other => Err(format!(
+            "geometry is a {}, a plot needs a polygon",
+            geometry_kind(&other)
+        )),
     }
 }
 
@@ -245,7 +307,12 @@ struct Column {
 fn columns(plots: &[Plot]) -> Vec<Column> {
     let mut cols: Vec<Column> = NATIONAL_FIELDS
         .iter()
-        .map(|f| Column { name: f.name.into(), kind: f.kind, width: f.width, precision: f.precision })
+        .map(|f| Column {
+            name: f.name.into(),
+            kind: f.kind,
+            width: f.width,
+            precision: f.precision,
+        })
         .collect();
     let mut extra: Vec<Column> = Vec::new();
     for p in plots {
@@ -266,7 +333,12 @@ fn columns(plots: &[Plot]) -> Vec<Column> {
                     }
                     c.width = c.width.max(len);
                 }
-                None => extra.push(Column { name: name.clone(), kind, width: len.max(10), precision: 6 }),
+                None => extra.push(Column {
+                    name: name.clone(),
+                    kind,
+                    width: len.max(10),
+                    precision: 6,
+                }),
             }
         }
     }
@@ -282,19 +354,37 @@ fn columns(plots: &[Plot]) -> Vec<Column> {
 }
 
 fn create_dataset(path: &Path, format: VectorFormat) -> Result<Dataset, IngestError> {
-    let driver = DriverManager::get_driver_by_name(format.driver()).map_err(gdal_err(path, "find the driver"))?;
+    let driver = DriverManager::get_driver_by_name(format.driver())
+        .map_err(gdal_err(path, "find the driver"))?;
     if path.exists() {
         let _ = driver.delete(path);
     }
-    driver.create_vector_only(path).map_err(gdal_err(path, "create the file"))
+    driver
+        .create_vector_only(path)
+        .map_err(gdal_err(path, "create the file"))
 }
 
 /// Writes plots in the national schema (extra attributes after it). Shapefile
 /// and GeoPackage are written in EPSG:9213, GeoJSON in WGS 84.
-pub fn write_plots(path: &Path, format: VectorFormat, layer_name: &str, plots: &[Plot]) -> Result<(), IngestError> {
+pub fn write_plots(
+    path: &Path,
+    format: VectorFormat,
+    layer_name: &str,
+    plots: &[Plot],
+) -> Result<(), IngestError> {
     let mut ds = create_dataset(path, format)?;
     let (srs_crs, to) = match format {
-        VectorFormat::GeoJson => (Crs::Wgs84, Some(Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).map_err(|e| IngestError::Crs { path: path.to_path_buf(), detail: e.to_string() })?)),
+        VectorFormat::GeoJson => (
+            Crs::Wgs84,
+            Some(
+                Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).map_err(|e| {
+                    IngestError::Crs {
+                        path: path.to_path_buf(),
+                        detail: e.to_string(),
+                    }
+                })?,
+            ),
+        ),
         _ => (Crs::Vn2000Tm3_10630, None),
     };
     let srs = layer_srs(path, srs_crs)?;
@@ -305,11 +395,31 @@ pub fn write_plots(path: &Path, format: VectorFormat, layer_name: &str, plots: &
     };
     let cols = columns(plots);
     if format == VectorFormat::GeoPackage {
-        let mut tx = ds.start_transaction().map_err(gdal_err(path, "start a transaction"))?;
-        fill_layer(path, &mut tx, layer_name, &srs, &opts, &cols, plots, to.as_ref())?;
+        let mut tx = ds
+            .start_transaction()
+            .map_err(gdal_err(path, "start a transaction"))?;
+        fill_layer(
+            path,
+            &mut tx,
+            layer_name,
+            &srs,
+            &opts,
+            &cols,
+            plots,
+            to.as_ref(),
+        )?;
         tx.commit().map_err(gdal_err(path, "commit"))?;
     } else {
-        fill_layer(path, &mut ds, layer_name, &srs, &opts, &cols, plots, to.as_ref())?;
+        fill_layer(
+            path,
+            &mut ds,
+            layer_name,
+            &srs,
+            &opts,
+            &cols,
+            plots,
+            to.as_ref(),
+        )?;
     }
     Ok(())
 }
@@ -326,7 +436,12 @@ fn fill_layer(
     to: Option<&Transformer>,
 ) -> Result<(), IngestError> {
     let mut layer = ds
-        .create_layer(LayerOptions { name: layer_name, srs: Some(srs), ty: OGRwkbGeometryType::wkbMultiPolygon, options: Some(opts) })
+        .create_layer(LayerOptions {
+            name: layer_name,
+            srs: Some(srs),
+            ty: OGRwkbGeometryType::wkbMultiPolygon,
+            options: Some(opts),
+        })
         .map_err(gdal_err(path, "create the layer"))?;
     for c in cols {
         let ty = match c.kind {
@@ -340,20 +455,32 @@ fn fill_layer(
         if c.kind == FieldKind::Real {
             d.set_precision(i32::from(c.precision));
         }
-        d.add_to_layer(&layer).map_err(gdal_err(path, "add a field"))?;
+        d.add_to_layer(&layer)
+            .map_err(gdal_err(path, "add a field"))?;
     }
     let index: Vec<usize> = {
         let defn = layer.defn();
-        cols.iter().map(|c| defn.field_index(&c.name).unwrap_or(usize::MAX)).collect()
+        cols.iter()
+            .map(|c| defn.field_index(&c.name).unwrap_or(usize::MAX))
+            .collect()
     };
     for p in plots {
-        write_feature(path, &mut layer, cols, &index, &p.to_record(), &p.geometry, to)?;
+        write_feature(
+            path,
+            &mut layer,
+            cols,
+            &index,
+            &p.to_record(),
+            &p.geometry,
+            to,
+        )?;
     }
     Ok(())
 }
 
 fn layer_srs(path: &Path, crs: Crs) -> Result<SpatialRef, IngestError> {
-    let mut srs = SpatialRef::from_epsg(crs.epsg()).map_err(gdal_err(path, "build the spatial reference"))?;
+    let mut srs =
+        SpatialRef::from_epsg(crs.epsg()).map_err(gdal_err(path, "build the spatial reference"))?;
     srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
     Ok(srs)
 }
@@ -374,26 +501,40 @@ fn write_feature<L: LayerAccess>(
         }
         let r = match record.get(&c.name) {
             None | Some(Value::Null) => f.set_field_null(idx),
-            Some(Value::Int(i)) if c.kind == FieldKind::Text => f.set_field_string(idx, &i.to_string()),
+            Some(Value::Int(i)) if c.kind == FieldKind::Text => {
+                f.set_field_string(idx, &i.to_string())
+            }
             Some(Value::Int(i)) if c.kind == FieldKind::Real => f.set_field_double(idx, *i as f64),
             Some(Value::Int(i)) => f.set_field_integer64(idx, *i),
-            Some(Value::Real(r)) if c.kind == FieldKind::Text => f.set_field_string(idx, &r.to_string()),
+            Some(Value::Real(r)) if c.kind == FieldKind::Text => {
+                f.set_field_string(idx, &r.to_string())
+            }
             Some(Value::Real(r)) => f.set_field_double(idx, *r),
             Some(Value::Text(t)) => f.set_field_string(idx, t),
         };
         r.map_err(gdal_err(path, "set a field"))?;
     }
     let g = match to {
-        Some(t) => t.multipolygon(geometry).map_err(|e| IngestError::Crs { path: path.to_path_buf(), detail: e.to_string() })?,
+        Some(t) => t.multipolygon(geometry).map_err(|e| IngestError::Crs {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?,
         None => geometry.clone(),
     };
-    f.set_geometry(g.to_gdal().map_err(gdal_err(path, "convert a geometry"))?).map_err(gdal_err(path, "set a geometry"))?;
+    f.set_geometry(g.to_gdal().map_err(gdal_err(path, "convert a geometry"))?)
+        .map_err(gdal_err(path, "set a geometry"))?;
     f.create(layer).map_err(gdal_err(path, "write a feature"))?;
     Ok(())
 }
 
 /// Writes the commune boundary layer (EPSG:9213) with its code and name.
-pub fn write_boundary(path: &Path, format: VectorFormat, maxa: i64, name: &str, boundary: &MultiPolygon<f64>) -> Result<(), IngestError> {
+pub fn write_boundary(
+    path: &Path,
+    format: VectorFormat,
+    maxa: i64,
+    name: &str,
+    boundary: &MultiPolygon<f64>,
+) -> Result<(), IngestError> {
     let mut ds = create_dataset(path, format)?;
     let srs = layer_srs(path, Crs::Vn2000Tm3_10630)?;
     let opts: Vec<&str> = match format {
@@ -401,12 +542,32 @@ pub fn write_boundary(path: &Path, format: VectorFormat, maxa: i64, name: &str, 
         _ => vec![],
     };
     let mut layer = ds
-        .create_layer(LayerOptions { name: "ranh_gioi_xa", srs: Some(&srs), ty: OGRwkbGeometryType::wkbMultiPolygon, options: Some(&opts) })
+        .create_layer(LayerOptions {
+            name: "ranh_gioi_xa",
+            srs: Some(&srs),
+            ty: OGRwkbGeometryType::wkbMultiPolygon,
+            options: Some(&opts),
+        })
         .map_err(gdal_err(path, "create the layer"))?;
     let cols = [
-        Column { name: "maxa".into(), kind: FieldKind::Integer, width: 5, precision: 0 },
-        Column { name: "xa".into(), kind: FieldKind::Text, width: 30, precision: 0 },
-        Column { name: "dtich".into(), kind: FieldKind::Real, width: 10, precision: 2 },
+        Column {
+            name: "maxa".into(),
+            kind: FieldKind::Integer,
+            width: 5,
+            precision: 0,
+        },
+        Column {
+            name: "xa".into(),
+            kind: FieldKind::Text,
+            width: 30,
+            precision: 0,
+        },
+        Column {
+            name: "dtich".into(),
+            kind: FieldKind::Real,
+            width: 10,
+            precision: 2,
+        },
     ];
     for c in &cols {
         let ty = match c.kind {
@@ -419,13 +580,20 @@ pub fn write_boundary(path: &Path, format: VectorFormat, maxa: i64, name: &str, 
         if c.kind == FieldKind::Real {
             d.set_precision(2);
         }
-        d.add_to_layer(&layer).map_err(gdal_err(path, "add a field"))?;
+        d.add_to_layer(&layer)
+            .map_err(gdal_err(path, "add a field"))?;
     }
-    let index: Vec<usize> = cols.iter().map(|c| layer.defn().field_index(&c.name).unwrap_or(usize::MAX)).collect();
+    let index: Vec<usize> = cols
+        .iter()
+        .map(|c| layer.defn().field_index(&c.name).unwrap_or(usize::MAX))
+        .collect();
     let mut r = Record::new();
     r.set("maxa", Value::Int(maxa));
     r.set("xa", Value::Text(name.into()));
-    r.set("dtich", Value::Real((forest_core::planar_area_ha(boundary) * 100.0).round() / 100.0));
+    r.set(
+        "dtich",
+        Value::Real((forest_core::planar_area_ha(boundary) * 100.0).round() / 100.0),
+    );
     write_feature(path, &mut layer, &cols, &index, &r, boundary, None)
 }
 

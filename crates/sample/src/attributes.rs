@@ -36,7 +36,10 @@ enum Cover {
 
 impl Cover {
     fn is_forest(self) -> bool {
-        matches!(self, Cover::Natural(_) | Cover::Plantation(_) | Cover::Bamboo)
+        matches!(
+            self,
+            Cover::Natural(_) | Cover::Plantation(_) | Cover::Bamboo
+        )
     }
 }
 
@@ -81,8 +84,13 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
     //    plantations on the lowest ground; the rest comes from hill plots made
     //    not-yet-forest, regenerating or bare.
     let need = (figures::NATURAL_AREA_HA - figures::FOREST_AREA_HA) * 10_000.0;
-    let mut nonforest: f64 = (0..n).filter(|&p| !cover[p].is_forest()).map(|p| areas[p]).sum();
-    let mut lowland: Vec<usize> = (0..n).filter(|&p| layout.plots[p].zone == Zone::Lowland).collect();
+    let mut nonforest: f64 = (0..n)
+        .filter(|&p| !cover[p].is_forest())
+        .map(|p| areas[p])
+        .sum();
+    let mut lowland: Vec<usize> = (0..n)
+        .filter(|&p| layout.plots[p].zone == Zone::Lowland)
+        .collect();
     lowland.sort_by(|&a, &b| layout.plots[b].height.total_cmp(&layout.plots[a].height));
     for p in lowland {
         if nonforest <= need - 3_000_000.0 {
@@ -91,7 +99,9 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         cover[p] = Cover::Plantation("Keo");
         nonforest -= areas[p];
     }
-    let mut hills: Vec<usize> = (0..n).filter(|&p| cover[p] == Cover::Natural("TXB") && layout.plots[p].zone == Zone::Hill).collect();
+    let mut hills: Vec<usize> = (0..n)
+        .filter(|&p| cover[p] == Cover::Natural("TXB") && layout.plots[p].zone == Zone::Hill)
+        .collect();
     hills.sort_by(|&a, &b| {
         let sa = layout.plots[a].height + 0.05 * layout.plots[a].mix;
         let sb = layout.plots[b].height + 0.05 * layout.plots[b].mix;
@@ -110,7 +120,11 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
     if let Some(&best) = hills
         .iter()
         .filter(|p| !picked.contains(p))
-        .min_by(|&&a, &&b| (need - nonforest - areas[a]).abs().total_cmp(&(need - nonforest - areas[b]).abs()))
+        .min_by(|&&a, &&b| {
+            (need - nonforest - areas[a])
+                .abs()
+                .total_cmp(&(need - nonforest - areas[b]).abs())
+        })
     {
         if (need - nonforest - areas[best]).abs() < (need - nonforest).abs() {
             picked.push(best);
@@ -118,7 +132,7 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
     }
     for (k, &p) in picked.iter().enumerate() {
         cover[p] = match k % 7 {
-            0 | 1 | 2 | 3 => Cover::NotYetForest,
+            0..=3 => Cover::NotYetForest,
             4 | 5 => Cover::Regenerating,
             _ => Cover::Bare,
         };
@@ -126,7 +140,9 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
     settle(&mut layout, &cover, |c| !c.is_forest(), need, &mut areas);
 
     // 3. Forest classes: natural forest on the higher ground, plantations below.
-    let mut forest: Vec<usize> = (0..n).filter(|&p| cover[p] == Cover::Natural("TXB")).collect();
+    let mut forest: Vec<usize> = (0..n)
+        .filter(|&p| cover[p] == Cover::Natural("TXB"))
+        .collect();
     forest.sort_by(|&a, &b| layout.plots[a].height.total_cmp(&layout.plots[b].height));
     let cut = forest.len() * 36 / 100;
     for (rank, &p) in forest.iter().enumerate() {
@@ -157,7 +173,10 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         };
     }
     let protection_height = {
-        let mut h: Vec<f64> = (0..n).filter(|&p| cover[p].is_forest()).map(|p| layout.plots[p].height).collect();
+        let mut h: Vec<f64> = (0..n)
+            .filter(|&p| cover[p].is_forest())
+            .map(|p| layout.plots[p].height)
+            .collect();
         h.sort_by(f64::total_cmp);
         h[h.len() * 45 / 100]
     };
@@ -165,7 +184,9 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
 
     // 4. Villages and households.
     let mut village_seats: Vec<Coord<f64>> = {
-        let mut low: Vec<usize> = (0..n).filter(|&p| layout.plots[p].zone == Zone::Lowland).collect();
+        let mut low: Vec<usize> = (0..n)
+            .filter(|&p| layout.plots[p].zone == Zone::Lowland)
+            .collect();
         low.shuffle(&mut rng);
         let mut seats: Vec<Coord<f64>> = Vec::new();
         for p in low {
@@ -192,29 +213,56 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
             .unwrap_or(0)
     };
     let households: Vec<Vec<Household>> = (0..village_seats.len())
-        .map(|v| (0..45).map(|k| Household { name: names::person(&mut rng), code: 1_000 + (v * 45 + k) as i64 }).collect())
+        .map(|v| {
+            (0..45)
+                .map(|k| Household {
+                    name: names::person(&mut rng),
+                    code: 1_000 + (v * 45 + k) as i64,
+                })
+                .collect()
+        })
         .collect();
     let village: Vec<usize> = layout.plots.iter().map(|p| village_of(p.centre)).collect();
     let village_name = |v: usize| names::VILLAGES[v % names::VILLAGES.len()].to_string();
 
     // 5. Owners.
-    let commune_committee = Owner { name: Some(format!("UBND xã {commune_name}")), code: Some(100), kind: Some(3) };
-    let board = Owner { name: Some("Ban quản lý rừng phòng hộ Bạch Thông".into()), code: Some(101), kind: Some(4) };
-    let company = Owner { name: Some("Công ty TNHH Quế Hồi Vĩnh Thông".into()), code: Some(102), kind: Some(7) };
+    let commune_committee = Owner {
+        name: Some(format!("UBND xã {commune_name}")),
+        code: Some(100),
+        kind: Some(3),
+    };
+    let board = Owner {
+        name: Some("Ban quản lý rừng phòng hộ Bạch Thông".into()),
+        code: Some(101),
+        kind: Some(4),
+    };
+    let company = Owner {
+        name: Some("Công ty TNHH Quế Hồi Vĩnh Thông".into()),
+        code: Some(102),
+        kind: Some(7),
+    };
     let community = |v: usize| Owner {
-        name: Some(format!("Cộng đồng {}", village_name(v).to_lowercase().replacen("thôn", "thôn", 1))),
+        name: Some(format!("Cộng đồng {}", village_name(v).to_lowercase())),
         code: Some(200 + v as i64),
         kind: Some(2),
     };
-    let nobody = Owner { name: None, code: None, kind: None };
+    let nobody = Owner {
+        name: None,
+        code: None,
+        kind: None,
+    };
     let mut owners: Vec<Owner> = Vec::with_capacity(n);
     for p in 0..n {
         let hh = || {
             let list = &households[village[p]];
             list[(p * 7 + layout.plots[p].lo as usize) % list.len()].clone()
         };
-        let household = |h: Household| Owner { name: Some(h.name), code: Some(h.code), kind: Some(1) };
-        let block = ((layout.plots[p].tk * 31 + layout.plots[p].khoanh * 17) % 20) as u32;
+        let household = |h: Household| Owner {
+            name: Some(h.name),
+            code: Some(h.code),
+            kind: Some(1),
+        };
+        let block = (layout.plots[p].tk * 31 + layout.plots[p].khoanh * 17) % 20;
         let roll = rng.gen_range(0..100);
         let o = match cover[p] {
             Cover::Water => commune_committee.clone(),
@@ -267,17 +315,32 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
     if let Some(&best) = candidates
         .iter()
         .filter(|&&p| !contracted[p])
-        .min_by(|&&a, &&b| (target - sum - areas[a]).abs().total_cmp(&(target - sum - areas[b]).abs()))
+        .min_by(|&&a, &&b| {
+            (target - sum - areas[a])
+                .abs()
+                .total_cmp(&(target - sum - areas[b]).abs())
+        })
     {
         if (target - sum - areas[best]).abs() < (target - sum).abs() {
             contracted[best] = true;
         }
     }
     let contract_class: Vec<u8> = (0..n)
-        .map(|p| if contracted[p] { 2 } else if cover[p].is_forest() { 1 } else { 0 })
+        .map(|p| {
+            if contracted[p] {
+                2
+            } else if cover[p].is_forest() {
+                1
+            } else {
+                0
+            }
+        })
         .collect();
     settle_classes(&mut layout, &contract_class, 2, 1, target, &mut areas);
-    let forest_total: f64 = (0..n).filter(|&p| cover[p].is_forest()).map(|p| areas[p]).sum();
+    let forest_total: f64 = (0..n)
+        .filter(|&p| cover[p].is_forest())
+        .map(|p| areas[p])
+        .sum();
     debug_assert!((forest_total / 1e4 - figures::FOREST_AREA_HA).abs() < 1e-6);
 
     // holders: households of the plot's village, at most 30 ha each (Decree 168/2016)
@@ -295,7 +358,10 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         let list = &households[v];
         for p in plots {
             if !current.is_empty() && cur_area + areas[p] > cap {
-                groups.push((list[(next * 11 + 3) % list.len()].clone(), std::mem::take(&mut current)));
+                groups.push((
+                    list[(next * 11 + 3) % list.len()].clone(),
+                    std::mem::take(&mut current),
+                ));
                 next += 1;
                 cur_area = 0.0;
                 cap = rng.gen_range(12.0..29.0) * 10_000.0;
@@ -316,7 +382,9 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
 
     // 7. Declared areas: a few deliberately wrong.
     let mut mismatch = vec![false; n];
-    let mut big: Vec<usize> = (0..n).filter(|&p| areas[p] > 30_000.0 && !contracted[p]).collect();
+    let mut big: Vec<usize> = (0..n)
+        .filter(|&p| areas[p] > 30_000.0 && !contracted[p])
+        .collect();
     big.shuffle(&mut rng);
     for &p in big.iter().take(DTICH_MISMATCHES) {
         mismatch[p] = true;
@@ -365,21 +433,39 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         r.set("nggocr", int(nggocr));
         r.set("ldlr", text(ldlr));
         r.set("maldlr", int(maldlr));
-        let planted = matches!(cover[p], Cover::Plantation(_) | Cover::Bamboo | Cover::NotYetForest);
+        let planted = matches!(
+            cover[p],
+            Cover::Plantation(_) | Cover::Bamboo | Cover::NotYetForest
+        );
         if planted {
             let (species, year) = match cover[p] {
                 Cover::Plantation(s) => (s, rng.gen_range(2008..=2021)),
-                Cover::Bamboo => (if rng.gen_bool(0.5) { "Luồng" } else { "Tre" }, rng.gen_range(2005..=2018)),
-                _ => (["Keo", "Quế", "Hồi"][p % 3], rng.gen_range(2023..=REFERENCE_YEAR)),
+                Cover::Bamboo => (
+                    if rng.gen_bool(0.5) { "Luồng" } else { "Tre" },
+                    rng.gen_range(2005..=2018),
+                ),
+                _ => (
+                    ["Keo", "Quế", "Hồi"][p % 3],
+                    rng.gen_range(2023..=REFERENCE_YEAR),
+                ),
             };
             r.set("sldlr", text(species));
             r.set("namtr", int(year));
             r.set("captuoi", int((REFERENCE_YEAR - year) / 5 + 1));
             r.set("nggocrt", int(if year < 2012 { 1 } else { 2 }));
-            r.set("thanhrung", int(if cover[p] == Cover::NotYetForest { 2 } else { 1 }));
+            r.set(
+                "thanhrung",
+                int(if cover[p] == Cover::NotYetForest {
+                    2
+                } else {
+                    1
+                }),
+            );
             let age = (REFERENCE_YEAR - year) as f64;
             let mgo = match (cover[p], species) {
-                (Cover::Plantation(_), "Keo") | (Cover::Plantation(_), "Keo+Mỡ") => (12.0 * age).min(160.0),
+                (Cover::Plantation(_), "Keo") | (Cover::Plantation(_), "Keo+Mỡ") => {
+                    (12.0 * age).min(160.0)
+                }
                 (Cover::Plantation(_), "Quế") => (4.5 * age).min(90.0),
                 (Cover::Plantation(_), _) => (3.0 * age).min(70.0),
                 _ => 0.0,
@@ -391,7 +477,10 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
             if cover[p] == Cover::Bamboo {
                 let mtn = (rng.gen_range(2.0..8.0) * 1000.0_f64).round() / 1000.0;
                 r.set("mtn", Value::Real(mtn));
-                r.set("mtnlo", Value::Real((mtn * dtich * 1000.0).round() / 1000.0));
+                r.set(
+                    "mtnlo",
+                    Value::Real((mtn * dtich * 1000.0).round() / 1000.0),
+                );
             }
         }
         if let Cover::Natural(c) = cover[p] {
@@ -408,17 +497,25 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         }
         r.set("ktan", int(if cover[p].is_forest() { 1 } else { 2 }));
         r.set("lapdia", int(1));
-        let forestry = cover[p].is_forest() || matches!(cover[p], Cover::NotYetForest | Cover::Regenerating | Cover::Bare);
+        let forestry = cover[p].is_forest()
+            || matches!(
+                cover[p],
+                Cover::NotYetForest | Cover::Regenerating | Cover::Bare
+            );
         if forestry {
-            let (malr3, mdsd, mamdsd) = if is_protection(p, &layout) && !matches!(cover[p], Cover::Plantation("Keo")) {
-                (1, "PHDN", 1)
-            } else if matches!(cover[p], Cover::Natural(_) | Cover::Plantation("Quế") | Cover::Plantation("Hồi")) {
-                (3, "SXGL", 9)
-            } else if cover[p] == Cover::Bamboo {
-                (3, "SXTN", 11)
-            } else {
-                (3, "SXGN", 10)
-            };
+            let (malr3, mdsd, mamdsd) =
+                if is_protection(p, &layout) && !matches!(cover[p], Cover::Plantation("Keo")) {
+                    (1, "PHDN", 1)
+                } else if matches!(
+                    cover[p],
+                    Cover::Natural(_) | Cover::Plantation("Quế") | Cover::Plantation("Hồi")
+                ) {
+                    (3, "SXGL", 9)
+                } else if cover[p] == Cover::Bamboo {
+                    (3, "SXTN", 11)
+                } else {
+                    (3, "SXGN", 10)
+                };
             r.set("malr3", int(malr3));
             r.set("mdsd", text(mdsd));
             r.set("mamdsd", int(mamdsd));
@@ -492,7 +589,14 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         } else {
             ""
         };
-        r.set("ghichu", if note.is_empty() { Value::Null } else { text(note) });
+        r.set(
+            "ghichu",
+            if note.is_empty() {
+                Value::Null
+            } else {
+                text(note)
+            },
+        );
         match Plot::from_record(&r, MultiPolygon(vec![poly])) {
             Ok(plot) => plots.push(plot),
             Err(errors) => panic!("generated plot {p} is invalid: {errors:?}"),
@@ -501,13 +605,22 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
 
     // 9. The register, with areas apportioned so they sum exactly to the target.
     let mut contracts: Vec<Contract> = Vec::new();
-    let exact: Vec<f64> = groups.iter().map(|(_, ps)| ps.iter().map(|&p| areas[p] / 10_000.0).sum()).collect();
+    let exact: Vec<f64> = groups
+        .iter()
+        .map(|(_, ps)| ps.iter().map(|&p| areas[p] / 10_000.0).sum())
+        .collect();
     let rounded = apportion(&exact, figures::CONTRACTED_AREA_HA);
     for (k, ((h, ps), area_ha)) in groups.iter().zip(rounded).enumerate() {
         let start_year = [2016, 2019, 2021, 2024][k % 4];
-        let term = if start_year >= 2021 && k % 2 == 0 { 10 } else { 20 };
+        let term = if start_year >= 2021 && k % 2 == 0 {
+            10
+        } else {
+            20
+        };
         let start = NaiveDate::from_ymd_opt(start_year, 1, 1).unwrap_or_default();
-        let end = NaiveDate::from_ymd_opt(start_year + term, 1, 1).and_then(|d| d.pred_opt()).unwrap_or_default();
+        let end = NaiveDate::from_ymd_opt(start_year + term, 1, 1)
+            .and_then(|d| d.pred_opt())
+            .unwrap_or_default();
         contracts.push(Contract {
             number: format!("{:03}/HĐGK-{}", k + 1, start_year),
             holder_name: h.name.clone(),
@@ -520,11 +633,21 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         });
     }
 
-    Commune { maxa, name: commune_name.to_string(), plots, boundary: layout.boundary(), contracts }
+    Commune {
+        maxa,
+        name: commune_name.to_string(),
+        plots,
+        boundary: layout.boundary(),
+        contracts,
+    }
 }
 
 fn known_number(code: &str) -> i64 {
-    forest_core::codes::ForestState::parse(Some(code), None).ok().and_then(|s| s.number()).map(i64::from).unwrap_or(0)
+    forest_core::codes::ForestState::parse(Some(code), None)
+        .ok()
+        .and_then(|s| s.number())
+        .map(i64::from)
+        .unwrap_or(0)
 }
 
 fn round2(v: f64) -> f64 {
@@ -538,7 +661,11 @@ fn apportion(values: &[f64], total: f64) -> Vec<f64> {
     let want = (total * 100.0).round() as i64;
     let mut short = want - floor.iter().sum::<i64>();
     let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| (cents[b] - cents[b].floor()).total_cmp(&(cents[a] - cents[a].floor())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        (cents[b] - cents[b].floor())
+            .total_cmp(&(cents[a] - cents[a].floor()))
+            .then(a.cmp(&b))
+    });
     let mut k = 0;
     while short > 0 && !order.is_empty() {
         floor[order[k % order.len()]] += 1;
@@ -556,21 +683,48 @@ fn apportion(values: &[f64], total: f64) -> Vec<f64> {
 
 /// Nudges shared edges between a plot matching `inside` and one that does not
 /// until the plots matching it cover exactly `target_m2`.
-fn settle(layout: &mut Layout, cover: &[Cover], inside: impl Fn(Cover) -> bool, target_m2: f64, areas: &mut Vec<f64>) {
-    let class: Vec<u8> = cover.iter().map(|c| if inside(*c) { 2 } else { 1 }).collect();
+fn settle(
+    layout: &mut Layout,
+    cover: &[Cover],
+    inside: impl Fn(Cover) -> bool,
+    target_m2: f64,
+    areas: &mut [f64],
+) {
+    let class: Vec<u8> = cover
+        .iter()
+        .map(|c| if inside(*c) { 2 } else { 1 })
+        .collect();
     settle_classes(layout, &class, 2, 1, target_m2, areas);
 }
 
 /// Nudges edges between a plot of class `a` and one of class `b` until class `a`
 /// covers `target_m2`; other classes are untouched.
-fn settle_classes(layout: &mut Layout, class: &[u8], a: u8, b: u8, target_m2: f64, areas: &mut Vec<f64>) {
+fn settle_classes(
+    layout: &mut Layout,
+    class: &[u8],
+    a: u8,
+    b: u8,
+    target_m2: f64,
+    areas: &mut [f64],
+) {
     let mut edges: Vec<_> = layout
         .shared_edges()
         .into_iter()
-        .filter(|(_, l, r)| (class[*l] == a && class[*r] == b) || (class[*l] == b && class[*r] == a))
+        .filter(|(_, l, r)| {
+            (class[*l] == a && class[*r] == b) || (class[*l] == b && class[*r] == a)
+        })
         .collect();
-    edges.sort_by(|x, y| layout.edge_leverage(y.0).total_cmp(&layout.edge_leverage(x.0)));
-    let sum = |areas: &[f64]| -> f64 { (0..areas.len()).filter(|&p| class[p] == a).map(|p| areas[p]).sum() };
+    edges.sort_by(|x, y| {
+        layout
+            .edge_leverage(y.0)
+            .total_cmp(&layout.edge_leverage(x.0))
+    });
+    let sum = |areas: &[f64]| -> f64 {
+        (0..areas.len())
+            .filter(|&p| class[p] == a)
+            .map(|p| areas[p])
+            .sum()
+    };
     for (e, l, r) in edges {
         let residual = target_m2 - sum(areas);
         if residual.abs() < 1e-4 {
@@ -585,7 +739,10 @@ fn settle_classes(layout: &mut Layout, class: &[u8], a: u8, b: u8, target_m2: f6
         areas[r] = layout.plot_area_m2(r);
     }
     let residual = target_m2 - sum(areas);
-    assert!(residual.abs() < 1e-2, "could not settle the area to its target: {residual} m² left");
+    assert!(
+        residual.abs() < 1e-2,
+        "could not settle the area to its target: {residual} m² left"
+    );
 }
 
 #[cfg(test)]

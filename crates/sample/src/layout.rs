@@ -15,7 +15,10 @@ const S: f64 = 165.0;
 const NX: usize = 92;
 const NY: usize = 98;
 /// Centre of Vĩnh Thông in EPSG:9213 (22.235 N 105.956 E through EPSG:6960).
-pub const CENTRE: Coord<f64> = Coord { x: 443_728.133, y: 2_459_786.638 };
+pub const CENTRE: Coord<f64> = Coord {
+    x: 443_728.133,
+    y: 2_459_786.638,
+};
 /// Half-axes of the commune outline before scaling, m.
 const RX: f64 = 5_900.0;
 const RY: f64 = 6_400.0;
@@ -98,7 +101,11 @@ struct Noise {
 impl Noise {
     fn new(rng: &mut ChaCha8Rng, step: f64) -> Self {
         let w = (NX.max(NY) as f64 / step).ceil() as usize + 2;
-        Noise { step, w, v: (0..w * w).map(|_| rng.gen::<f64>()).collect() }
+        Noise {
+            step,
+            w,
+            v: (0..w * w).map(|_| rng.gen::<f64>()).collect(),
+        }
     }
     fn at(&self, i: f64, j: f64) -> f64 {
         let (x, y) = (i / self.step, j / self.step);
@@ -116,19 +123,28 @@ impl Layout {
     /// Builds the layout for a seed, shifted by `offset` metres from Vĩnh Thông's centre.
     pub fn build(seed: u64, offset: (f64, f64)) -> Layout {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let origin = Coord { x: CENTRE.x - NX as f64 * S / 2.0, y: CENTRE.y - NY as f64 * S / 2.0 };
+        let origin = Coord {
+            x: CENTRE.x - NX as f64 * S / 2.0,
+            y: CENTRE.y - NY as f64 * S / 2.0,
+        };
         let mut verts = Vec::with_capacity((NX + 1) * (NY + 1));
         for j in 0..=NY {
             for i in 0..=NX {
                 let jx = rng.gen_range(-0.24..0.24) * S;
                 let jy = rng.gen_range(-0.24..0.24) * S;
-                verts.push(Coord { x: origin.x + i as f64 * S + jx, y: origin.y + j as f64 * S + jy });
+                verts.push(Coord {
+                    x: origin.x + i as f64 * S + jx,
+                    y: origin.y + j as f64 * S + jy,
+                });
             }
         }
         let wiggle = |a: Coord<f64>, b: Coord<f64>, rng: &mut ChaCha8Rng| -> [Coord<f64>; 2] {
             let d = b - a;
             let len = (d.x * d.x + d.y * d.y).sqrt();
-            let n = Coord { x: -d.y / len, y: d.x / len };
+            let n = Coord {
+                x: -d.y / len,
+                y: d.x / len,
+            };
             let o1 = rng.gen_range(-0.07..0.07) * S;
             let o2 = rng.gen_range(-0.07..0.07) * S;
             [a + d * (1.0 / 3.0) + n * o1, a + d * (2.0 / 3.0) + n * o2]
@@ -146,7 +162,14 @@ impl Layout {
             }
         }
 
-        let mut layout = Layout { verts, hmid, vmid, inside: vec![false; NX * NY], cell_plot: vec![NONE; NX * NY], plots: vec![] };
+        let mut layout = Layout {
+            verts,
+            hmid,
+            vmid,
+            inside: vec![false; NX * NY],
+            cell_plot: vec![NONE; NX * NY],
+            plots: vec![],
+        };
         layout.make_mask(&mut rng);
         let zones = layout.zones(&mut rng);
         let (tk, khoanh) = layout.compartments(&mut rng);
@@ -158,8 +181,16 @@ impl Layout {
 
     fn cell_centre(&self, c: usize) -> Coord<f64> {
         let (i, j) = (c % NX, c / NX);
-        let p = [self.verts[vid(i, j)], self.verts[vid(i + 1, j)], self.verts[vid(i + 1, j + 1)], self.verts[vid(i, j + 1)]];
-        Coord { x: p.iter().map(|c| c.x).sum::<f64>() / 4.0, y: p.iter().map(|c| c.y).sum::<f64>() / 4.0 }
+        let p = [
+            self.verts[vid(i, j)],
+            self.verts[vid(i + 1, j)],
+            self.verts[vid(i + 1, j + 1)],
+            self.verts[vid(i, j + 1)],
+        ];
+        Coord {
+            x: p.iter().map(|c| c.x).sum::<f64>() / 4.0,
+            y: p.iter().map(|c| c.y).sum::<f64>() / 4.0,
+        }
     }
 
     fn neighbours(c: usize) -> impl Iterator<Item = usize> {
@@ -183,7 +214,9 @@ impl Layout {
     /// A star-shaped irregular outline, cleaned so it is one piece with no
     /// holes and no cells touching only at a corner.
     fn make_mask(&mut self, rng: &mut ChaCha8Rng) {
-        let ph: Vec<f64> = (0..4).map(|_| rng.gen_range(0.0..std::f64::consts::TAU)).collect();
+        let ph: Vec<f64> = (0..4)
+            .map(|_| rng.gen_range(0.0..std::f64::consts::TAU))
+            .collect();
         for c in 0..NX * NY {
             let (i, j) = (c % NX, c / NX);
             if i < 2 || j < 2 || i + 2 >= NX || j + 2 >= NY {
@@ -192,7 +225,10 @@ impl Layout {
             let p = self.cell_centre(c) - CENTRE;
             let th = p.y.atan2(p.x);
             let r = ((p.x / RX).powi(2) + (p.y / RY).powi(2)).sqrt();
-            let edge = 1.0 + 0.07 * (3.0 * th + ph[0]).sin() + 0.05 * (5.0 * th + ph[1]).sin() + 0.03 * (9.0 * th + ph[2]).sin()
+            let edge = 1.0
+                + 0.07 * (3.0 * th + ph[0]).sin()
+                + 0.05 * (5.0 * th + ph[1]).sin()
+                + 0.03 * (9.0 * th + ph[2]).sin()
                 + 0.02 * (14.0 * th + ph[3]).sin();
             self.inside[c] = r < edge;
         }
@@ -231,17 +267,24 @@ impl Layout {
                     }
                 }
             }
-            for c in 0..NX * NY {
-                if !self.inside[c] && !outside[c] {
-                    self.inside[c] = true;
+            for (inside, out) in self.inside.iter_mut().zip(&outside) {
+                if !*inside && !*out {
+                    *inside = true;
                     changed = true;
                 }
             }
             // keep the largest piece
             let comps = self.components(|l, c| l.inside[c]);
             if comps.len() > 1 {
-                let largest = comps.iter().max_by_key(|c| c.len()).cloned().unwrap_or_default();
-                for comp in comps.iter().filter(|c| c.len() != largest.len() || c[0] != largest[0]) {
+                let largest = comps
+                    .iter()
+                    .max_by_key(|c| c.len())
+                    .cloned()
+                    .unwrap_or_default();
+                for comp in comps
+                    .iter()
+                    .filter(|c| c.len() != largest.len() || c[0] != largest[0])
+                {
                     for &c in comp {
                         self.inside[c] = false;
                     }
@@ -283,17 +326,23 @@ impl Layout {
         let hn = Noise::new(rng, 11.0);
         let hn2 = Noise::new(rng, 4.0);
         let mn = Noise::new(rng, 7.0);
-        let (p1, p2) = (rng.gen_range(0.0..6.28), rng.gen_range(0.0..6.28));
+        let (p1, p2) = (
+            rng.gen_range(0.0..std::f64::consts::TAU),
+            rng.gen_range(0.0..std::f64::consts::TAU),
+        );
         let river_x = |y: f64| {
             let t = y - CENTRE.y;
-            CENTRE.x - 900.0 + 1_600.0 * (t / 9_000.0 * std::f64::consts::TAU + p1).sin() + 450.0 * (t / 2_700.0 * std::f64::consts::TAU + p2).sin()
+            CENTRE.x - 900.0
+                + 1_600.0 * (t / 9_000.0 * std::f64::consts::TAU + p1).sin()
+                + 450.0 * (t / 2_700.0 * std::f64::consts::TAU + p2).sin()
         };
         let mut out = Vec::with_capacity(NX * NY);
         for c in 0..NX * NY {
             let (i, j) = ((c % NX) as f64, (c / NX) as f64);
             let p = self.cell_centre(c);
             let d = (p.x - river_x(p.y)).abs();
-            let height = (0.75 * hn.at(i, j) + 0.25 * hn2.at(i, j)) * (0.35 + 0.65 * (d / 2_600.0).min(1.0));
+            let height =
+                (0.75 * hn.at(i, j) + 0.25 * hn2.at(i, j)) * (0.35 + 0.65 * (d / 2_600.0).min(1.0));
             let zone = if d < S * 0.5 {
                 Zone::Water
             } else if height < 0.17 {
@@ -324,7 +373,10 @@ impl Layout {
             while y < maxy + spacing / 2.0 {
                 let mut x = minx + spacing / 2.0;
                 while x < maxx + spacing / 2.0 {
-                    s.push(Coord { x: x + rng.gen_range(-0.35..0.35) * spacing, y: y + rng.gen_range(-0.35..0.35) * spacing });
+                    s.push(Coord {
+                        x: x + rng.gen_range(-0.35..0.35) * spacing,
+                        y: y + rng.gen_range(-0.35..0.35) * spacing,
+                    });
                     x += spacing;
                 }
                 y += spacing;
@@ -352,7 +404,9 @@ impl Layout {
                 for &o in &owner {
                     count[o] += 1;
                 }
-                let small: Vec<usize> = (0..seeds.len()).filter(|&k| alive[k] && count[k] < min_cells).collect();
+                let small: Vec<usize> = (0..seeds.len())
+                    .filter(|&k| alive[k] && count[k] < min_cells)
+                    .collect();
                 let alive_n = alive.iter().filter(|a| **a).count();
                 if small.is_empty() || alive_n <= 1 {
                     return owner;
@@ -369,9 +423,14 @@ impl Layout {
             ids.dedup();
             ids.sort_by(|&a, &b| {
                 let (pa, pb) = (pts[a], pts[b]);
-                ((-pa.y / 1_500.0).round()).total_cmp(&(-pb.y / 1_500.0).round()).then(pa.x.total_cmp(&pb.x))
+                ((-pa.y / 1_500.0).round())
+                    .total_cmp(&(-pb.y / 1_500.0).round())
+                    .then(pa.x.total_cmp(&pb.x))
             });
-            ids.into_iter().enumerate().map(|(n, k)| (k, n as u32)).collect()
+            ids.into_iter()
+                .enumerate()
+                .map(|(n, k)| (k, n as u32))
+                .collect()
         };
         let tk_seeds = seeds(rng, 3_300.0, &cells);
         let tk_owner = assign(&tk_seeds, &cells, 120);
@@ -397,7 +456,13 @@ impl Layout {
         (tk, khoanh)
     }
 
-    fn group_plots(&mut self, rng: &mut ChaCha8Rng, zones: &[(Zone, f64, f64)], tk: &[u32], khoanh: &[u32]) {
+    fn group_plots(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        zones: &[(Zone, f64, f64)],
+        tk: &[u32],
+        khoanh: &[u32],
+    ) {
         let mut order: Vec<usize> = (0..NX * NY).filter(|&c| self.inside[c]).collect();
         order.shuffle(rng);
         let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -429,7 +494,11 @@ impl Layout {
                     .iter()
                     .flat_map(|&c| Self::neighbours(c))
                     .filter(|&n| {
-                        self.inside[n] && self.cell_plot[n] == NONE && zones[n].0 == zone && tk[n] == tk[start] && khoanh[n] == khoanh[start]
+                        self.inside[n]
+                            && self.cell_plot[n] == NONE
+                            && zones[n].0 == zone
+                            && tk[n] == tk[start]
+                            && khoanh[n] == khoanh[start]
                     })
                     .collect();
                 cand.sort_unstable();
@@ -444,7 +513,9 @@ impl Layout {
             .into_iter()
             .map(|cells| {
                 let n = cells.len() as f64;
-                let centre = cells.iter().fold(Coord { x: 0.0, y: 0.0 }, |acc, &c| acc + self.cell_centre(c)) / n;
+                let centre = cells.iter().fold(Coord { x: 0.0, y: 0.0 }, |acc, &c| {
+                    acc + self.cell_centre(c)
+                }) / n;
                 PlotCells {
                     zone: zones[cells[0]].0,
                     tk: tk[cells[0]],
@@ -503,23 +574,39 @@ impl Layout {
 
     fn shift(&mut self, (dx, dy): (f64, f64)) {
         if dx != 0.0 || dy != 0.0 {
-            self.map_points(|p| Coord { x: p.x + dx, y: p.y + dy });
+            self.map_points(|p| Coord {
+                x: p.x + dx,
+                y: p.y + dy,
+            });
         }
     }
 
     /// The directed sides of a set of cells that face cells outside the set,
     /// keyed by start vertex: (end vertex, the two points between).
-    fn outer_sides(&self, member: impl Fn(usize) -> bool, cells: &[usize]) -> HashMap<usize, (usize, [Coord<f64>; 2])> {
+    fn outer_sides(
+        &self,
+        member: impl Fn(usize) -> bool,
+        cells: &[usize],
+    ) -> HashMap<usize, (usize, [Coord<f64>; 2])> {
         let mut sides = HashMap::with_capacity(cells.len() * 4);
         for &c in cells {
             let (i, j) = (c % NX, c / NX);
-            let out = |ni: isize, nj: isize| ni < 0 || nj < 0 || ni >= NX as isize || nj >= NY as isize || !member(cid(ni as usize, nj as usize));
+            let out = |ni: isize, nj: isize| {
+                ni < 0
+                    || nj < 0
+                    || ni >= NX as isize
+                    || nj >= NY as isize
+                    || !member(cid(ni as usize, nj as usize))
+            };
             let (ii, jj) = (i as isize, j as isize);
             if out(ii, jj - 1) {
                 sides.insert(vid(i, j), (vid(i + 1, j), self.hmid[hid(i, j)]));
             }
             if out(ii + 1, jj) {
-                sides.insert(vid(i + 1, j), (vid(i + 1, j + 1), self.vmid[vvid(i + 1, j)]));
+                sides.insert(
+                    vid(i + 1, j),
+                    (vid(i + 1, j + 1), self.vmid[vvid(i + 1, j)]),
+                );
             }
             if out(ii, jj + 1) {
                 let m = self.hmid[hid(i, j + 1)];
@@ -573,7 +660,12 @@ impl Layout {
     pub fn boundary(&self) -> MultiPolygon<f64> {
         let cells: Vec<usize> = (0..NX * NY).filter(|&c| self.inside[c]).collect();
         let sides = self.outer_sides(|c| self.inside[c], &cells);
-        MultiPolygon(self.rings(sides).into_iter().map(|r| Polygon::new(r, vec![])).collect())
+        MultiPolygon(
+            self.rings(sides)
+                .into_iter()
+                .map(|r| Polygon::new(r, vec![]))
+                .collect(),
+        )
     }
 
     /// Edges shared by two different plots: (edge, plot on its left, plot on its right).
@@ -624,7 +716,10 @@ impl Layout {
     pub fn nudge(&mut self, e: Edge, delta_m2: f64) -> f64 {
         let (a, _, p2) = self.edge_points(e);
         // d(area of the left plot)/d(p1) for a counter-clockwise ring a → p1 → p2.
-        let g = Coord { x: 0.5 * (p2.y - a.y), y: 0.5 * (a.x - p2.x) };
+        let g = Coord {
+            x: 0.5 * (p2.y - a.y),
+            y: 0.5 * (a.x - p2.x),
+        };
         let g2 = g.x * g.x + g.y * g.y;
         let d = g * (delta_m2 / g2);
         let slot = match e {
@@ -644,11 +739,18 @@ mod tests {
     #[test]
     fn plots_tile_the_commune_exactly() {
         let l = Layout::build(7, (0.0, 0.0));
-        assert!((1_500..=3_000).contains(&l.plots.len()), "{} plots", l.plots.len());
+        assert!(
+            (1_500..=3_000).contains(&l.plots.len()),
+            "{} plots",
+            l.plots.len()
+        );
         let total: f64 = (0..l.plots.len()).map(|p| l.plot_area_m2(p)).sum();
         let boundary = l.boundary();
         assert_eq!(boundary.0.len(), 1);
-        assert!((boundary.unsigned_area() - total).abs() < 1e-3, "plots cover the boundary");
+        assert!(
+            (boundary.unsigned_area() - total).abs() < 1e-3,
+            "plots cover the boundary"
+        );
         assert!((total / 1e4 - crate::figures::NATURAL_AREA_HA).abs() < 1e-6);
         for p in 0..l.plots.len() {
             assert!(l.plot_polygon(p).is_valid(), "plot {p} is a valid polygon");

@@ -13,9 +13,9 @@
 //! shared edge points between two plots are nudged so that forest area
 //! (11,261.60 ha) and contracted area (4,594.34 ha) hold to 1e-6 ha.
 
+pub mod attributes;
 mod layout;
 mod names;
-pub mod attributes;
 
 use forest_core::{Contract, Plot};
 use geo_types::MultiPolygon;
@@ -61,8 +61,16 @@ pub fn generate(seed: u64, scale: usize) -> Vec<Commune> {
     (0..scale.max(1))
         .map(|k| {
             let (col, row) = (k % cols, k / cols);
-            let maxa = if k == 0 { figures::MAXA } else { 20_000 + k as i64 };
-            let name = if k == 0 { "Vĩnh Thông".to_string() } else { names::commune_name(k) };
+            let maxa = if k == 0 {
+                figures::MAXA
+            } else {
+                20_000 + k as i64
+            };
+            let name = if k == 0 {
+                "Vĩnh Thông".to_string()
+            } else {
+                names::commune_name(k)
+            };
             let offset = (col as f64 * 14_000.0, -(row as f64) * 15_000.0);
             let layout = Layout::build(seed.wrapping_add(k as u64 * 7919), offset);
             attributes::populate(layout, seed.wrapping_add(k as u64 * 104_729), maxa, &name)
@@ -81,15 +89,24 @@ mod tests {
         let c = generate(figures::SEED, 1).remove(0);
         let ind = Indicators::compute(&group(&c.plots), &Targets::default(), 2026);
         assert_eq!(round2(ind.cover.natural_area_ha), figures::NATURAL_AREA_HA);
-        assert_eq!(round2(ind.cover.forest_area.actual), figures::FOREST_AREA_HA);
+        assert_eq!(
+            round2(ind.cover.forest_area.actual),
+            figures::FOREST_AREA_HA
+        );
         assert_eq!(round2(ind.cover.forest_cover.actual), 85.08);
-        assert_eq!(round2(ind.contracted_area.actual), figures::CONTRACTED_AREA_HA);
+        assert_eq!(
+            round2(ind.contracted_area.actual),
+            figures::CONTRACTED_AREA_HA
+        );
         let register: f64 = c.contracts.iter().map(|k| k.area_ha).sum();
         assert_eq!(round2(register), figures::CONTRACTED_AREA_HA);
         let mismatches = c
             .plots
             .iter()
-            .filter(|p| forest_core::AreaMismatch::check(p.attrs.dtich.unwrap_or(0.0), p.area_ha()).is_some())
+            .filter(|p| {
+                forest_core::AreaMismatch::check(p.attrs.dtich.unwrap_or(0.0), p.area_ha())
+                    .is_some()
+            })
             .count();
         assert_eq!(mismatches, attributes::DTICH_MISMATCHES);
         let facts: std::collections::BTreeMap<_, _> = c
@@ -107,7 +124,10 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(forest_core::contract::check_register(&c.contracts, &facts), Vec::<String>::new());
+        assert_eq!(
+            forest_core::contract::check_register(&c.contracts, &facts),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

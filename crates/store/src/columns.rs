@@ -33,22 +33,40 @@ pub struct Encoded {
 pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
     use geo::CoordsIter;
     if plot.geometry.0.is_empty() || plot.geometry.0.iter().all(|p| p.exterior().0.len() < 4) {
-        return Err(StoreError::InvalidGeometry { key: plot.key.to_string(), reason: "the geometry is empty".into() });
+        return Err(StoreError::InvalidGeometry {
+            key: plot.key.to_string(),
+            reason: "the geometry is empty".into(),
+        });
     }
-    if plot.geometry.coords_iter().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
-        return Err(StoreError::InvalidGeometry { key: plot.key.to_string(), reason: "a coordinate is not a finite number".into() });
+    if plot
+        .geometry
+        .coords_iter()
+        .any(|c| !c.x.is_finite() || !c.y.is_finite())
+    {
+        return Err(StoreError::InvalidGeometry {
+            key: plot.key.to_string(),
+            reason: "a coordinate is not a finite number".into(),
+        });
     }
     let record = plot.to_record();
-    let values: Vec<Value> = NATIONAL_FIELDS.iter().map(|f| record.get(f.name).cloned().unwrap_or(Value::Null)).collect();
+    let values: Vec<Value> = NATIONAL_FIELDS
+        .iter()
+        .map(|f| record.get(f.name).cloned().unwrap_or(Value::Null))
+        .collect();
     let extra: Vec<serde_json::Value> = plot
         .extra
         .iter()
-        .map(|(n, v)| serde_json::Value::Array(vec![serde_json::Value::String(n.clone()), json_of(v)]))
+        .map(|(n, v)| {
+            serde_json::Value::Array(vec![serde_json::Value::String(n.clone()), json_of(v)])
+        })
         .collect();
     let extra_json = serde_json::Value::Array(extra).to_string();
     let wkb = Geometry::MultiPolygon(plot.geometry.clone())
         .to_wkb(CoordDimensions::xy())
-        .map_err(|e| StoreError::Corrupt { key: plot.key.to_string(), reason: format!("cannot encode geometry: {e}") })?;
+        .map_err(|e| StoreError::Corrupt {
+            key: plot.key.to_string(),
+            reason: format!("cannot encode geometry: {e}"),
+        })?;
     let mut h = Sha256::new();
     for v in &values {
         h.update(format!("{v:?}\u{1f}").as_bytes());
@@ -57,7 +75,14 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
     h.update(&wkb);
     let digest = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let envelope = envelope(&plot.geometry);
-    Ok(Encoded { values, extra_json, wkb, area_ha: plot.area_ha(), digest, envelope })
+    Ok(Encoded {
+        values,
+        extra_json,
+        wkb,
+        area_ha: plot.area_ha(),
+        digest,
+        envelope,
+    })
 }
 
 fn envelope(g: &MultiPolygon<f64>) -> [f64; 4] {
@@ -72,7 +97,9 @@ fn json_of(v: &Value) -> serde_json::Value {
     match v {
         Value::Null => serde_json::Value::Null,
         Value::Int(i) => serde_json::Value::from(*i),
-        Value::Real(r) => serde_json::Number::from_f64(*r).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null),
+        Value::Real(r) => serde_json::Number::from_f64(*r)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
         Value::Text(t) => serde_json::Value::String(t.clone()),
     }
 }
@@ -97,13 +124,22 @@ pub fn decode(values: Vec<Value>, extra_json: &str, wkb: &[u8]) -> Result<Plot, 
     }
     let key = format!(
         "{}/{}/{}/{}",
-        record.get("maxa").map(|v| v.to_string()).unwrap_or_default(),
+        record
+            .get("maxa")
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
         record.get("tk").map(|v| v.to_string()).unwrap_or_default(),
-        record.get("khoanh").map(|v| v.to_string()).unwrap_or_default(),
+        record
+            .get("khoanh")
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
         record.get("lo").map(|v| v.to_string()).unwrap_or_default()
     );
     let extra: serde_json::Value =
-        serde_json::from_str(extra_json).map_err(|e| StoreError::Corrupt { key: key.clone(), reason: format!("extra attributes: {e}") })?;
+        serde_json::from_str(extra_json).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            reason: format!("extra attributes: {e}"),
+        })?;
     for pair in extra.as_array().into_iter().flatten() {
         if let (Some(name), Some(v)) = (pair.get(0).and_then(|n| n.as_str()), pair.get(1)) {
             record.set(name, value_of(v));
@@ -112,28 +148,52 @@ pub fn decode(values: Vec<Value>, extra_json: &str, wkb: &[u8]) -> Result<Plot, 
     let geometry = match geozero::wkb::Wkb(wkb).to_geo() {
         Ok(Geometry::MultiPolygon(mp)) => mp,
         Ok(Geometry::Polygon(p)) => MultiPolygon(vec![p]),
-        Ok(_) => return Err(StoreError::Corrupt { key, reason: "geometry is not a polygon".into() }),
-        Err(e) => return Err(StoreError::Corrupt { key, reason: format!("geometry: {e}") }),
+        Ok(_) => {
+            return Err(StoreError::Corrupt {
+                key,
+                reason: "geometry is not a polygon".into(),
+            })
+        }
+        Err(e) => {
+            return Err(StoreError::Corrupt {
+                key,
+                reason: format!("geometry: {e}"),
+            })
+        }
     };
     Plot::from_record(&record, geometry).map_err(|errs| StoreError::Corrupt {
         key,
-        reason: errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "),
+        reason: errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
     })
 }
 
 /// Checks a filter and converts its value to the column's type.
 pub fn filter(field: &str, value: &Value) -> Result<(&'static FieldDef, Value), StoreError> {
     let def = national_field(field).ok_or_else(|| StoreError::UnknownFilter(field.to_string()))?;
-    let bad = |reason: &str| StoreError::BadFilter { field: field.into(), value: value.to_string(), reason: reason.into() };
+    let bad = |reason: &str| StoreError::BadFilter {
+        field: field.into(),
+        value: value.to_string(),
+        reason: reason.into(),
+    };
     let v = match (def.kind, value) {
         (_, Value::Null) => Value::Null,
         (FieldKind::Integer, Value::Int(i)) => Value::Int(*i),
-        (FieldKind::Integer, Value::Text(t)) => Value::Int(t.trim().parse().map_err(|_| bad("expected a whole number"))?),
+        (FieldKind::Integer, Value::Text(t)) => Value::Int(
+            t.trim()
+                .parse()
+                .map_err(|_| bad("expected a whole number"))?,
+        ),
         (FieldKind::Integer, Value::Real(r)) if r.fract() == 0.0 => Value::Int(*r as i64),
         (FieldKind::Integer, _) => return Err(bad("expected a whole number")),
         (FieldKind::Real, Value::Int(i)) => Value::Real(*i as f64),
         (FieldKind::Real, Value::Real(r)) => Value::Real(*r),
-        (FieldKind::Real, Value::Text(t)) => Value::Real(t.trim().parse().map_err(|_| bad("expected a number"))?),
+        (FieldKind::Real, Value::Text(t)) => {
+            Value::Real(t.trim().parse().map_err(|_| bad("expected a number"))?)
+        }
         (FieldKind::Text, Value::Text(t)) => Value::Text(forest_core::plot::normalize_text(t)),
         (FieldKind::Text, other) => Value::Text(other.to_string()),
     };

@@ -35,7 +35,9 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
     /// A plot key appears twice in one load.
-    #[error("plot {key} appears twice in the load (items {first} and {second}); nothing was written")]
+    #[error(
+        "plot {key} appears twice in the load (items {first} and {second}); nothing was written"
+    )]
     DuplicateKey {
         /// The key.
         key: String,

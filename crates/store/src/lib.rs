@@ -85,7 +85,12 @@ pub struct PlotQuery {
 
 impl Default for PlotQuery {
     fn default() -> Self {
-        PlotQuery { bbox: None, filters: vec![], limit: 100, offset: 0 }
+        PlotQuery {
+            bbox: None,
+            filters: vec![],
+            limit: 100,
+            offset: 0,
+        }
     }
 }
 
@@ -183,15 +188,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://forest:secret@db:5432/x"), "postgres://forest:***@db:5432/x");
-        assert_eq!(super::redact("postgres://db/x"), "postgres://db/x");
-    }
-}
-
 /// What the contract checks need of a plot, from its raw columns.
 pub(crate) fn contract_facts(
     mangnk: Option<i64>,
@@ -211,5 +207,22 @@ pub(crate) fn contract_facts(
         holder_coded: mangnk.is_some_and(|c| c != 0),
         ..Default::default()
     };
-    ContractedPlot { holder_code: mangnk.filter(|c| *c != 0), contracted: facts.is_contracted(), forest: facts.is_forest(), area_ha }
+    ContractedPlot {
+        holder_code: mangnk.filter(|c| *c != 0),
+        contracted: facts.is_contracted(),
+        forest: facts.is_forest(),
+        area_ha,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://forest:secret@db:5432/x"),
+            "postgres://forest:***@db:5432/x"
+        );
+        assert_eq!(super::redact("postgres://db/x"), "postgres://db/x");
+    }
 }

@@ -16,7 +16,9 @@ use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
 use crate::columns;
-use crate::{LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot};
+use crate::{
+    LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot,
+};
 
 /// Migrations embedded from the top-level `migrations/` folder.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -40,20 +42,36 @@ impl PgStore {
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy(url)
-            .map_err(|source| StoreError::Postgres { url: safe.clone(), action: "parse the connection URL", source })?;
+            .map_err(|source| StoreError::Postgres {
+                url: safe.clone(),
+                action: "parse the connection URL",
+                source,
+            })?;
         Ok(PgStore { url: safe, pool })
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-        move |source| StoreError::Postgres { url: self.url.clone(), action, source }
+        move |source| StoreError::Postgres {
+            url: self.url.clone(),
+            action,
+            source,
+        }
     }
 }
 
 fn national_list() -> String {
-    NATIONAL_FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+    NATIONAL_FIELDS
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn bind<'q>(q: Query<'q, Postgres, PgArguments>, kind: FieldKind, v: &Value) -> Query<'q, Postgres, PgArguments> {
+fn bind<'q>(
+    q: Query<'q, Postgres, PgArguments>,
+    kind: FieldKind,
+    v: &Value,
+) -> Query<'q, Postgres, PgArguments> {
     match (kind, v) {
         (FieldKind::Integer, Value::Int(i)) => q.bind(*i),
         (FieldKind::Integer, _) => q.bind(None::<i64>),
@@ -67,18 +85,33 @@ fn bind<'q>(q: Query<'q, Postgres, PgArguments>, kind: FieldKind, v: &Value) -> 
 }
 
 fn plot_select() -> String {
-    format!("ST_AsBinary(geom) AS wkb, {}, extra_attrs::text AS extra, version, loaded_at, load_id", national_list())
+    format!(
+        "ST_AsBinary(geom) AS wkb, {}, extra_attrs::text AS extra, version, loaded_at, load_id",
+        national_list()
+    )
 }
 
 fn read_stored(row: &PgRow) -> Result<StoredPlot> {
-    let corrupt = |e: sqlx::Error| StoreError::Corrupt { key: "?".into(), reason: e.to_string() };
+    let corrupt = |e: sqlx::Error| StoreError::Corrupt {
+        key: "?".into(),
+        reason: e.to_string(),
+    };
     let wkb: Vec<u8> = row.try_get("wkb").map_err(corrupt)?;
     let mut values = Vec::with_capacity(NATIONAL_FIELDS.len());
     for f in NATIONAL_FIELDS {
         let v = match f.kind {
-            FieldKind::Integer => row.try_get::<Option<i64>, _>(f.name).map_err(corrupt)?.map(Value::Int),
-            FieldKind::Real => row.try_get::<Option<f64>, _>(f.name).map_err(corrupt)?.map(Value::Real),
-            FieldKind::Text => row.try_get::<Option<String>, _>(f.name).map_err(corrupt)?.map(Value::Text),
+            FieldKind::Integer => row
+                .try_get::<Option<i64>, _>(f.name)
+                .map_err(corrupt)?
+                .map(Value::Int),
+            FieldKind::Real => row
+                .try_get::<Option<f64>, _>(f.name)
+                .map_err(corrupt)?
+                .map(Value::Real),
+            FieldKind::Text => row
+                .try_get::<Option<String>, _>(f.name)
+                .map_err(corrupt)?
+                .map(Value::Text),
         };
         values.push(v.unwrap_or(Value::Null));
     }
@@ -92,7 +125,11 @@ fn read_stored(row: &PgRow) -> Result<StoredPlot> {
     })
 }
 
-fn with_binds<'q>(sql: &'q str, binds: &[(FieldKind, Value)], wkb: &Option<Vec<u8>>) -> Query<'q, Postgres, PgArguments> {
+fn with_binds<'q>(
+    sql: &'q str,
+    binds: &[(FieldKind, Value)],
+    wkb: &Option<Vec<u8>>,
+) -> Query<'q, Postgres, PgArguments> {
     let mut q = sqlx::query(sql);
     for (k, v) in binds {
         q = bind(q, *k, v);
@@ -105,8 +142,14 @@ fn with_binds<'q>(sql: &'q str, binds: &[(FieldKind, Value)], wkb: &Option<Vec<u
 
 const KEY_WHERE: &str = "maxa = $1 AND tk = $2 AND khoanh = $3 AND lo = $4";
 
-fn bind_key<'q>(q: Query<'q, Postgres, PgArguments>, k: &PlotKey) -> Query<'q, Postgres, PgArguments> {
-    q.bind(i64::from(k.maxa())).bind(k.tk().to_string()).bind(k.khoanh().to_string()).bind(k.lo().to_string())
+fn bind_key<'q>(
+    q: Query<'q, Postgres, PgArguments>,
+    k: &PlotKey,
+) -> Query<'q, Postgres, PgArguments> {
+    q.bind(i64::from(k.maxa()))
+        .bind(k.tk().to_string())
+        .bind(k.khoanh().to_string())
+        .bind(k.lo().to_string())
 }
 
 #[async_trait]
@@ -120,11 +163,20 @@ impl PlotStore for PgStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|source| StoreError::Migrate { url: self.url.clone(), source })
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                url: self.url.clone(),
+                source,
+            })
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(self.err("ping"))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("ping"))?;
         Ok(())
     }
 
@@ -132,18 +184,31 @@ impl PlotStore for PgStore {
         let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
         for (i, p) in plots.iter().enumerate() {
             if let Some(first) = seen.insert(&p.key, i) {
-                return Err(StoreError::DuplicateKey { key: p.key.to_string(), first: first + 1, second: i + 1 });
+                return Err(StoreError::DuplicateKey {
+                    key: p.key.to_string(),
+                    first: first + 1,
+                    second: i + 1,
+                });
             }
         }
         let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
-        let mut tx = self.pool.begin().await.map_err(self.err("begin a transaction"))?;
-        let load_id: i64 = sqlx::query_scalar("INSERT INTO loads (source, loaded_at) VALUES ($1, $2) RETURNING id")
-            .bind(source)
-            .bind(now)
-            .fetch_one(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(self.err("record the load"))?;
-        let mut summary = LoadSummary { load_id, ..Default::default() };
+            .map_err(self.err("begin a transaction"))?;
+        let load_id: i64 = sqlx::query_scalar(
+            "INSERT INTO loads (source, loaded_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(source)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err("record the load"))?;
+        let mut summary = LoadSummary {
+            load_id,
+            ..Default::default()
+        };
         let nat = national_list();
         let n = NATIONAL_FIELDS.len();
         let ph: Vec<String> = (0..n).map(|i| format!("${}", i + 2)).collect();
@@ -157,7 +222,11 @@ impl PlotStore for PgStore {
             n + 5,
             n + 6
         );
-        let sets: Vec<String> = NATIONAL_FIELDS.iter().enumerate().map(|(i, f)| format!("{} = ${}", f.name, i + 2)).collect();
+        let sets: Vec<String> = NATIONAL_FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{} = ${}", f.name, i + 2))
+            .collect();
         let update_sql = format!(
             "UPDATE plots SET geom = ST_Multi(ST_GeomFromWKB($1, 9213)), {}, extra_attrs = ${}::jsonb, area_ha = ${}, version = version + 1,
              loaded_at = ${}, load_id = ${}, digest = ${} WHERE fid = ${}",
@@ -175,11 +244,14 @@ impl PlotStore for PgStore {
         );
         for p in plots {
             let e = columns::encode(p)?;
-            let existing: Option<(i64, String)> = bind_key(sqlx::query(&format!("SELECT fid, digest FROM plots WHERE {KEY_WHERE}")), &p.key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(self.err("look up a plot"))?
-                .map(|r| (r.get(0), r.get(1)));
+            let existing: Option<(i64, String)> = bind_key(
+                sqlx::query(&format!("SELECT fid, digest FROM plots WHERE {KEY_WHERE}")),
+                &p.key,
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err("look up a plot"))?
+            .map(|r| (r.get(0), r.get(1)));
             let sql = match &existing {
                 None => &insert_sql,
                 Some((_, d)) if *d == e.digest => {
@@ -187,7 +259,12 @@ impl PlotStore for PgStore {
                     continue;
                 }
                 Some((fid, _)) => {
-                    sqlx::query(&archive_sql).bind(now).bind(fid).execute(&mut *tx).await.map_err(self.err("keep the previous version"))?;
+                    sqlx::query(&archive_sql)
+                        .bind(now)
+                        .bind(fid)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err("keep the previous version"))?;
                     &update_sql
                 }
             };
@@ -195,14 +272,21 @@ impl PlotStore for PgStore {
             for (f, v) in NATIONAL_FIELDS.iter().zip(&e.values) {
                 q = bind(q, f.kind, v);
             }
-            q = q.bind(e.extra_json.clone()).bind(e.area_ha).bind(now).bind(load_id).bind(e.digest.clone());
+            q = q
+                .bind(e.extra_json.clone())
+                .bind(e.area_ha)
+                .bind(now)
+                .bind(load_id)
+                .bind(e.digest.clone());
             if let Some((fid, _)) = existing {
                 q = q.bind(fid);
                 summary.updated += 1;
             } else {
                 summary.inserted += 1;
             }
-            q.execute(&mut *tx).await.map_err(self.err("write a plot"))?;
+            q.execute(&mut *tx)
+                .await
+                .map_err(self.err("write a plot"))?;
         }
         sqlx::query("UPDATE loads SET inserted = $1, updated = $2, unchanged = $3 WHERE id = $4")
             .bind(summary.inserted as i64)
@@ -217,16 +301,25 @@ impl PlotStore for PgStore {
     }
 
     async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {
-        let row = bind_key(sqlx::query(&format!("SELECT {} FROM plots WHERE {KEY_WHERE}", plot_select())), key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(self.err("get a plot"))?;
+        let row = bind_key(
+            sqlx::query(&format!(
+                "SELECT {} FROM plots WHERE {KEY_WHERE}",
+                plot_select()
+            )),
+            key,
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("get a plot"))?;
         row.as_ref().map(read_stored).transpose()
     }
 
     async fn plot_history(&self, key: &PlotKey) -> Result<Vec<PlotVersion>> {
         let rows = bind_key(
-            sqlx::query(&format!("SELECT {}, valid_to FROM plot_versions WHERE {KEY_WHERE} ORDER BY version", plot_select())),
+            sqlx::query(&format!(
+                "SELECT {}, valid_to FROM plot_versions WHERE {KEY_WHERE} ORDER BY version",
+                plot_select()
+            )),
             key,
         )
         .fetch_all(&self.pool)
@@ -235,11 +328,22 @@ impl PlotStore for PgStore {
         let mut out = Vec::new();
         for r in &rows {
             let s = read_stored(r)?;
-            let valid_to: DateTime<Utc> = r.try_get("valid_to").map_err(self.err("read history"))?;
-            out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: Some(valid_to) });
+            let valid_to: DateTime<Utc> =
+                r.try_get("valid_to").map_err(self.err("read history"))?;
+            out.push(PlotVersion {
+                plot: s.plot,
+                version: s.version,
+                valid_from: s.loaded_at,
+                valid_to: Some(valid_to),
+            });
         }
         if let Some(s) = self.get_plot(key).await? {
-            out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: None });
+            out.push(PlotVersion {
+                plot: s.plot,
+                version: s.version,
+                valid_from: s.loaded_at,
+                valid_to: None,
+            });
         }
         Ok(out)
     }
@@ -261,15 +365,35 @@ impl PlotStore for PgStore {
             let poly = Transformer::new(*crs, Crs::Vn2000Tm3_10630)?.rect(*rect, 16)?;
             let wkb = geo_types::Geometry::Polygon(poly)
                 .to_wkb(CoordDimensions::xy())
-                .map_err(|e| StoreError::BadFilter { field: "bbox".into(), value: format!("{rect:?}"), reason: e.to_string() })?;
-            wheres.push(format!("ST_Intersects(geom, ST_GeomFromWKB(${}, 9213))", binds.len() + 1));
+                .map_err(|e| StoreError::BadFilter {
+                    field: "bbox".into(),
+                    value: format!("{rect:?}"),
+                    reason: e.to_string(),
+                })?;
+            wheres.push(format!(
+                "ST_Intersects(geom, ST_GeomFromWKB(${}, 9213))",
+                binds.len() + 1
+            ));
             area_wkb = Some(wkb);
         }
-        let where_sql = if wheres.is_empty() { String::new() } else { format!("WHERE {}", wheres.join(" AND ")) };
+        let where_sql = if wheres.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", wheres.join(" AND "))
+        };
         let count_sql = format!("SELECT COUNT(*) FROM plots {where_sql}");
         let next = binds.len() + usize::from(area_wkb.is_some());
-        let page_sql = format!("SELECT {} FROM plots {where_sql} {ORDER} LIMIT ${} OFFSET ${}", plot_select(), next + 1, next + 2);
-        let total: i64 = with_binds(&count_sql, &binds, &area_wkb).fetch_one(&self.pool).await.map_err(self.err("count plots"))?.get(0);
+        let page_sql = format!(
+            "SELECT {} FROM plots {where_sql} {ORDER} LIMIT ${} OFFSET ${}",
+            plot_select(),
+            next + 1,
+            next + 2
+        );
+        let total: i64 = with_binds(&count_sql, &binds, &area_wkb)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("count plots"))?
+            .get(0);
         let rows = with_binds(&page_sql, &binds, &area_wkb)
             .bind(query.limit as i64)
             .bind(query.offset as i64)
@@ -277,7 +401,10 @@ impl PlotStore for PgStore {
             .await
             .map_err(self.err("query plots"))?;
         let plots = rows.iter().map(read_stored).collect::<Result<Vec<_>>>()?;
-        Ok(Page { plots, total: total as u64 })
+        Ok(Page {
+            plots,
+            total: total as u64,
+        })
     }
 
     async fn fact_groups(&self) -> Result<Vec<FactGroup>> {
@@ -321,7 +448,10 @@ impl PlotStore for PgStore {
     }
 
     async fn count_plots(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plots").fetch_one(&self.pool).await.map_err(self.err("count plots"))?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plots")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("count plots"))?;
         Ok(n as u64)
     }
 
@@ -332,18 +462,43 @@ impl PlotStore for PgStore {
             .map_err(self.err("read contract facts"))?;
         let mut out = BTreeMap::new();
         for r in rows {
-            let (maxa, tk, khoanh, lo): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            let key = PlotKey::new(maxa, &tk, &khoanh, &lo).map_err(|e| StoreError::Corrupt { key: format!("{maxa}/{tk}/{khoanh}/{lo}"), reason: e.to_string() })?;
-            out.insert(key, crate::contract_facts(r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9), r.get(10)));
+            let (maxa, tk, khoanh, lo): (i64, String, String, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            let key = PlotKey::new(maxa, &tk, &khoanh, &lo).map_err(|e| StoreError::Corrupt {
+                key: format!("{maxa}/{tk}/{khoanh}/{lo}"),
+                reason: e.to_string(),
+            })?;
+            out.insert(
+                key,
+                crate::contract_facts(
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    r.get(7),
+                    r.get(8),
+                    r.get(9),
+                    r.get(10),
+                ),
+            );
         }
         Ok(out)
     }
 
     async fn replace_contracts(&self, contracts: &[Contract], source: &str) -> Result<u64> {
         let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
-        let mut tx = self.pool.begin().await.map_err(self.err("begin a transaction"))?;
-        sqlx::query("DELETE FROM contract_plots").execute(&mut *tx).await.map_err(self.err("clear contract plots"))?;
-        sqlx::query("DELETE FROM contracts").execute(&mut *tx).await.map_err(self.err("clear contracts"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        sqlx::query("DELETE FROM contract_plots")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("clear contract plots"))?;
+        sqlx::query("DELETE FROM contracts")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("clear contracts"))?;
         for c in contracts {
             sqlx::query(
                 "INSERT INTO contracts (number, holder_name, holder_code, area_ha, start_date, end_date, rate_vnd_per_ha, source, loaded_at)
@@ -386,7 +541,12 @@ impl PlotStore for PgStore {
         let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
         for r in plot_rows {
             let n: String = r.get(0);
-            let key = PlotKey::new(r.get(1), r.get(2), r.get(3), r.get(4)).map_err(|e| StoreError::Corrupt { key: n.clone(), reason: e.to_string() })?;
+            let key = PlotKey::new(r.get(1), r.get(2), r.get(3), r.get(4)).map_err(|e| {
+                StoreError::Corrupt {
+                    key: n.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             plots.entry(n).or_default().push(key);
         }
         let rows = sqlx::query(

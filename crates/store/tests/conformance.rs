@@ -3,6 +3,8 @@
 //! (`FOREST_TEST_PG`, default `postgres://postgres:postgres@127.0.0.1:5432/postgres`;
 //! `make test` installs and starts PostgreSQL + PostGIS when they are absent).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -21,7 +23,18 @@ fn sample() -> &'static forest_sample::Commune {
 
 fn byte_order(mut keys: Vec<PlotKey>) -> Vec<PlotKey> {
     keys.sort_by(|a, b| {
-        (a.maxa(), a.tk().as_bytes(), a.khoanh().as_bytes(), a.lo().as_bytes()).cmp(&(b.maxa(), b.tk().as_bytes(), b.khoanh().as_bytes(), b.lo().as_bytes()))
+        (
+            a.maxa(),
+            a.tk().as_bytes(),
+            a.khoanh().as_bytes(),
+            a.lo().as_bytes(),
+        )
+            .cmp(&(
+                b.maxa(),
+                b.tk().as_bytes(),
+                b.khoanh().as_bytes(),
+                b.lo().as_bytes(),
+            ))
     });
     keys
 }
@@ -36,11 +49,17 @@ impl Drop for Guard {
         if let Guard::Db { admin, name } = self {
             let (admin, name) = (admin.clone(), name.clone());
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async {
                     use sqlx::Connection;
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut c)
+                                .await;
                     }
                 });
             })
@@ -58,19 +77,26 @@ async fn gpkg() -> (DynStore, Guard) {
 
 async fn postgis() -> (DynStore, Guard) {
     use sqlx::Connection;
-    let admin = std::env::var("FOREST_TEST_PG").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("FOREST_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
     let name = format!("forest_test_{}", uuid::Uuid::new_v4().simple());
     let mut c = sqlx::PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostGIS tests need a PostgreSQL server at FOREST_TEST_PG ({e}); run `make test`, which installs and starts one"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .expect("create test database");
     let url = match admin.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("FOREST_TEST_PG must end with /database"),
     };
     let guard = Guard::Db { admin, name };
     let store = PgStore::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate postgis (is postgresql-15-postgis-3 installed?)");
+    store
+        .migrate()
+        .await
+        .expect("migrate postgis (is postgresql-15-postgis-3 installed?)");
     (std::sync::Arc::new(store), guard)
 }
 
@@ -108,8 +134,15 @@ async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
     assert_eq!(round2(ind.contracted_area.actual), 4_594.34);
     assert_eq!(ind.plots, c.plots.len() as u64);
     // the same groups as computed in memory
-    let mem = Indicators::compute(&forest_core::indicators::group(&c.plots), &Targets::default(), 2026);
-    assert_eq!(ind.allocation.without_owner.plots, mem.allocation.without_owner.plots);
+    let mem = Indicators::compute(
+        &forest_core::indicators::group(&c.plots),
+        &Targets::default(),
+        2026,
+    );
+    assert_eq!(
+        ind.allocation.without_owner.plots,
+        mem.allocation.without_owner.plots
+    );
     assert_eq!(ind.by_compartment.rows.len(), mem.by_compartment.rows.len());
 }
 
@@ -123,7 +156,11 @@ async fn a_failed_load_writes_nothing(s: DynStore) {
     batch.push(bad.clone());
     let err = s.load_plots(&batch, "broken").await.unwrap_err();
     assert!(err.to_string().contains(&bad.key.to_string()), "{err}");
-    assert_eq!(s.count_plots().await.unwrap(), 10, "nothing of the failed load is kept");
+    assert_eq!(
+        s.count_plots().await.unwrap(),
+        10,
+        "nothing of the failed load is kept"
+    );
     assert!(s.get_plot(&c.plots[10].key).await.unwrap().is_none());
 }
 
@@ -144,16 +181,31 @@ async fn duplicate_keys_are_refused(s: DynStore) {
 async fn gets_a_plot_by_key_with_every_attribute(s: DynStore) {
     let c = sample();
     s.load_plots(&c.plots, "sample").await.unwrap();
-    let with_extra = c.plots.iter().find(|p| !p.extra.is_empty() && p.attrs.nguoink.is_some()).or_else(|| c.plots.iter().find(|p| !p.extra.is_empty())).unwrap();
+    let with_extra = c
+        .plots
+        .iter()
+        .find(|p| !p.extra.is_empty() && p.attrs.nguoink.is_some())
+        .or_else(|| c.plots.iter().find(|p| !p.extra.is_empty()))
+        .unwrap();
     for original in [&c.plots[0], with_extra, c.plots.last().unwrap()] {
         let got = s.get_plot(&original.key).await.unwrap().expect("stored");
         assert_eq!(got.plot.key, original.key);
         assert_eq!(got.plot.attrs, original.attrs);
-        assert_eq!(got.plot.extra, original.extra, "unknown attributes are kept");
-        assert_eq!(got.plot.geometry, original.geometry, "geometry is kept bit for bit");
+        assert_eq!(
+            got.plot.extra, original.extra,
+            "unknown attributes are kept"
+        );
+        assert_eq!(
+            got.plot.geometry, original.geometry,
+            "geometry is kept bit for bit"
+        );
         assert_eq!(got.version, 1);
     }
-    assert!(s.get_plot(&"01981/999/1/1".parse().unwrap()).await.unwrap().is_none());
+    assert!(s
+        .get_plot(&"01981/999/1/1".parse().unwrap())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn bbox_queries_in_every_crs(s: DynStore) {
@@ -162,24 +214,67 @@ async fn bbox_queries_in_every_crs(s: DynStore) {
     let centre = c.plots[c.plots.len() / 2].geometry.centroid().unwrap();
     let to_wgs = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).unwrap();
     let (lon, lat) = to_wgs.point(centre.x(), centre.y()).unwrap();
-    let wgs = Rect::new(Coord { x: lon - 0.006, y: lat - 0.005 }, Coord { x: lon + 0.006, y: lat + 0.005 });
+    let wgs = Rect::new(
+        Coord {
+            x: lon - 0.006,
+            y: lat - 0.005,
+        },
+        Coord {
+            x: lon + 0.006,
+            y: lat + 0.005,
+        },
+    );
     let mut seen_totals = Vec::new();
-    for crs in [Crs::Wgs84, Crs::Crs84, Crs::Vn2000Tm3_10630, Crs::WebMercator, Crs::Vn2000Utm48n] {
+    for crs in [
+        Crs::Wgs84,
+        Crs::Crs84,
+        Crs::Vn2000Tm3_10630,
+        Crs::WebMercator,
+        Crs::Vn2000Utm48n,
+    ] {
         // the same box, expressed in each CRS by its envelope there
-        let poly = Transformer::new(Crs::Wgs84, crs).unwrap().rect(wgs, 16).unwrap();
+        let poly = Transformer::new(Crs::Wgs84, crs)
+            .unwrap()
+            .rect(wgs, 16)
+            .unwrap();
         let rect = poly.bounding_rect().unwrap();
-        let area = Transformer::new(crs, Crs::Vn2000Tm3_10630).unwrap().rect(rect, 16).unwrap();
-        let expected: BTreeSet<PlotKey> = c.plots.iter().filter(|p| area.intersects(&p.geometry)).map(|p| p.key.clone()).collect();
+        let area = Transformer::new(crs, Crs::Vn2000Tm3_10630)
+            .unwrap()
+            .rect(rect, 16)
+            .unwrap();
+        let expected: BTreeSet<PlotKey> = c
+            .plots
+            .iter()
+            .filter(|p| area.intersects(&p.geometry))
+            .map(|p| p.key.clone())
+            .collect();
         assert!(expected.len() > 5, "the box holds several plots");
-        let page = s.query_plots(&PlotQuery { bbox: Some((rect, crs)), limit: 1000, ..Default::default() }).await.unwrap();
+        let page = s
+            .query_plots(&PlotQuery {
+                bbox: Some((rect, crs)),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let got: BTreeSet<PlotKey> = page.plots.iter().map(|p| p.plot.key.clone()).collect();
         assert_eq!(got, expected, "{crs}");
         assert_eq!(page.total, expected.len() as u64);
         seen_totals.push(page.total);
     }
     // with an attribute filter on top
-    let rect = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630).unwrap().rect(wgs, 16).unwrap().bounding_rect().unwrap();
-    let q = PlotQuery { bbox: Some((rect, Crs::Vn2000Tm3_10630)), filters: vec![("nggocr".into(), Value::Int(1))], limit: 1000, offset: 0 };
+    let rect = Transformer::new(Crs::Wgs84, Crs::Vn2000Tm3_10630)
+        .unwrap()
+        .rect(wgs, 16)
+        .unwrap()
+        .bounding_rect()
+        .unwrap();
+    let q = PlotQuery {
+        bbox: Some((rect, Crs::Vn2000Tm3_10630)),
+        filters: vec![("nggocr".into(), Value::Int(1))],
+        limit: 1000,
+        offset: 0,
+    };
     for p in s.query_plots(&q).await.unwrap().plots {
         assert_eq!(p.plot.attrs.nggocr.map(|o| o.code()), Some(1));
     }
@@ -188,12 +283,23 @@ async fn bbox_queries_in_every_crs(s: DynStore) {
 async fn filters_and_stable_paging(s: DynStore) {
     let c = sample();
     s.load_plots(&c.plots, "sample").await.unwrap();
-    let expected = byte_order(c.plots.iter().filter(|p| p.attrs.malr3 == Some(ForestFunction::Protection)).map(|p| p.key.clone()).collect());
+    let expected = byte_order(
+        c.plots
+            .iter()
+            .filter(|p| p.attrs.malr3 == Some(ForestFunction::Protection))
+            .map(|p| p.key.clone())
+            .collect(),
+    );
     let mut got = Vec::new();
     let mut offset = 0;
     loop {
         let page = s
-            .query_plots(&PlotQuery { filters: vec![("MALR3".into(), Value::Text("1".into()))], limit: 97, offset, ..Default::default() })
+            .query_plots(&PlotQuery {
+                filters: vec![("MALR3".into(), Value::Text("1".into()))],
+                limit: 97,
+                offset,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(page.total, expected.len() as u64);
@@ -203,14 +309,43 @@ async fn filters_and_stable_paging(s: DynStore) {
         got.extend(page.plots.into_iter().map(|p| p.plot.key));
         offset += 97;
     }
-    assert_eq!(got, expected, "pages concatenate to the whole result in key order");
+    assert_eq!(
+        got, expected,
+        "pages concatenate to the whole result in key order"
+    );
     let village = c.plots[3].attrs.ddanh.clone().unwrap();
-    let q = PlotQuery { filters: vec![("ddanh".into(), Value::Text(village.clone())), ("khoan".into(), Value::Int(1))], limit: 5000, ..Default::default() };
-    let n = c.plots.iter().filter(|p| p.attrs.ddanh.as_deref() == Some(&village) && p.attrs.khoan == Some(1)).count();
+    let q = PlotQuery {
+        filters: vec![
+            ("ddanh".into(), Value::Text(village.clone())),
+            ("khoan".into(), Value::Int(1)),
+        ],
+        limit: 5000,
+        ..Default::default()
+    };
+    let n = c
+        .plots
+        .iter()
+        .filter(|p| p.attrs.ddanh.as_deref() == Some(&village) && p.attrs.khoan == Some(1))
+        .count();
     assert_eq!(s.query_plots(&q).await.unwrap().total, n as u64);
-    let err = s.query_plots(&PlotQuery { filters: vec![("colour".into(), Value::Int(1))], ..Default::default() }).await.unwrap_err();
-    assert!(matches!(err, StoreError::UnknownFilter(ref f) if f == "colour"), "{err}");
-    let err = s.query_plots(&PlotQuery { filters: vec![("malr3".into(), Value::Text("abc".into()))], ..Default::default() }).await.unwrap_err();
+    let err = s
+        .query_plots(&PlotQuery {
+            filters: vec![("colour".into(), Value::Int(1))],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownFilter(ref f) if f == "colour"),
+        "{err}"
+    );
+    let err = s
+        .query_plots(&PlotQuery {
+            filters: vec![("malr3".into(), Value::Text("abc".into()))],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("malr3"), "{err}");
 }
 
@@ -218,7 +353,10 @@ async fn reloading_keeps_versions(s: DynStore) {
     let c = sample();
     let first = s.load_plots(&c.plots[..100], "v1").await.unwrap();
     let again = s.load_plots(&c.plots[..100], "v1 again").await.unwrap();
-    assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 100));
+    assert_eq!(
+        (again.inserted, again.updated, again.unchanged),
+        (0, 0, 100)
+    );
     let mut changed = c.plots[..100].to_vec();
     changed[5].attrs.churung = Some("Lý Văn Mới".into());
     changed[5].attrs.machur = Some(1999);
@@ -242,15 +380,23 @@ async fn reloading_keeps_versions(s: DynStore) {
 async fn contract_register_round_trip(s: DynStore) {
     let c = sample();
     s.load_plots(&c.plots, "sample").await.unwrap();
-    assert_eq!(s.replace_contracts(&c.contracts, "register").await.unwrap(), c.contracts.len() as u64);
+    assert_eq!(
+        s.replace_contracts(&c.contracts, "register").await.unwrap(),
+        c.contracts.len() as u64
+    );
     let mut expected = c.contracts.clone();
     expected.sort_by(|a, b| a.number.as_bytes().cmp(b.number.as_bytes()));
     assert_eq!(s.contracts().await.unwrap(), expected);
     let facts = s.contracted_plots().await.unwrap();
-    assert_eq!(forest_core::contract::check_register(&expected, &facts), Vec::<String>::new());
+    assert_eq!(
+        forest_core::contract::check_register(&expected, &facts),
+        Vec::<String>::new()
+    );
     let total: f64 = expected.iter().map(|k| k.area_ha).sum();
     assert_eq!(round2(total), figures::CONTRACTED_AREA_HA);
     // replacing is all or nothing too
-    s.replace_contracts(&expected[..3], "smaller").await.unwrap();
+    s.replace_contracts(&expected[..3], "smaller")
+        .await
+        .unwrap();
     assert_eq!(s.contracts().await.unwrap().len(), 3);
 }

@@ -58,18 +58,58 @@ impl StateClass {
 
 /// Confirmed (ldlr, maldlr, Vietnamese label, English label) rows.
 pub const KNOWN: &[(&str, u8, &str, &str)] = &[
-    ("TXG", 14, "Rừng gỗ tự nhiên lá rộng thường xanh giàu", "natural evergreen broadleaf, rich"),
-    ("TXB", 15, "Rừng gỗ tự nhiên lá rộng thường xanh trung bình", "natural evergreen broadleaf, medium"),
-    ("TXN", 16, "Rừng gỗ tự nhiên lá rộng thường xanh nghèo", "natural evergreen broadleaf, poor"),
-    ("TXK", 17, "Rừng gỗ tự nhiên lá rộng thường xanh nghèo kiệt", "natural evergreen broadleaf, very poor"),
-    ("TXP", 18, "Rừng gỗ tự nhiên lá rộng thường xanh phục hồi", "natural evergreen broadleaf, regenerating"),
+    (
+        "TXG",
+        14,
+        "Rừng gỗ tự nhiên lá rộng thường xanh giàu",
+        "natural evergreen broadleaf, rich",
+    ),
+    (
+        "TXB",
+        15,
+        "Rừng gỗ tự nhiên lá rộng thường xanh trung bình",
+        "natural evergreen broadleaf, medium",
+    ),
+    (
+        "TXN",
+        16,
+        "Rừng gỗ tự nhiên lá rộng thường xanh nghèo",
+        "natural evergreen broadleaf, poor",
+    ),
+    (
+        "TXK",
+        17,
+        "Rừng gỗ tự nhiên lá rộng thường xanh nghèo kiệt",
+        "natural evergreen broadleaf, very poor",
+    ),
+    (
+        "TXP",
+        18,
+        "Rừng gỗ tự nhiên lá rộng thường xanh phục hồi",
+        "natural evergreen broadleaf, regenerating",
+    ),
     ("RTG", 65, "Rừng gỗ trồng núi đất", "planted wood forest"),
-    ("RTGD", 66, "Rừng gỗ trồng núi đá", "planted wood forest on limestone"),
+    (
+        "RTGD",
+        66,
+        "Rừng gỗ trồng núi đá",
+        "planted wood forest on limestone",
+    ),
     ("RTTN", 70, "Rừng tre nứa trồng", "planted bamboo"),
     ("RTCD", 73, "Rừng cau dừa trồng", "planted palms"),
     ("RTK", 75, "Rừng trồng khác", "other planted forest"),
-    ("DTR", 77, "Đất đã trồng rừng nhưng chưa thành rừng", "planted, not yet forest"),
-    ("DT2", 83, "Đất có cây gỗ tái sinh", "land with regenerating trees"),
+    (
+        "DTR",
+        77,
+        "Đất đã trồng rừng nhưng chưa thành rừng",
+        "planted, not yet forest",
+    ),
+    (
+        "DT2",
+        83,
+        "Đất có cây gỗ tái sinh",
+        "land with regenerating trees",
+    ),
     ("DT1", 87, "Đất trống", "bare land"),
     ("DNN", 93, "Đất nông nghiệp", "agricultural land"),
     ("MN", 97, "Mặt nước", "water surface"),
@@ -85,23 +125,63 @@ const STOCK_SUFFIX: &[(char, &str, &str)] = &[
 ];
 
 const NATURAL_FAMILIES: &[(&str, &str, &str)] = &[
-    ("TXD", "Rừng gỗ tự nhiên núi đá", "natural broadleaf on limestone"),
-    ("TX", "Rừng gỗ tự nhiên lá rộng thường xanh", "natural evergreen broadleaf"),
-    ("RL", "Rừng gỗ tự nhiên lá rộng rụng lá", "natural deciduous broadleaf"),
+    (
+        "TXD",
+        "Rừng gỗ tự nhiên núi đá",
+        "natural broadleaf on limestone",
+    ),
+    (
+        "TX",
+        "Rừng gỗ tự nhiên lá rộng thường xanh",
+        "natural evergreen broadleaf",
+    ),
+    (
+        "RL",
+        "Rừng gỗ tự nhiên lá rộng rụng lá",
+        "natural deciduous broadleaf",
+    ),
     ("LK", "Rừng gỗ tự nhiên lá kim", "natural conifer"),
-    ("RK", "Rừng gỗ tự nhiên hỗn giao lá rộng lá kim", "natural mixed broadleaf and conifer"),
+    (
+        "RK",
+        "Rừng gỗ tự nhiên hỗn giao lá rộng lá kim",
+        "natural mixed broadleaf and conifer",
+    ),
 ];
 
 const NATURAL_WHOLE: &[(&str, &str, &str)] = &[
-    ("TLU", "Rừng tre nứa tự nhiên: luồng", "natural bamboo (luong)"),
+    (
+        "TLU",
+        "Rừng tre nứa tự nhiên: luồng",
+        "natural bamboo (luong)",
+    ),
     ("NUA", "Rừng tre nứa tự nhiên: nứa", "natural bamboo (nua)"),
     ("VAU", "Rừng tre nứa tự nhiên: vầu", "natural bamboo (vau)"),
-    ("LOO", "Rừng tre nứa tự nhiên: lồ ô", "natural bamboo (lo o)"),
+    (
+        "LOO",
+        "Rừng tre nứa tự nhiên: lồ ô",
+        "natural bamboo (lo o)",
+    ),
     ("TNK", "Rừng tre nứa tự nhiên khác", "other natural bamboo"),
-    ("TND", "Rừng tre nứa tự nhiên núi đá", "natural bamboo on limestone"),
-    ("HG1", "Rừng hỗn giao gỗ - tre nứa (gỗ là chính)", "mixed wood and bamboo, wood dominant"),
-    ("HG2", "Rừng hỗn giao tre nứa - gỗ (tre nứa là chính)", "mixed bamboo and wood, bamboo dominant"),
-    ("HGD", "Rừng hỗn giao núi đá", "mixed wood and bamboo on limestone"),
+    (
+        "TND",
+        "Rừng tre nứa tự nhiên núi đá",
+        "natural bamboo on limestone",
+    ),
+    (
+        "HG1",
+        "Rừng hỗn giao gỗ - tre nứa (gỗ là chính)",
+        "mixed wood and bamboo, wood dominant",
+    ),
+    (
+        "HG2",
+        "Rừng hỗn giao tre nứa - gỗ (tre nứa là chính)",
+        "mixed bamboo and wood, bamboo dominant",
+    ),
+    (
+        "HGD",
+        "Rừng hỗn giao núi đá",
+        "mixed wood and bamboo on limestone",
+    ),
 ];
 
 /// A forest or land state, parsed from `ldlr` and/or `maldlr`.
@@ -124,19 +204,32 @@ impl ForestState {
     /// assert!(ForestState::parse(Some("RTG"), Some(14)).is_err());
     /// ```
     pub fn parse(ldlr: Option<&str>, maldlr: Option<i64>) -> Result<Self, CodeError> {
-        let text = ldlr.map(|t| t.trim().to_uppercase()).filter(|t| !t.is_empty());
+        let text = ldlr
+            .map(|t| t.trim().to_uppercase())
+            .filter(|t| !t.is_empty());
         match (text, maldlr) {
-            (None, None) => Err(CodeError::Missing { field: "ldlr or maldlr" }),
+            (None, None) => Err(CodeError::Missing {
+                field: "ldlr or maldlr",
+            }),
             (None, Some(n)) => {
                 let class = StateClass::of_number(n)?;
-                let code = KNOWN.iter().find(|k| i64::from(k.1) == n).map(|k| k.0.to_string());
-                Ok(ForestState { code, number: Some(n as u8), class })
+                let code = KNOWN
+                    .iter()
+                    .find(|k| i64::from(k.1) == n)
+                    .map(|k| k.0.to_string());
+                Ok(ForestState {
+                    code,
+                    number: Some(n as u8),
+                    class,
+                })
             }
             (Some(t), n) => {
                 let class = class_of_code(&t).ok_or_else(|| CodeError::Unknown {
                     field: "ldlr",
                     value: t.clone(),
-                    allowed: "a code of the national state table (e.g. TXG, TXB, RTG, DTR, DNN, MN)".into(),
+                    allowed:
+                        "a code of the national state table (e.g. TXG, TXB, RTG, DTR, DNN, MN)"
+                            .into(),
                 })?;
                 let known = KNOWN.iter().find(|k| k.0 == t).map(|k| k.1);
                 let number = match (known, n) {
@@ -161,7 +254,11 @@ impl ForestState {
                     }
                     (None, None) => None,
                 };
-                Ok(ForestState { code: Some(t), number, class })
+                Ok(ForestState {
+                    code: Some(t),
+                    number,
+                    class,
+                })
             }
         }
     }
@@ -208,7 +305,10 @@ impl ForestState {
         }
         for (prefix, vi, en) in NATURAL_FAMILIES {
             if let Some(rest) = code.strip_prefix(prefix) {
-                if let Some(s) = STOCK_SUFFIX.iter().find(|s| rest.len() == 1 && rest.starts_with(s.0)) {
+                if let Some(s) = STOCK_SUFFIX
+                    .iter()
+                    .find(|s| rest.len() == 1 && rest.starts_with(s.0))
+                {
                     return (format!("{vi} {}", s.1), format!("{en}, {}", s.2));
                 }
             }
@@ -235,7 +335,8 @@ fn class_of_code(code: &str) -> Option<StateClass> {
     if code.starts_with("CD") && code.chars().all(|c| c.is_ascii_uppercase()) {
         return Some(StateClass::NaturalForest);
     }
-    if code.starts_with("RT") && code.len() <= 6 && code.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if code.starts_with("RT") && code.len() <= 6 && code.chars().all(|c| c.is_ascii_alphanumeric())
+    {
         return Some(StateClass::PlantedForest);
     }
     if code.starts_with("DTR") && code.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -252,7 +353,11 @@ mod tests {
     fn known_codes_agree_with_their_ranges() {
         for (code, n, _, _) in KNOWN {
             let s = ForestState::parse(Some(code), Some(i64::from(*n))).unwrap();
-            assert_eq!(s.class(), StateClass::of_number(i64::from(*n)).unwrap(), "{code}");
+            assert_eq!(
+                s.class(),
+                StateClass::of_number(i64::from(*n)).unwrap(),
+                "{code}"
+            );
         }
     }
 
@@ -261,13 +366,26 @@ mod tests {
         let s = ForestState::parse(Some("TXDB"), None).unwrap();
         assert_eq!(s.class(), StateClass::NaturalForest);
         assert_eq!(s.label_en(), "natural broadleaf on limestone, medium");
-        assert_eq!(ForestState::parse(Some("RLN"), None).unwrap().class(), StateClass::NaturalForest);
-        assert_eq!(ForestState::parse(Some("DTR"), None).unwrap().is_planted_not_yet_forest(), true);
-        assert!(ForestState::parse(Some("XYZ"), None).unwrap_err().to_string().contains("XYZ"));
+        assert_eq!(
+            ForestState::parse(Some("RLN"), None).unwrap().class(),
+            StateClass::NaturalForest
+        );
+        assert!(ForestState::parse(Some("DTR"), None)
+            .unwrap()
+            .is_planted_not_yet_forest());
+        assert!(ForestState::parse(Some("XYZ"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("XYZ"));
         assert!(ForestState::parse(None, Some(99)).is_err());
         assert!(ForestState::parse(None, None).is_err());
-        let e = ForestState::parse(Some("TXDB"), Some(70)).unwrap_err().to_string();
+        let e = ForestState::parse(Some("TXDB"), Some(70))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("planted"), "{e}");
-        assert_eq!(ForestState::parse(None, Some(93)).unwrap().code(), Some("DNN"));
+        assert_eq!(
+            ForestState::parse(None, Some(93)).unwrap().code(),
+            Some("DNN")
+        );
     }
 }

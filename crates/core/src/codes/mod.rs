@@ -205,10 +205,19 @@ mod tests {
             assert_eq!(ForestFunction::from_code(f.code()).unwrap(), *f);
         }
         assert_eq!(Purpose::from_code(9).unwrap().abbreviation(), "SXGL");
-        assert_eq!(Purpose::from_abbreviation("phdn").unwrap(), Purpose::WatershedProtection);
-        assert_eq!(OwnerType::from_code(10).unwrap(), OwnerType::SpecialUseBoard);
+        assert_eq!(
+            Purpose::from_abbreviation("phdn").unwrap(),
+            Purpose::WatershedProtection
+        );
+        assert_eq!(
+            OwnerType::from_code(10).unwrap(),
+            OwnerType::SpecialUseBoard
+        );
         let err = ForestFunction::from_code(4).unwrap_err().to_string();
-        assert!(err.contains("malr3") && err.contains('4') && err.contains("1,2,3"), "{err}");
+        assert!(
+            err.contains("malr3") && err.contains('4') && err.contains("1,2,3"),
+            "{err}"
+        );
         assert!(Purpose::from_abbreviation("XYZ").is_err());
     }
 
@@ -216,6 +225,9 @@ mod tests {
     fn labels_in_both_languages() {
         assert_eq!(ForestFunction::Protection.label_vi(), "Rừng phòng hộ");
         assert_eq!(ForestFunction::Protection.label_en(), "protection forest");
-        assert_eq!(LandRight::RedBook.label_en(), "land-use right certificate (red book)");
+        assert_eq!(
+            LandRight::RedBook.label_en(),
+            "land-use right certificate (red book)"
+        );
     }
 }

@@ -39,8 +39,13 @@ pub struct Allocation {
 impl Allocation {
     /// Computes allocation progress from aggregated plots.
     pub fn compute(groups: &[FactGroup], targets: &Targets) -> Self {
-        let (mut forest, mut with_owner, mut with_certificate, mut in_dispute, mut without_owner) =
-            (Share::default(), Share::default(), Share::default(), Share::default(), Share::default());
+        let (mut forest, mut with_owner, mut with_certificate, mut in_dispute, mut without_owner) = (
+            Share::default(),
+            Share::default(),
+            Share::default(),
+            Share::default(),
+            Share::default(),
+        );
         for g in groups.iter().filter(|g| g.facts.is_forest()) {
             forest.add(g);
             if g.facts.has_owner() {
@@ -55,7 +60,11 @@ impl Allocation {
                 in_dispute.add(g);
             }
         }
-        let pct = if forest.area_ha > 0.0 { with_owner.area_ha / forest.area_ha * 100.0 } else { 0.0 };
+        let pct = if forest.area_ha > 0.0 {
+            with_owner.area_ha / forest.area_ha * 100.0
+        } else {
+            0.0
+        };
         Allocation {
             forest,
             with_owner,

@@ -55,30 +55,54 @@ impl Breakdown {
                 }
             }
         }
-        Breakdown { rows: map.into_values().collect() }
+        Breakdown {
+            rows: map.into_values().collect(),
+        }
     }
 
     /// By forest function (malr3).
     pub fn by_function(groups: &[FactGroup]) -> Self {
-        Self::build(groups, |f| match f.malr3.and_then(|c| ForestFunction::from_code(c).ok()) {
-            Some(c) => (c.code().to_string(), c.label_vi().into(), c.label_en().into()),
-            None => (String::new(), "Không xác định".into(), "not set".into()),
+        Self::build(groups, |f| {
+            match f.malr3.and_then(|c| ForestFunction::from_code(c).ok()) {
+                Some(c) => (
+                    c.code().to_string(),
+                    c.label_vi().into(),
+                    c.label_en().into(),
+                ),
+                None => (String::new(), "Không xác định".into(), "not set".into()),
+            }
         })
     }
 
     /// By owner type (dtuong).
     pub fn by_owner_type(groups: &[FactGroup]) -> Self {
-        Self::build(groups, |f| match f.dtuong.and_then(|c| OwnerType::from_code(c).ok()) {
-            Some(c) => (format!("{:02}", c.code()), c.label_vi().into(), c.label_en().into()),
-            None => (String::new(), "Chưa có chủ".into(), "no owner".into()),
+        Self::build(groups, |f| {
+            match f.dtuong.and_then(|c| OwnerType::from_code(c).ok()) {
+                Some(c) => (
+                    format!("{:02}", c.code()),
+                    c.label_vi().into(),
+                    c.label_en().into(),
+                ),
+                None => (String::new(), "Chưa có chủ".into(), "no owner".into()),
+            }
         })
     }
 
     /// By forest / land state (ldlr).
     pub fn by_forest_type(groups: &[FactGroup]) -> Self {
-        Self::build(groups, |f| match f.ldlr.as_deref().and_then(|c| ForestState::parse(Some(c), None).ok()) {
-            Some(s) => (s.code().unwrap_or_default().to_string(), s.label_vi(), s.label_en()),
-            None => (String::new(), "Không xác định".into(), "not set".into()),
+        Self::build(groups, |f| {
+            match f
+                .ldlr
+                .as_deref()
+                .and_then(|c| ForestState::parse(Some(c), None).ok())
+            {
+                Some(s) => (
+                    s.code().unwrap_or_default().to_string(),
+                    s.label_vi(),
+                    s.label_en(),
+                ),
+                None => (String::new(), "Không xác định".into(), "not set".into()),
+            }
         })
     }
 
@@ -92,6 +116,12 @@ impl Breakdown {
 
     /// By compartment (tk).
     pub fn by_compartment(groups: &[FactGroup]) -> Self {
-        Self::build(groups, |f| (f.tk.clone(), format!("Tiểu khu {}", f.tk), format!("compartment {}", f.tk)))
+        Self::build(groups, |f| {
+            (
+                f.tk.clone(),
+                format!("Tiểu khu {}", f.tk),
+                format!("compartment {}", f.tk),
+            )
+        })
     }
 }

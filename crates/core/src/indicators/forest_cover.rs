@@ -38,11 +38,21 @@ impl ForestCover {
     /// assert_eq!(c.forest_cover.met(), Some(true));
     /// ```
     pub fn compute(groups: &[FactGroup], targets: &Targets) -> Self {
-        let sum = |pred: &dyn Fn(&FactGroup) -> bool| groups.iter().filter(|g| pred(g)).map(|g| g.area_ha).sum::<f64>();
+        let sum = |pred: &dyn Fn(&FactGroup) -> bool| {
+            groups
+                .iter()
+                .filter(|g| pred(g))
+                .map(|g| g.area_ha)
+                .sum::<f64>()
+        };
         let natural_area_ha = sum(&|_| true);
         let forest = sum(&|g| g.facts.is_forest());
         let natural_forest_ha = sum(&|g| g.facts.is_forest() && g.facts.is_natural_forest());
-        let cover = if natural_area_ha > 0.0 { forest / natural_area_ha * 100.0 } else { 0.0 };
+        let cover = if natural_area_ha > 0.0 {
+            forest / natural_area_ha * 100.0
+        } else {
+            0.0
+        };
         ForestCover {
             natural_area_ha,
             forest_area: Measure::new(forest, targets.forest_area_ha, "ha"),

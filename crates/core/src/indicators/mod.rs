@@ -80,8 +80,13 @@ impl PlotFacts {
     /// Forest rule of domain reference §3.
     pub fn is_forest(&self) -> bool {
         let origin = self.nggocr.and_then(|c| ForestOrigin::from_code(c).ok());
-        let est = self.thanhrung.and_then(|c| Establishment::from_code(c).ok());
-        let state = self.ldlr.as_deref().and_then(|c| ForestState::parse(Some(c), None).ok());
+        let est = self
+            .thanhrung
+            .and_then(|c| Establishment::from_code(c).ok());
+        let state = self
+            .ldlr
+            .as_deref()
+            .and_then(|c| ForestState::parse(Some(c), None).ok());
         plot::is_forest(origin, est, state.as_ref())
     }
 
@@ -102,7 +107,9 @@ impl PlotFacts {
 
     /// A land-use certificate or forest record (red or green book) is held.
     pub fn has_certificate(&self) -> bool {
-        self.quyensd.and_then(|c| LandRight::from_code(c).ok()).is_some_and(LandRight::is_certificate)
+        self.quyensd
+            .and_then(|c| LandRight::from_code(c).ok())
+            .is_some_and(LandRight::is_certificate)
     }
 
     /// The plot is in dispute.
@@ -135,7 +142,13 @@ pub fn group(plots: &[plot::Plot]) -> Vec<FactGroup> {
         e.0 += 1;
         e.1 += p.area_ha();
     }
-    map.into_iter().map(|(facts, (plots, area_ha))| FactGroup { facts, plots, area_ha }).collect()
+    map.into_iter()
+        .map(|(facts, (plots, area_ha))| FactGroup {
+            facts,
+            plots,
+            area_ha,
+        })
+        .collect()
 }
 
 /// One figure with its plan target.
@@ -152,7 +165,11 @@ pub struct Measure {
 impl Measure {
     /// A measure with a target.
     pub fn new(actual: f64, target: f64, unit: &'static str) -> Self {
-        Measure { actual, target: Some(target), unit }
+        Measure {
+            actual,
+            target: Some(target),
+            unit,
+        }
     }
 
     /// True when the actual value, rounded to 2 decimals, reaches the target.
@@ -206,9 +223,16 @@ impl Indicators {
     pub fn compute(groups: &[FactGroup], targets: &Targets, reference_year: i64) -> Self {
         let plots = groups.iter().map(|g| g.plots).sum();
         let cover = ForestCover::compute(groups, targets);
-        let contracted: f64 = groups.iter().filter(|g| g.facts.is_forest() && g.facts.is_contracted()).map(|g| g.area_ha).sum();
+        let contracted: f64 = groups
+            .iter()
+            .filter(|g| g.facts.is_forest() && g.facts.is_contracted())
+            .map(|g| g.area_ha)
+            .sum();
         let mut by_year: std::collections::BTreeMap<i64, f64> = Default::default();
-        for g in groups.iter().filter(|g| g.facts.nggocr == Some(ForestOrigin::Planted.code())) {
+        for g in groups
+            .iter()
+            .filter(|g| g.facts.nggocr == Some(ForestOrigin::Planted.code()))
+        {
             if let Some(y) = g.facts.namtr {
                 *by_year.entry(y).or_default() += g.area_ha;
             }

@@ -53,7 +53,11 @@ pub fn header(b: &[u8]) -> Result<Header, String> {
         }
     };
     let envelope = (env_len > 0).then(|| [read(8), read(16), read(24), read(32)]);
-    Ok(Header { empty: flags & 0b1_0000 != 0, envelope, wkb_offset: 8 + env_len })
+    Ok(Header {
+        empty: flags & 0b1_0000 != 0,
+        envelope,
+        wkb_offset: 8 + env_len,
+    })
 }
 
 /// The envelope of a blob: from the header, or computed from the WKB.

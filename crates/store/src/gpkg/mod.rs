@@ -22,7 +22,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::columns::{self, KEY_COLUMNS};
-use crate::{LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot};
+use crate::{
+    LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot,
+};
 
 const SRS_ID: i32 = 9213;
 /// Schema version of the service's own tables in the file.
@@ -41,28 +43,53 @@ impl GpkgStore {
         let p = path.as_ref();
         let path_s = p.display().to_string();
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::NotAStore(format!("cannot create folder {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::NotAStore(format!("cannot create folder {}: {e}", dir.display()))
+            })?;
         }
-        let conn = Connection::open(p).map_err(|source| StoreError::Sqlite { path: path_s.clone(), action: "open", source })?;
+        let conn = Connection::open(p).map_err(|source| StoreError::Sqlite {
+            path: path_s.clone(),
+            action: "open",
+            source,
+        })?;
         let err = |action| {
             let path = path_s.clone();
-            move |source| StoreError::Sqlite { path, action, source }
+            move |source| StoreError::Sqlite {
+                path,
+                action,
+                source,
+            }
         };
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("set busy timeout"))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(err("enable foreign keys"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err("set busy timeout"))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(err("enable foreign keys"))?;
         register_functions(&conn).map_err(err("register spatial functions"))?;
-        Ok(GpkgStore { path: path_s, conn: Arc::new(Mutex::new(conn)) })
+        Ok(GpkgStore {
+            path: path_s,
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sqlite { path: self.path.clone(), action, source }
+        move |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            action,
+            source,
+        }
     }
 
     /// Runs blocking SQLite work off the async executor.
-    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&GpkgStore, &mut Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&GpkgStore, &mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = me.conn.lock().map_err(|_| StoreError::Task("GeoPackage connection lock poisoned".into()))?;
+            let mut conn = me
+                .conn
+                .lock()
+                .map_err(|_| StoreError::Task("GeoPackage connection lock poisoned".into()))?;
             f(&me, &mut conn)
         })
         .await
@@ -74,7 +101,12 @@ impl GpkgStore {
 /// the R-tree triggers of the GeoPackage specification call them.
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    for (name, idx) in [("ST_MinX", 0usize), ("ST_MaxX", 1), ("ST_MinY", 2), ("ST_MaxY", 3)] {
+    for (name, idx) in [
+        ("ST_MinX", 0usize),
+        ("ST_MaxX", 1),
+        ("ST_MinY", 2),
+        ("ST_MaxY", 3),
+    ] {
         conn.create_scalar_function(name, 1, flags, move |ctx| {
             let b: Option<Vec<u8>> = ctx.get(0)?;
             Ok(b.and_then(|b| blob::envelope(&b)).map(|e| e[idx]))
@@ -82,7 +114,11 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
         let b: Option<Vec<u8>> = ctx.get(0)?;
-        Ok(b.map(|b| blob::header(&b).map(|h| h.empty || blob::envelope(&b).is_none()).unwrap_or(true)))
+        Ok(b.map(|b| {
+            blob::header(&b)
+                .map(|h| h.empty || blob::envelope(&b).is_none())
+                .unwrap_or(true)
+        }))
     })?;
     Ok(())
 }
@@ -99,7 +135,11 @@ fn national_ddl() -> String {
     NATIONAL_FIELDS
         .iter()
         .map(|f| {
-            let not_null = if KEY_COLUMNS.contains(&f.name) { " NOT NULL" } else { "" };
+            let not_null = if KEY_COLUMNS.contains(&f.name) {
+                " NOT NULL"
+            } else {
+                ""
+            };
             format!("{} {}{not_null}", f.name, sql_type(f.kind))
         })
         .collect::<Vec<_>>()
@@ -107,12 +147,17 @@ fn national_ddl() -> String {
 }
 
 fn national_list() -> String {
-    NATIONAL_FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+    NATIONAL_FIELDS
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn rtree_triggers(t: &str, c: &str) -> String {
     let r = format!("rtree_{t}_{c}");
-    let vals = format!("NEW.fid, ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}), ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})");
+    let vals =
+        format!("NEW.fid, ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}), ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})");
     format!(
         "CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy);
 CREATE TRIGGER {r}_insert AFTER INSERT ON {t} WHEN (NEW.{c} NOT NULL AND NOT ST_IsEmpty(NEW.{c}))
@@ -213,44 +258,86 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 /// Columns selected to rebuild a stored plot: geom, national fields, extra, version, loaded_at, load_id.
 fn plot_select() -> String {
-    format!("geom, {}, extra_attrs, version, loaded_at, load_id", national_list())
+    format!(
+        "geom, {}, extra_attrs, version, loaded_at, load_id",
+        national_list()
+    )
 }
 
-fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, Vec<Value>, String, i64, String, i64)> {
+/// A stored row before decoding: geometry blob, national values, extra JSON,
+/// version, loaded_at, load id.
+type RawRow = (Vec<u8>, Vec<Value>, String, i64, String, i64);
+
+fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     let n = NATIONAL_FIELDS.len();
     let geom: Vec<u8> = row.get(0)?;
     let mut values = Vec::with_capacity(n);
     for i in 0..n {
         values.push(from_sql(row.get::<_, SqlValue>(1 + i)?));
     }
-    Ok((geom, values, row.get(1 + n)?, row.get(2 + n)?, row.get(3 + n)?, row.get(4 + n)?))
+    Ok((
+        geom,
+        values,
+        row.get(1 + n)?,
+        row.get(2 + n)?,
+        row.get(3 + n)?,
+        row.get(4 + n)?,
+    ))
 }
 
-fn build_stored(raw: (Vec<u8>, Vec<Value>, String, i64, String, i64)) -> Result<StoredPlot> {
+fn build_stored(raw: RawRow) -> Result<StoredPlot> {
     let (geom, values, extra, version, loaded_at, load_id) = raw;
-    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt { key: "?".into(), reason })?;
+    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
+        key: "?".into(),
+        reason,
+    })?;
     let plot = columns::decode(values, &extra, &geom[h.wkb_offset..])?;
-    Ok(StoredPlot { plot, version, loaded_at: parse_ts(&loaded_at), load_id })
+    Ok(StoredPlot {
+        plot,
+        version,
+        loaded_at: parse_ts(&loaded_at),
+        load_id,
+    })
 }
 
 impl GpkgStore {
-    fn load_blocking(&self, conn: &mut Connection, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
+    fn load_blocking(
+        &self,
+        conn: &mut Connection,
+        plots: &[forest_core::Plot],
+        source: &str,
+    ) -> Result<LoadSummary> {
         let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
         for (i, p) in plots.iter().enumerate() {
             if let Some(first) = seen.insert(&p.key, i) {
-                return Err(StoreError::DuplicateKey { key: p.key.to_string(), first: first + 1, second: i + 1 });
+                return Err(StoreError::DuplicateKey {
+                    key: p.key.to_string(),
+                    first: first + 1,
+                    second: i + 1,
+                });
             }
         }
         let now = ts(Utc::now().trunc_subsecs(3));
-        let tx = conn.transaction().map_err(self.err("begin a transaction"))?;
-        tx.execute("INSERT INTO loads (source, loaded_at) VALUES (?1, ?2)", params![source, now]).map_err(self.err("record the load"))?;
+        let tx = conn
+            .transaction()
+            .map_err(self.err("begin a transaction"))?;
+        tx.execute(
+            "INSERT INTO loads (source, loaded_at) VALUES (?1, ?2)",
+            params![source, now],
+        )
+        .map_err(self.err("record the load"))?;
         let load_id = tx.last_insert_rowid();
-        let mut summary = LoadSummary { load_id, ..Default::default() };
+        let mut summary = LoadSummary {
+            load_id,
+            ..Default::default()
+        };
         {
             let nat = national_list();
             let placeholders = vec!["?"; NATIONAL_FIELDS.len()].join(", ");
@@ -268,7 +355,11 @@ impl GpkgStore {
                      SELECT geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, ? FROM plots WHERE fid = ?"
                 ))
                 .map_err(self.err("prepare the archive"))?;
-            let sets = NATIONAL_FIELDS.iter().map(|f| format!("{} = ?", f.name)).collect::<Vec<_>>().join(", ");
+            let sets = NATIONAL_FIELDS
+                .iter()
+                .map(|f| format!("{} = ?", f.name))
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut update = tx
                 .prepare(&format!(
                     "UPDATE plots SET geom = ?, {sets}, extra_attrs = ?, area_ha = ?, version = version + 1, loaded_at = ?, load_id = ?, digest = ? WHERE fid = ?"
@@ -279,7 +370,9 @@ impl GpkgStore {
                 let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
                 let k = &p.key;
                 let existing: Option<(i64, String)> = find
-                    .query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()
                     .map_err(self.err("look up a plot"))?;
                 let mut args: Vec<SqlValue> = Vec::with_capacity(NATIONAL_FIELDS.len() + 7);
@@ -289,15 +382,30 @@ impl GpkgStore {
                 args.push(SqlValue::Real(e.area_ha));
                 match existing {
                     None => {
-                        args.extend([SqlValue::Text(now.clone()), SqlValue::Integer(load_id), SqlValue::Text(e.digest)]);
-                        insert.execute(params_from_iter(args)).map_err(self.err("insert a plot"))?;
+                        args.extend([
+                            SqlValue::Text(now.clone()),
+                            SqlValue::Integer(load_id),
+                            SqlValue::Text(e.digest),
+                        ]);
+                        insert
+                            .execute(params_from_iter(args))
+                            .map_err(self.err("insert a plot"))?;
                         summary.inserted += 1;
                     }
                     Some((_, digest)) if digest == e.digest => summary.unchanged += 1,
                     Some((fid, _)) => {
-                        archive.execute(params![now, fid]).map_err(self.err("keep the previous version"))?;
-                        args.extend([SqlValue::Text(now.clone()), SqlValue::Integer(load_id), SqlValue::Text(e.digest), SqlValue::Integer(fid)]);
-                        update.execute(params_from_iter(args)).map_err(self.err("update a plot"))?;
+                        archive
+                            .execute(params![now, fid])
+                            .map_err(self.err("keep the previous version"))?;
+                        args.extend([
+                            SqlValue::Text(now.clone()),
+                            SqlValue::Integer(load_id),
+                            SqlValue::Text(e.digest),
+                            SqlValue::Integer(fid),
+                        ]);
+                        update
+                            .execute(params_from_iter(args))
+                            .map_err(self.err("update a plot"))?;
                         summary.updated += 1;
                     }
                 }
@@ -305,7 +413,12 @@ impl GpkgStore {
         }
         tx.execute(
             "UPDATE loads SET inserted = ?1, updated = ?2, unchanged = ?3 WHERE id = ?4",
-            params![summary.inserted as i64, summary.updated as i64, summary.unchanged as i64, load_id],
+            params![
+                summary.inserted as i64,
+                summary.updated as i64,
+                summary.unchanged as i64,
+                load_id
+            ],
         )
         .map_err(self.err("record the load"))?;
         tx.execute(
@@ -342,42 +455,71 @@ impl GpkgStore {
                     reason: "empty box".into(),
                 })?;
                 wheres.push("fid IN (SELECT id FROM rtree_plots_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)".into());
-                args.extend([env.max().x, env.min().x, env.max().y, env.min().y].map(SqlValue::Real));
+                args.extend(
+                    [env.max().x, env.min().x, env.max().y, env.min().y].map(SqlValue::Real),
+                );
                 Some(poly)
             }
             None => None,
         };
-        let where_sql = if wheres.is_empty() { String::new() } else { format!("WHERE {}", wheres.join(" AND ")) };
+        let where_sql = if wheres.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", wheres.join(" AND "))
+        };
         let order = "ORDER BY maxa, tk, khoanh, lo";
         let fids: Vec<i64> = match area {
             None => {
                 let total: i64 = conn
-                    .query_row(&format!("SELECT COUNT(*) FROM plots {where_sql}"), params_from_iter(args.iter()), |r| r.get(0))
+                    .query_row(
+                        &format!("SELECT COUNT(*) FROM plots {where_sql}"),
+                        params_from_iter(args.iter()),
+                        |r| r.get(0),
+                    )
                     .map_err(self.err("count plots"))?;
                 let mut stmt = conn
-                    .prepare(&format!("SELECT fid FROM plots {where_sql} {order} LIMIT ? OFFSET ?"))
+                    .prepare(&format!(
+                        "SELECT fid FROM plots {where_sql} {order} LIMIT ? OFFSET ?"
+                    ))
                     .map_err(self.err("prepare the query"))?;
                 let mut a = args.clone();
                 a.push(SqlValue::Integer(q.limit as i64));
                 a.push(SqlValue::Integer(q.offset as i64));
-                let fids = stmt.query_map(params_from_iter(a), |r| r.get(0)).map_err(self.err("query plots"))?;
-                let fids: Vec<i64> = fids.collect::<rusqlite::Result<_>>().map_err(self.err("read plots"))?;
+                let fids = stmt
+                    .query_map(params_from_iter(a), |r| r.get(0))
+                    .map_err(self.err("query plots"))?;
+                let fids: Vec<i64> = fids
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(self.err("read plots"))?;
                 let plots = self.fetch(conn, &fids)?;
-                return Ok(Page { plots, total: total as u64 });
+                return Ok(Page {
+                    plots,
+                    total: total as u64,
+                });
             }
             Some(poly) => {
-                let mut stmt = conn.prepare(&format!("SELECT fid, geom FROM plots {where_sql} {order}")).map_err(self.err("prepare the query"))?;
+                let mut stmt = conn
+                    .prepare(&format!("SELECT fid, geom FROM plots {where_sql} {order}"))
+                    .map_err(self.err("prepare the query"))?;
                 let rows = stmt
-                    .query_map(params_from_iter(args.iter()), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                    .query_map(params_from_iter(args.iter()), |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
                     .map_err(self.err("query plots"))?;
                 let mut hits = Vec::new();
                 for row in rows {
                     let (fid, geom) = row.map_err(self.err("read plots"))?;
-                    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt { key: format!("fid {fid}"), reason })?;
+                    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
+                        key: format!("fid {fid}"),
+                        reason,
+                    })?;
                     use geozero::ToGeo;
                     let g = geozero::wkb::Wkb(&geom[h.wkb_offset..])
                         .to_geo()
-                        .map_err(|e| StoreError::Corrupt { key: format!("fid {fid}"), reason: e.to_string() })?;
+                        .map_err(|e| StoreError::Corrupt {
+                            key: format!("fid {fid}"),
+                            reason: e.to_string(),
+                        })?;
                     if poly.intersects(&g) {
                         hits.push(fid);
                     }
@@ -386,16 +528,27 @@ impl GpkgStore {
             }
         };
         let total = fids.len() as u64;
-        let page: Vec<i64> = fids.into_iter().skip(q.offset as usize).take(q.limit as usize).collect();
+        let page: Vec<i64> = fids
+            .into_iter()
+            .skip(q.offset as usize)
+            .take(q.limit as usize)
+            .collect();
         let plots = self.fetch(conn, &page)?;
         Ok(Page { plots, total })
     }
 
     fn fetch(&self, conn: &Connection, fids: &[i64]) -> Result<Vec<StoredPlot>> {
-        let mut stmt = conn.prepare_cached(&format!("SELECT {} FROM plots WHERE fid = ?", plot_select())).map_err(self.err("prepare fetch"))?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM plots WHERE fid = ?",
+                plot_select()
+            ))
+            .map_err(self.err("prepare fetch"))?;
         let mut out = Vec::with_capacity(fids.len());
         for fid in fids {
-            let raw = stmt.query_row(params![fid], row_to_stored).map_err(self.err("fetch a plot"))?;
+            let raw = stmt
+                .query_row(params![fid], row_to_stored)
+                .map_err(self.err("fetch a plot"))?;
             out.push(build_stored(raw)?);
         }
         Ok(out)
@@ -448,13 +601,18 @@ impl PlotStore for GpkgStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.with(|me, conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(me.err("ping"))).await
+        self.with(|me, conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(me.err("ping"))
+        })
+        .await
     }
 
     async fn load_plots(&self, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
         let plots = plots.to_vec();
         let source = source.to_string();
-        self.with(move |me, conn| me.load_blocking(conn, &plots, &source)).await
+        self.with(move |me, conn| me.load_blocking(conn, &plots, &source))
+            .await
     }
 
     async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {
@@ -558,8 +716,12 @@ impl PlotStore for GpkgStore {
     }
 
     async fn count_plots(&self) -> Result<u64> {
-        self.with(|me, conn| conn.query_row("SELECT COUNT(*) FROM plots", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(me.err("count plots")))
-            .await
+        self.with(|me, conn| {
+            conn.query_row("SELECT COUNT(*) FROM plots", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(me.err("count plots"))
+        })
+        .await
     }
 
     async fn contracted_plots(&self) -> Result<BTreeMap<PlotKey, ContractedPlot>> {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine too: installs the system
+# packages and PostgreSQL + PostGIS when absent, then checks formatting, lints,
+# crate layering, and runs every test (unit, doc, store conformance against
+# GeoPackage and PostGIS, black-box CLI tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-system.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+FOREST_TEST_PG="$(bash scripts/test-db.sh)"
+export FOREST_TEST_PG
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+cargo fmt --all -- --check
+bash scripts/check-layers.sh
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
