@@ -17,8 +17,8 @@ check-layers:  ## fail when a crate depends on what its layer forbids
 sample-data:   ## regenerate the committed sample data (must not change)
 	cargo run --quiet --bin forest -- sample-data --out sample-data
 
-bench-data:    ## province-scale plot layer (~200,000 plots) in target/bench-data
-	cargo run --release --quiet --bin forest -- sample-data --scale 100 --out target/bench-data
+bench-data:    ## province-scale plot layer (~206,000 plots) in target/bench-data
+	cargo run --release --quiet --bin forest -- sample-data --scale 120 --out target/bench-data
 
 fmt:
 	cargo fmt --all

@@ -335,7 +335,7 @@ pub async fn stats(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
             "contract ha"
         );
         for r in rows {
-            let label = if r.key.is_empty() {
+            let label = if r.key.is_empty() || r.key == r.label_en {
                 r.label_en.clone()
             } else {
                 format!("{} {}", r.key, r.label_en)

@@ -82,7 +82,7 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "sample-data")]
         out: PathBuf,
-        /// Number of communes (1 = Vĩnh Thông only; 100 ≈ 200,000 plots).
+        /// Number of communes (1 = Vĩnh Thông only; 120 ≈ 206,000 plots).
         #[arg(long, default_value_t = 1)]
         scale: usize,
         /// Random seed.

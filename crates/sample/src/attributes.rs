@@ -390,7 +390,11 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
         mismatch[p] = true;
     }
 
-    // 8. Attributes.
+    // 8. Attributes. This year's new plantation is the smallest young plot,
+    //    short of the plan's 5 ha a year.
+    let newest_planting = (0..n)
+        .filter(|&p| cover[p] == Cover::NotYetForest)
+        .min_by(|&a, &b| areas[a].total_cmp(&areas[b]));
     let to_wgs = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).ok();
     let mut plots = Vec::with_capacity(n);
     for p in 0..n {
@@ -444,9 +448,10 @@ pub fn populate(mut layout: Layout, seed: u64, maxa: i64, commune_name: &str) ->
                     if rng.gen_bool(0.5) { "Luồng" } else { "Tre" },
                     rng.gen_range(2005..=2018),
                 ),
+                _ if Some(p) == newest_planting => (["Keo", "Quế", "Hồi"][p % 3], REFERENCE_YEAR),
                 _ => (
                     ["Keo", "Quế", "Hồi"][p % 3],
-                    rng.gen_range(2023..=REFERENCE_YEAR),
+                    rng.gen_range(2022..REFERENCE_YEAR),
                 ),
             };
             r.set("sldlr", text(species));

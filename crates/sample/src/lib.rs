@@ -87,7 +87,16 @@ mod tests {
     #[test]
     fn the_commune_meets_the_published_figures() {
         let c = generate(figures::SEED, 1).remove(0);
+        assert_eq!(
+            c.plots.len(),
+            1_722,
+            "sample-data/README.md states the plot count"
+        );
+        assert_eq!(c.contracts.len(), 280);
         let ind = Indicators::compute(&group(&c.plots), &Targets::default(), 2026);
+        assert_eq!(round2(ind.planting.actual), 1.96);
+        assert_eq!(ind.allocation.without_owner.plots, 32);
+        assert_eq!(ind.allocation.in_dispute.plots, 17);
         assert_eq!(round2(ind.cover.natural_area_ha), figures::NATURAL_AREA_HA);
         assert_eq!(
             round2(ind.cover.forest_area.actual),
@@ -128,6 +137,34 @@ mod tests {
             forest_core::contract::check_register(&c.contracts, &facts),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn province_scale_places_communes_side_by_side() {
+        use geo::{BoundingRect, Intersects};
+        let communes = generate(3, 3);
+        assert_eq!(communes.len(), 3);
+        let codes: std::collections::BTreeSet<_> = communes.iter().map(|c| c.maxa).collect();
+        assert_eq!(codes.len(), 3);
+        let boxes: Vec<_> = communes
+            .iter()
+            .map(|c| c.boundary.bounding_rect().unwrap())
+            .collect();
+        assert!(
+            !boxes[0].intersects(&boxes[1])
+                && !boxes[1].intersects(&boxes[2])
+                && !boxes[0].intersects(&boxes[2])
+        );
+        for c in &communes {
+            let ind = Indicators::compute(&group(&c.plots), &Targets::default(), 2026);
+            assert_eq!(
+                round2(ind.cover.forest_area.actual),
+                figures::FOREST_AREA_HA,
+                "{}",
+                c.name
+            );
+            assert!(c.plots.iter().all(|p| i64::from(p.key.maxa()) == c.maxa));
+        }
     }
 
     #[test]
