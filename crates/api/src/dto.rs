@@ -231,6 +231,10 @@ pub struct ImportReportDto {
     pub warnings: Vec<String>,
     /// Declared areas that disagree with the geometry (> 1 % and > 0.05 ha).
     pub area_mismatches: Vec<AreaMismatchDto>,
+    /// Planar area of the valid plots in EPSG:9213, ha.
+    pub planar_area_ha: f64,
+    /// Geodesic area of the same plots (WGS 84 ellipsoid), ha.
+    pub geodesic_area_ha: f64,
     /// Whether anything was written.
     pub written: bool,
     /// What was written.

@@ -80,6 +80,23 @@ pub async fn import_plots(
             })
         })
         .collect();
+    let to_wgs = forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84)?;
+    let (mut planar, mut geodesic) = (0.0, 0.0);
+    let mut warnings = read.warnings.clone();
+    for p in &read.plots {
+        let c = forest_core::area::AreaCrossCheck::of(&p.geometry, &to_wgs)?;
+        planar += c.planar_ha;
+        geodesic += c.geodesic_ha;
+        if c.is_suspect() {
+            warnings.push(format!(
+                "plot {}: planar area {:.2} ha and geodesic area {:.2} ha differ by {:.2} %, more than EPSG:9213 explains; is the CRS right?",
+                p.key,
+                c.planar_ha,
+                c.geodesic_ha,
+                c.relative_difference() * 100.0
+            ));
+        }
+    }
     let mut report = ImportReportDto {
         file: file.display().to_string(),
         layer: read.layer.clone(),
@@ -95,8 +112,10 @@ pub async fn import_plots(
                 reasons: r.reasons.clone(),
             })
             .collect(),
-        warnings: read.warnings.clone(),
+        warnings,
         area_mismatches: mismatches,
+        planar_area_ha: (planar * 100.0).round() / 100.0,
+        geodesic_area_ha: (geodesic * 100.0).round() / 100.0,
         written: false,
         load: None,
     };
@@ -151,6 +170,14 @@ fn print_import(r: &ImportReportDto, dry_run: bool) {
         r.valid,
         r.rejected.len()
     );
+    if r.valid > 0 {
+        out!(
+            "area: {:.2} ha planar in EPSG:9213, {:.2} ha geodesic (cross-check {:+.3} %)",
+            r.planar_area_ha,
+            r.geodesic_area_ha,
+            (r.geodesic_area_ha - r.planar_area_ha) / r.planar_area_ha * 100.0
+        );
+    }
     for w in &r.warnings {
         out!("warning: {w}");
     }

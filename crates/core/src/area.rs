@@ -27,9 +27,79 @@ pub fn planar_area_ha(geometry: &MultiPolygon<f64>) -> f64 {
 ///
 /// # Units and assumptions
 /// Coordinates are longitude, latitude in degrees (EPSG:4326 in lon/lat order,
-/// as [`crate::Transformer`] returns them).
+/// as [`crate::Transformer`] returns them); ring winding does not matter.
+///
+/// ```
+/// use geo_types::{polygon, MultiPolygon};
+/// // clockwise, as in a shapefile: still the small square, not the rest of the globe
+/// let cw = MultiPolygon(vec![polygon![(x: 105.95, y: 22.23), (x: 105.95, y: 22.24), (x: 105.96, y: 22.24), (x: 105.96, y: 22.23)]]);
+/// let ha = forest_core::geodesic_area_ha(&cw);
+/// assert!((ha - 114.156).abs() < 0.01, "{ha}"); // 0.01° × 0.01° at 22.2° N
+/// ```
 pub fn geodesic_area_ha(geometry_lonlat: &MultiPolygon<f64>) -> f64 {
-    geometry_lonlat.geodesic_area_unsigned() / M2_PER_HA
+    // geographiclib reads a clockwise exterior ring (as shapefiles store them)
+    // as the rest of the globe: orient first.
+    use geo::orient::{Direction, Orient};
+    geometry_lonlat
+        .orient(Direction::Default)
+        .geodesic_area_unsigned()
+        / M2_PER_HA
+}
+
+/// The planar area in EPSG:9213 beside the geodesic area of the same outline.
+///
+/// TM-3 106-30 has scale 0.9999 on its central meridian, growing away from
+/// it, so near Vĩnh Thông (56 km west of 106°30') planar areas are about
+/// 0.012 % smaller than geodesic ones. A much larger difference means the
+/// coordinates are not where EPSG:9213 puts them (a wrong CRS).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AreaCrossCheck {
+    /// Planar area in EPSG:9213, ha.
+    pub planar_ha: f64,
+    /// Geodesic area on the WGS 84 ellipsoid, ha.
+    pub geodesic_ha: f64,
+}
+
+impl AreaCrossCheck {
+    /// Relative difference beyond which the CRS is suspect: 0.1 %.
+    pub const SUSPECT: f64 = 0.001;
+
+    /// Compares the two areas of an EPSG:9213 geometry.
+    ///
+    /// ```
+    /// use forest_core::{area::AreaCrossCheck, Crs, Transformer};
+    /// use geo_types::{polygon, MultiPolygon};
+    /// let square = MultiPolygon(vec![polygon![(x: 443000.0, y: 2459000.0), (x: 444000.0, y: 2459000.0),
+    ///     (x: 444000.0, y: 2460000.0), (x: 443000.0, y: 2460000.0)]]);
+    /// let to_wgs = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).unwrap();
+    /// let c = AreaCrossCheck::of(&square, &to_wgs).unwrap();
+    /// assert_eq!(c.planar_ha, 100.0);
+    /// assert!((0.00010..0.00015).contains(&c.relative_difference()), "{}", c.relative_difference());
+    /// assert!(!c.is_suspect());
+    /// ```
+    pub fn of(
+        geometry: &MultiPolygon<f64>,
+        to_wgs84: &crate::Transformer,
+    ) -> Result<Self, crate::CrsError> {
+        let lonlat = to_wgs84.multipolygon(geometry)?;
+        Ok(AreaCrossCheck {
+            planar_ha: planar_area_ha(geometry),
+            geodesic_ha: geodesic_area_ha(&lonlat),
+        })
+    }
+
+    /// (geodesic − planar) ÷ planar.
+    pub fn relative_difference(&self) -> f64 {
+        if self.planar_ha == 0.0 {
+            return 0.0;
+        }
+        (self.geodesic_ha - self.planar_ha) / self.planar_ha
+    }
+
+    /// True when the difference is larger than the projection explains.
+    pub fn is_suspect(&self) -> bool {
+        self.relative_difference().abs() > Self::SUSPECT
+    }
 }
 
 /// A plot whose declared area (`dtich`) disagrees with its geometry.
