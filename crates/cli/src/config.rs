@@ -113,3 +113,58 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_defaults_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("forest.toml");
+        std::fs::write(&file, "store = \"/srv/forest.gpkg\"\nreference_year = 2027\n[targets]\nforest_cover_pct = 86.0\n").unwrap();
+        let c = Config::load(Some(&file), None, None, None).unwrap();
+        assert_eq!(c.store, "/srv/forest.gpkg");
+        assert_eq!(c.bind, DEFAULT_BIND);
+        assert_eq!(c.reference_year, 2027);
+        assert_eq!(c.targets.forest_cover_pct, 86.0);
+        assert_eq!(
+            c.targets.contracted_area_ha, 4_594.34,
+            "unset targets keep the plan's values"
+        );
+        let c = Config::load(
+            Some(&file),
+            Some("postgres://db/forest".into()),
+            Some("0.0.0.0:9000".into()),
+            Some(2026),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.store.as_str(), c.bind.as_str(), c.reference_year),
+            ("postgres://db/forest", "0.0.0.0:9000", 2026)
+        );
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[targets]\nforest_cover = 86.0\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Config::load(Some(&file), None, None, None).unwrap_err()
+        );
+        assert!(e.contains("bad.toml") && e.contains("forest_cover"), "{e}");
+        std::fs::write(&file, "[targets]\nforest_area_ha = -1.0\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Config::load(Some(&file), None, None, None).unwrap_err()
+        );
+        assert!(e.contains("targets.forest_area_ha"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::load(Some(&dir.path().join("none.toml")), None, None, None).unwrap_err()
+        );
+        assert!(e.contains("none.toml"), "{e}");
+    }
+}

@@ -170,3 +170,51 @@ pub fn write_contracts(path: &Path, contracts: &[Contract]) -> Result<(), Ingest
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_register_round_trips() {
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        write_contracts(&path, &c.contracts).unwrap();
+        let (read, rejected) = read_contracts(&path).unwrap();
+        assert!(rejected.is_empty(), "{rejected:?}");
+        assert_eq!(read, c.contracts);
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(
+            &path,
+            "number,holder_name,holder_code,plots,area_ha,start_date,end_date,rate_vnd_per_ha\n\
+             01/HĐ,Nông Văn An,1001,01981/286/1/1;01981/286/1/2,12.5,2024-01-01,2043-12-31,400000\n\
+             02/HĐ,Hà Thị Hoa,abc,01981/286/1/3,4,2024-01-01,2043-12-31,400000\n\
+             03/HĐ,Lý Văn Nam,1003,286/1/4,4,2024-01-01,2060-12-31,400000\n",
+        )
+        .unwrap();
+        let (ok, bad) = read_contracts(&path).unwrap();
+        assert_eq!(ok.len(), 1);
+        assert_eq!(ok[0].plots.len(), 2);
+        assert_eq!(bad.len(), 2);
+        assert_eq!(bad[0].row, 3);
+        assert!(bad[0].reasons[0].contains("holder_code"), "{:?}", bad[0]);
+        assert_eq!(bad[1].row, 4);
+        assert!(
+            bad[1].reasons.iter().any(|r| r.contains("plot key")),
+            "{:?}",
+            bad[1]
+        );
+        std::fs::write(&path, "number,holder\n1,x\n").unwrap();
+        let err = read_contracts(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("r.csv") && err.contains("missing column(s): holder_name"),
+            "{err}"
+        );
+    }
+}

@@ -601,3 +601,197 @@ pub fn write_boundary(
 pub fn is_national(name: &str) -> bool {
     national_field(name).is_some()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forest_core::Value;
+
+    fn some_plots() -> Vec<Plot> {
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        c.plots.into_iter().step_by(29).take(60).collect()
+    }
+
+    #[test]
+    fn shapefile_and_geopackage_round_trip_every_attribute() {
+        let plots = some_plots();
+        let dir = tempfile::tempdir().unwrap();
+        for (name, format) in [
+            ("p.shp", VectorFormat::Shapefile),
+            ("p.gpkg", VectorFormat::GeoPackage),
+        ] {
+            let path = dir.path().join(name);
+            write_plots(&path, format, "plots", &plots).unwrap();
+            let read = read_plots(&path, &ReadOptions::default()).unwrap();
+            assert_eq!(read.source_crs, Crs::Vn2000Tm3_10630, "{name}");
+            assert!(read.rejected.is_empty(), "{name}: {:?}", read.rejected);
+            assert!(read.warnings.is_empty(), "{name}: {:?}", read.warnings);
+            assert_eq!(read.rows, plots.len() as u64);
+            for (a, b) in plots.iter().zip(&read.plots) {
+                assert_eq!(a.key, b.key, "{name}");
+                assert_eq!(a.attrs, b.attrs, "{name}: {}", a.key);
+                assert_eq!(a.extra, b.extra, "{name}: unknown attributes come back");
+                assert!(
+                    (a.area_ha() - b.area_ha()).abs() < 1e-9,
+                    "{name}: {}",
+                    a.key
+                );
+            }
+        }
+        let cpg = std::fs::read_to_string(dir.path().join("p.cpg")).unwrap();
+        assert_eq!(cpg.trim(), "UTF-8");
+    }
+
+    #[test]
+    fn geojson_is_written_in_wgs84_and_read_back_into_vn2000() {
+        let plots = some_plots();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.geojson");
+        write_plots(&path, VectorFormat::GeoJson, "plots", &plots).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("105.9") && text.contains("Thái Nguyên"),
+            "lon/lat and UTF-8 text"
+        );
+        let read = read_plots(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(read.source_crs, Crs::Wgs84);
+        assert_eq!(read.plots.len(), plots.len());
+        for (a, b) in plots.iter().zip(&read.plots) {
+            assert_eq!(a.attrs, b.attrs);
+            // 7 decimals of a degree (about 1 cm) after the round trip through WGS 84
+            assert!(
+                (a.area_ha() - b.area_ha()).abs() < 1e-3,
+                "{}: {} vs {}",
+                a.key,
+                a.area_ha(),
+                b.area_ha()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_rows_are_reported_with_row_and_every_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.geojson");
+        let square = r#"{"type":"Polygon","coordinates":[[[105.95,22.23],[105.951,22.23],[105.951,22.231],[105.95,22.231],[105.95,22.23]]]}"#;
+        let props = |lo: &str, extra: &str| {
+            format!(
+                r#"{{"maxa":1981,"tk":"286","khoanh":"1","lo":{lo},"ldlr":"TXB","maldlr":15{extra}}}"#
+            )
+        };
+        let features = [
+            format!(
+                r#"{{"type":"Feature","properties":{},"geometry":{square}}}"#,
+                props("\"1\"", "")
+            ),
+            format!(
+                r#"{{"type":"Feature","properties":{},"geometry":{{"type":"Point","coordinates":[105.95,22.23]}}}}"#,
+                props("\"2\"", "")
+            ),
+            format!(
+                r#"{{"type":"Feature","properties":{},"geometry":null}}"#,
+                props("\"3\"", "")
+            ),
+            format!(
+                r#"{{"type":"Feature","properties":{},"geometry":{square}}}"#,
+                props("null", r#","malr3":9"#)
+            ),
+            format!(
+                r#"{{"type":"Feature","properties":{},"geometry":{square}}}"#,
+                props("\"1\"", "")
+            ),
+        ];
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+                features.join(",")
+            ),
+        )
+        .unwrap();
+        let read = read_plots(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(read.rows, 5);
+        assert_eq!(read.plots.len(), 1);
+        let by_row = |r: u64| {
+            read.rejected
+                .iter()
+                .find(|e| e.row == r)
+                .unwrap_or_else(|| panic!("row {r} rejected"))
+                .to_string()
+        };
+        assert!(by_row(2).contains("point"), "{}", by_row(2));
+        assert!(
+            by_row(3).contains("geometry is empty") || by_row(3).contains("geometry is missing"),
+            "{}",
+            by_row(3)
+        );
+        let r4 = by_row(4);
+        assert!(
+            r4.contains("lo is empty") && r4.contains("malr3 = 9"),
+            "{r4}"
+        );
+        assert!(
+            by_row(5).contains("appears again (first at row 1)"),
+            "{}",
+            by_row(5)
+        );
+        assert_eq!(
+            read.plots[0].attrs.state.as_ref().and_then(|s| s.code()),
+            Some("TXB")
+        );
+        assert!(read.plots[0].extra.is_empty());
+        let _ = Value::Null;
+    }
+
+    #[test]
+    fn a_tm3_prj_without_datum_shift_is_read_as_epsg_9213_with_a_warning() {
+        let plots = some_plots();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.shp");
+        write_plots(&path, VectorFormat::Shapefile, "p", &plots[..3]).unwrap();
+        std::fs::write(
+            dir.path().join("p.prj"),
+            r#"PROJCS["VN_2000_KT106_30",GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",106.5],PARAMETER["Scale_Factor",0.9999],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#,
+        )
+        .unwrap();
+        let read = read_plots(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(read.source_crs, Crs::Vn2000Tm3_10630);
+        assert!(
+            read.warnings
+                .iter()
+                .any(|w| w.contains("without a datum shift")),
+            "{:?}",
+            read.warnings
+        );
+        // coordinates are kept as they are (a shapefile stores the ring clockwise)
+        let mut got: Vec<_> = read.plots[0].geometry.0[0]
+            .exterior()
+            .0
+            .iter()
+            .map(|c| (c.x.to_bits(), c.y.to_bits()))
+            .collect();
+        let mut want: Vec<_> = plots[0].geometry.0[0]
+            .exterior()
+            .0
+            .iter()
+            .map(|c| (c.x.to_bits(), c.y.to_bits()))
+            .collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        std::fs::remove_file(dir.path().join("p.prj")).unwrap();
+        let err = read_plots(&path, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.shp") && err.contains("--srs"), "{err}");
+        let read = read_plots(
+            &path,
+            &ReadOptions {
+                srs: Some(Crs::Vn2000Tm3_10630),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read.plots.len(), 3);
+    }
+}
