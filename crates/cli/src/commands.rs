@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use forest_api::dto::{AreaMismatchDto, ImportReportDto, IndicatorsDto, LoadDto, RejectedRowDto};
@@ -32,20 +31,38 @@ async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
     Ok(store)
 }
 
-/// A spinner on a terminal, nothing otherwise (logs say the same).
-fn spinner(msg: &str) -> ProgressBar {
-    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::new_spinner()
+/// A progress bar with rate and ETA on a terminal; elsewhere a log line at
+/// every tenth of the work.
+fn progress(what: &'static str) -> (forest_core::Progress, ProgressBar) {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let pb = if tty {
+        ProgressBar::new(0)
     } else {
         ProgressBar::hidden()
     };
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, ETA {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
-    pb.enable_steady_tick(Duration::from_millis(120));
-    pb.set_message(msg.to_string());
-    pb
+    pb.set_message(what);
+    let bar = pb.clone();
+    let last_tenth = std::sync::atomic::AtomicU64::new(u64::MAX);
+    let p = forest_core::Progress::new(move |done, total| {
+        if let Some(t) = total {
+            bar.set_length(t);
+        }
+        bar.set_position(done);
+        if !tty {
+            if let Some(t) = total.filter(|t| *t > 0) {
+                let tenth = done * 10 / t;
+                if last_tenth.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
+                    tracing::info!(done, total = t, "{what}");
+                }
+            }
+        }
+    });
+    (p, pb)
 }
 
 pub async fn migrate(cfg: &Config) -> anyhow::Result<ExitCode> {
@@ -63,10 +80,14 @@ pub async fn import_plots(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let srs = srs.map(|s| s.parse::<Crs>()).transpose().context("--srs")?;
-    let pb = spinner(&format!("reading {}", file.display()));
+    let (p, pb) = progress("reading");
     let path = file.to_path_buf();
-    let read = tokio::task::spawn_blocking(move || read_plots(&path, &ReadOptions { layer, srs }))
-        .await??;
+    let options = ReadOptions {
+        layer,
+        srs,
+        progress: p,
+    };
+    let read = tokio::task::spawn_blocking(move || read_plots(&path, &options)).await??;
     pb.finish_and_clear();
     let mismatches: Vec<AreaMismatchDto> = read
         .plots
@@ -122,13 +143,9 @@ pub async fn import_plots(
     let ok = report.rejected.is_empty() && read.rows > 0;
     if ok && !dry_run {
         let store = open(cfg).await?;
-        let pb = spinner(&format!(
-            "writing {} plots to {}",
-            read.plots.len(),
-            store.describe()
-        ));
+        let (p, pb) = progress("writing");
         let summary = store
-            .load_plots(&read.plots, &file.display().to_string())
+            .load_plots_with_progress(&read.plots, &file.display().to_string(), p)
             .await;
         pb.finish_and_clear();
         let summary =

@@ -15,6 +15,7 @@ pub mod contract;
 pub mod crs;
 pub mod indicators;
 pub mod plot;
+pub mod progress;
 pub mod schema;
 pub mod text;
 
@@ -23,6 +24,7 @@ pub use contract::Contract;
 pub use crs::{Crs, CrsError, Transformer};
 pub use indicators::{FactGroup, Indicators, PlotFacts, Targets};
 pub use plot::{FieldError, Plot, PlotAttributes, PlotKey, Record, Value};
+pub use progress::Progress;
 
 /// A code that is not in its list, missing, or contradicting another code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

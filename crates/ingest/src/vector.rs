@@ -45,6 +45,8 @@ pub struct ReadOptions {
     pub layer: Option<String>,
     /// The CRS to assume, overriding the file's own.
     pub srs: Option<Crs>,
+    /// Called with the rows read so far and the layer's row count.
+    pub progress: forest_core::Progress,
 }
 
 /// What was read from a plot file.
@@ -133,7 +135,11 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = 0u64;
+    let total = Some(layer.feature_count());
     for feature in layer.features() {
+        if rows % 1000 == 0 {
+            options.progress.report(rows, total);
+        }
         rows += 1;
         let row = rows;
         let mut record = Record::new();
@@ -204,6 +210,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             }
         }
     }
+    options.progress.report(rows, total);
     Ok(PlotFile {
         path: path.to_path_buf(),
         layer: layer_name,

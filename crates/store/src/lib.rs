@@ -19,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use forest_core::contract::ContractedPlot;
-use forest_core::{Contract, Crs, FactGroup, Plot, PlotKey, Value};
+use forest_core::{Contract, Crs, FactGroup, Plot, PlotKey, Progress, Value};
 use geo_types::Rect;
 
 pub use error::StoreError;
@@ -131,7 +131,18 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
     /// gets a new version when its attributes or geometry changed; the old
     /// version is kept with its validity period. A key twice in `plots` is an
     /// error and nothing is written.
-    async fn load_plots(&self, plots: &[Plot], source: &str) -> Result<LoadSummary>;
+    async fn load_plots(&self, plots: &[Plot], source: &str) -> Result<LoadSummary> {
+        self.load_plots_with_progress(plots, source, Progress::none())
+            .await
+    }
+
+    /// [`PlotStore::load_plots`], reporting the plots written so far.
+    async fn load_plots_with_progress(
+        &self,
+        plots: &[Plot],
+        source: &str,
+        progress: Progress,
+    ) -> Result<LoadSummary>;
 
     /// One plot by key.
     async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>>;

@@ -180,7 +180,12 @@ impl PlotStore for PgStore {
         Ok(())
     }
 
-    async fn load_plots(&self, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
+    async fn load_plots_with_progress(
+        &self,
+        plots: &[forest_core::Plot],
+        source: &str,
+        progress: forest_core::Progress,
+    ) -> Result<LoadSummary> {
         let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
         for (i, p) in plots.iter().enumerate() {
             if let Some(first) = seen.insert(&p.key, i) {
@@ -242,7 +247,11 @@ impl PlotStore for PgStore {
             "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
              SELECT geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, $1 FROM plots WHERE fid = $2"
         );
-        for p in plots {
+        let total = Some(plots.len() as u64);
+        for (i, p) in plots.iter().enumerate() {
+            if i % 500 == 0 {
+                progress.report(i as u64, total);
+            }
             let e = columns::encode(p)?;
             let existing: Option<(i64, String)> = bind_key(
                 sqlx::query(&format!("SELECT fid, digest FROM plots WHERE {KEY_WHERE}")),
@@ -288,6 +297,7 @@ impl PlotStore for PgStore {
                 .await
                 .map_err(self.err("write a plot"))?;
         }
+        progress.report(plots.len() as u64, total);
         sqlx::query("UPDATE loads SET inserted = $1, updated = $2, unchanged = $3 WHERE id = $4")
             .bind(summary.inserted as i64)
             .bind(summary.updated as i64)

@@ -313,6 +313,7 @@ impl GpkgStore {
         conn: &mut Connection,
         plots: &[forest_core::Plot],
         source: &str,
+        progress: &forest_core::Progress,
     ) -> Result<LoadSummary> {
         let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
         for (i, p) in plots.iter().enumerate() {
@@ -365,7 +366,11 @@ impl GpkgStore {
                     "UPDATE plots SET geom = ?, {sets}, extra_attrs = ?, area_ha = ?, version = version + 1, loaded_at = ?, load_id = ?, digest = ? WHERE fid = ?"
                 ))
                 .map_err(self.err("prepare the update"))?;
-            for p in plots {
+            let total = Some(plots.len() as u64);
+            for (i, p) in plots.iter().enumerate() {
+                if i % 500 == 0 {
+                    progress.report(i as u64, total);
+                }
                 let e = columns::encode(p)?;
                 let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
                 let k = &p.key;
@@ -410,6 +415,7 @@ impl GpkgStore {
                     }
                 }
             }
+            progress.report(plots.len() as u64, total);
         }
         tx.execute(
             "UPDATE loads SET inserted = ?1, updated = ?2, unchanged = ?3 WHERE id = ?4",
@@ -608,10 +614,15 @@ impl PlotStore for GpkgStore {
         .await
     }
 
-    async fn load_plots(&self, plots: &[forest_core::Plot], source: &str) -> Result<LoadSummary> {
+    async fn load_plots_with_progress(
+        &self,
+        plots: &[forest_core::Plot],
+        source: &str,
+        progress: forest_core::Progress,
+    ) -> Result<LoadSummary> {
         let plots = plots.to_vec();
         let source = source.to_string();
-        self.with(move |me, conn| me.load_blocking(conn, &plots, &source))
+        self.with(move |me, conn| me.load_blocking(conn, &plots, &source, &progress))
             .await
     }
 
