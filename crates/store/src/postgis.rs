@@ -247,20 +247,33 @@ impl PlotStore for PgStore {
             "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
              SELECT geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, $1 FROM plots WHERE fid = $2"
         );
+        // what is stored already, in one query rather than one per plot; the
+        // lock keeps a concurrent load from changing it under us
+        sqlx::query("LOCK TABLE plots IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("lock the plots"))?;
+        let mut stored: HashMap<PlotKey, (i64, String)> = HashMap::new();
+        if !plots.is_empty() {
+            let rows = sqlx::query("SELECT maxa, tk, khoanh, lo, fid, digest FROM plots")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(self.err("read the stored keys"))?;
+            for r in rows {
+                let (maxa, tk, khoanh, lo): (i64, String, String, String) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3));
+                if let Ok(k) = PlotKey::new(maxa, &tk, &khoanh, &lo) {
+                    stored.insert(k, (r.get(4), r.get(5)));
+                }
+            }
+        }
         let total = Some(plots.len() as u64);
         for (i, p) in plots.iter().enumerate() {
             if i % 500 == 0 {
                 progress.report(i as u64, total);
             }
             let e = columns::encode(p)?;
-            let existing: Option<(i64, String)> = bind_key(
-                sqlx::query(&format!("SELECT fid, digest FROM plots WHERE {KEY_WHERE}")),
-                &p.key,
-            )
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(self.err("look up a plot"))?
-            .map(|r| (r.get(0), r.get(1)));
+            let existing: Option<(i64, String)> = stored.remove(&p.key);
             let sql = match &existing {
                 None => &insert_sql,
                 Some((_, d)) if *d == e.digest => {

@@ -185,7 +185,8 @@ impl Measure {
 
 /// Rounds to two decimals (the precision of official areas and rates).
 pub fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+    // `+ 0.0` turns -0.0 into 0.0, which reads better in JSON
+    (v * 100.0).round() / 100.0 + 0.0
 }
 
 /// Every indicator of the plan.
