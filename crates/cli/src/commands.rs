@@ -294,6 +294,82 @@ pub async fn import_contracts(
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn export_plots(
+    cfg: &Config,
+    out: &Path,
+    format: Option<&str>,
+    tk: Option<String>,
+    owner: Option<i64>,
+    function: Option<i64>,
+) -> anyhow::Result<ExitCode> {
+    let format: forest_ingest::VectorFormat = match format {
+        Some(f) => f
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--format: {e}"))?,
+        None => out
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("{}: {e}; or give --format", out.display()))?,
+    };
+    let mut filters = Vec::new();
+    if let Some(t) = tk {
+        filters.push(("tk".to_string(), forest_core::Value::Text(t)));
+    }
+    if let Some(o) = owner {
+        filters.push(("machur".to_string(), forest_core::Value::Int(o)));
+    }
+    if let Some(f) = function {
+        forest_core::codes::ForestFunction::from_code(f).context("--function")?;
+        filters.push(("malr3".to_string(), forest_core::Value::Int(f)));
+    }
+    let store = open(cfg).await?;
+    let mut plots = Vec::new();
+    let page_size = 5_000;
+    loop {
+        let q = forest_store::PlotQuery {
+            bbox: None,
+            filters: filters.clone(),
+            limit: page_size,
+            offset: plots.len() as u64,
+        };
+        let page = store.query_plots(&q).await?;
+        let n = page.plots.len();
+        plots.extend(page.plots.into_iter().map(|s| s.plot));
+        if n < page_size as usize {
+            break;
+        }
+    }
+    if plots.is_empty() {
+        eprintln!(
+            "error: no plot in {} matches; nothing was written",
+            store.describe()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let layer = out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plots")
+        .to_string();
+    let path = out.to_path_buf();
+    let n = plots.len();
+    let files = tokio::task::spawn_blocking(move || {
+        forest_ingest::export_plots(&path, format, &layer, &plots)
+    })
+    .await??;
+    out!(
+        "{n} plots written to {}",
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn stats(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let store = open(cfg).await?;
     let groups = store.fact_groups().await?;

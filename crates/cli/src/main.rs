@@ -40,6 +40,9 @@ enum Command {
     /// Import plots or contracts; all or nothing.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Export plots in the national schema (shp, gpkg, geojson, csv).
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Plan indicators: forest cover, forest area, contracts, allocation.
     Stats {
         /// Print JSON instead of a table.
@@ -88,6 +91,28 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = forest_sample::figures::SEED)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Export plots, optionally filtered; the files appear only when complete.
+    Plots {
+        /// Output file (`plots.shp`, `plots.gpkg`, `plots.geojson`, `plots.csv`).
+        #[arg(long)]
+        out: PathBuf,
+        /// shp | gpkg | geojson | csv (default: from the file extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Only this compartment (tk).
+        #[arg(long)]
+        tk: Option<String>,
+        /// Only this forest owner code (machur).
+        #[arg(long)]
+        owner: Option<i64>,
+        /// Only this forest function (malr3: 1 protection, 2 special-use, 3 production).
+        #[arg(long)]
+        function: Option<i64>,
     },
 }
 
@@ -181,6 +206,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::import_contracts(&cfg, &file, dry_run).await
         }
         Command::Stats { json, .. } => commands::stats(&cfg, json).await,
+        Command::Export(ExportCommand::Plots {
+            out,
+            format,
+            tk,
+            owner,
+            function,
+        }) => commands::export_plots(&cfg, &out, format.as_deref(), tk, owner, function).await,
         Command::Plot { key, history } => commands::plot(&cfg, &key, history).await,
         Command::Serve { .. } => commands::serve(&cfg).await,
         Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,

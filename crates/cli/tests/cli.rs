@@ -509,3 +509,59 @@ fn serve_answers_health_and_stats_and_stops_gracefully() {
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 }
+
+#[test]
+fn export_then_import_gives_the_same_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    load_sample(store);
+    let original = stats_json(store);
+    for (name, extra) in [
+        ("out/plots.shp", &[][..]),
+        ("out/plots.gpkg", &[][..]),
+        ("out/plots.csv", &["--srs", "EPSG:9213"][..]),
+    ] {
+        let out = dir.path().join(name);
+        let mut c = forest(store);
+        c.args(["export", "plots", "--out"]).arg(&out);
+        assert!(ok(c).contains(&format!("{SAMPLE_PLOTS} plots written")));
+        let again = dir
+            .path()
+            .join(format!("{}.again.gpkg", name.replace('/', "_")));
+        let again = again.to_str().unwrap();
+        let mut c = forest(again);
+        c.args(["import", "plots"]).arg(&out).args(extra);
+        ok(c);
+        let mut round = stats_json(again);
+        // contracts were not exported with the plots; everything else must match
+        round["contracted_area_ha"] = original["contracted_area_ha"].clone();
+        assert_eq!(round, original, "{name}");
+        // a plot keeps every attribute, unknown ones included
+        let show = |s: &str| {
+            let mut c = forest(s);
+            c.args(["plot", "01981/286/1/1"]);
+            ok(c).lines().skip(1).collect::<Vec<_>>().join("\n")
+        };
+        assert_eq!(show(again), show(store), "{name}");
+    }
+    let mut c = forest(store);
+    c.args(["export", "plots", "--function", "1", "--out"])
+        .arg(dir.path().join("protection.geojson"));
+    let protection = original["by_function"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "1")
+        .unwrap()["plots"]
+        .as_u64()
+        .unwrap();
+    assert!(ok(c).contains(&format!("{protection} plots written")));
+    let mut c = forest(store);
+    c.args(["export", "plots", "--out"])
+        .arg(dir.path().join("x.kml"));
+    let out = run(c);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown format")
+    );
+}

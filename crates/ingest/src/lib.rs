@@ -13,5 +13,6 @@ pub mod vector;
 pub use contracts::{read_contracts, write_contracts};
 pub use error::IngestError;
 pub use vector::{
-    read_plots, write_boundary, write_plots, PlotFile, ReadOptions, RowError, VectorFormat,
+    export_plots, read_plots, write_boundary, write_plots, PlotFile, ReadOptions, RowError,
+    VectorFormat,
 };

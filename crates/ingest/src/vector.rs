@@ -90,7 +90,24 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         });
     }
-    let ds = Dataset::open(path).map_err(gdal_err(path, "open the file"))?;
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let ds = if is_csv {
+        // geometry from the WKT column (not kept as an attribute); empty cells are NULL, not 0
+        let open_options = ["KEEP_GEOM_COLUMNS=NO", "EMPTY_STRING_AS_NULL=YES"];
+        Dataset::open_ex(
+            path,
+            gdal::DatasetOptions {
+                open_options: Some(&open_options),
+                ..Default::default()
+            },
+        )
+    } else {
+        Dataset::open(path)
+    }
+    .map_err(gdal_err(path, "open the file"))?;
     let mut layer = match &options.layer {
         Some(name) => ds.layer_by_name(name).map_err(|_| IngestError::Layer {
             path: path.to_path_buf(),
@@ -144,8 +161,22 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         let row = rows;
         let mut record = Record::new();
         let mut reasons = Vec::new();
-        for (idx, (name, _)) in fields.iter().enumerate() {
+        for (idx, (name, ty)) in fields.iter().enumerate() {
+            let numeric = matches!(
+                *ty,
+                OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 | OGRFieldType::OFTReal
+            );
+            // gdal 0.19 reads an unset (not null) numeric field as 0; GDAL gives
+            // "" as its text, so an empty CSV cell or a GeoJSON property that
+            // is absent stays empty
+            let unset = numeric
+                && feature
+                    .field_as_string(idx)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|t| t.is_empty());
             let value = match feature.field(idx) {
+                Ok(_) if unset => Value::Null,
                 Ok(v) => to_value(v),
                 Err(e) => {
                     reasons.push(format!("{name}: unreadable ({e})"));
@@ -288,6 +319,24 @@ pub enum VectorFormat {
     GeoPackage,
     /// GeoJSON (RFC 7946), WGS 84.
     GeoJson,
+    /// CSV with the geometry as WKT in EPSG:9213 (column `WKT`).
+    Csv,
+}
+
+impl std::str::FromStr for VectorFormat {
+    type Err = String;
+    /// `shp`, `gpkg`, `geojson` or `csv` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "shp" | "shapefile" | "esri shapefile" => Ok(VectorFormat::Shapefile),
+            "gpkg" | "geopackage" => Ok(VectorFormat::GeoPackage),
+            "geojson" | "json" => Ok(VectorFormat::GeoJson),
+            "csv" => Ok(VectorFormat::Csv),
+            other => Err(format!(
+                "unknown format '{other}': use shp, gpkg, geojson or csv"
+            )),
+        }
+    }
 }
 
 impl VectorFormat {
@@ -296,6 +345,17 @@ impl VectorFormat {
             VectorFormat::Shapefile => "ESRI Shapefile",
             VectorFormat::GeoPackage => "GPKG",
             VectorFormat::GeoJson => "GeoJSON",
+            VectorFormat::Csv => "CSV",
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            VectorFormat::Shapefile => "shp",
+            VectorFormat::GeoPackage => "gpkg",
+            VectorFormat::GeoJson => "geojson",
+            VectorFormat::Csv => "csv",
         }
     }
 }
@@ -371,8 +431,46 @@ fn create_dataset(path: &Path, format: VectorFormat) -> Result<Dataset, IngestEr
         .map_err(gdal_err(path, "create the file"))
 }
 
-/// Writes plots in the national schema (extra attributes after it). Shapefile
-/// and GeoPackage are written in EPSG:9213, GeoJSON in WGS 84.
+/// Writes plots to `path` so that the files appear only once complete: they
+/// are written in a temporary folder beside it and then moved into place.
+/// Returns the files written (a shapefile is several).
+pub fn export_plots(
+    path: &Path,
+    format: VectorFormat,
+    layer_name: &str,
+    plots: &[Plot],
+) -> Result<Vec<PathBuf>, IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io)?;
+    let name = path.file_name().ok_or_else(|| IngestError::Layer {
+        path: path.to_path_buf(),
+        detail: "the output path has no file name".into(),
+    })?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".forest-export-")
+        .tempdir_in(parent)
+        .map_err(io)?;
+    write_plots(&tmp.path().join(name), format, layer_name, plots)?;
+    let mut written = Vec::new();
+    for entry in std::fs::read_dir(tmp.path()).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let target = parent.join(entry.file_name());
+        std::fs::rename(entry.path(), &target).map_err(io)?;
+        written.push(target);
+    }
+    written.sort();
+    Ok(written)
+}
+
+/// Writes plots in the national schema (extra attributes after it). Shapefile,
+/// GeoPackage and CSV (WKT) are written in EPSG:9213, GeoJSON in WGS 84.
 pub fn write_plots(
     path: &Path,
     format: VectorFormat,
@@ -399,6 +497,7 @@ pub fn write_plots(
         VectorFormat::Shapefile => vec!["ENCODING=UTF-8", DBF_DATE],
         VectorFormat::GeoJson => vec!["RFC7946=YES", "WRITE_NAME=NO"],
         VectorFormat::GeoPackage => vec![],
+        VectorFormat::Csv => vec!["GEOMETRY=AS_WKT", "SEPARATOR=COMMA", "CREATE_CSVT=YES"],
     };
     let cols = columns(plots);
     if format == VectorFormat::GeoPackage {
@@ -705,7 +804,7 @@ mod tests {
             ),
             format!(
                 r#"{{"type":"Feature","properties":{},"geometry":{square}}}"#,
-                props("\"1\"", "")
+                props("\"1\"", r#","mgo":12.5"#)
             ),
         ];
         std::fs::write(
@@ -747,6 +846,10 @@ mod tests {
             Some("TXB")
         );
         assert!(read.plots[0].extra.is_empty());
+        assert_eq!(
+            read.plots[0].attrs.mgo, None,
+            "a property absent from a feature is empty, not 0"
+        );
         let _ = Value::Null;
     }
 
