@@ -199,6 +199,19 @@ pub struct AreaMismatchDto {
     pub geometric_ha: f64,
 }
 
+/// Planar (EPSG:9213) vs geodesic (WGS 84 ellipsoid) area of a set of plots.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AreaCrossCheckDto {
+    /// Plots compared.
+    pub plots: u64,
+    /// Their planar area, ha.
+    pub planar_ha: f64,
+    /// Their geodesic area, ha.
+    pub geodesic_ha: f64,
+    /// (geodesic − planar) ÷ planar, %.
+    pub difference_pct: f64,
+}
+
 /// What a load wrote.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LoadDto {
@@ -233,8 +246,8 @@ pub struct ImportReportDto {
     pub area_mismatches: Vec<AreaMismatchDto>,
     /// Planar area of the valid plots in EPSG:9213, ha.
     pub planar_area_ha: f64,
-    /// Geodesic area of the same plots (WGS 84 ellipsoid), ha.
-    pub geodesic_area_ha: f64,
+    /// Planar vs geodesic area of the plots (all of them, or an even sample in large files).
+    pub cross_check: AreaCrossCheckDto,
     /// Whether anything was written.
     pub written: bool,
     /// What was written.

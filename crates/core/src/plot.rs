@@ -12,7 +12,6 @@ use crate::codes::{
     Establishment, ForestFunction, ForestOrigin, ForestState, LandRight, OwnerType, Planning,
     PlantationOrigin, Purpose, Site, StateClass,
 };
-use crate::schema::national_field;
 use crate::CodeError;
 
 /// Identity of a plot within the country: commune code, compartment (tk),
@@ -150,10 +149,22 @@ impl fmt::Display for Value {
     }
 }
 
-/// Attributes of one row, by lower-case field name, in source order.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Attributes of one row: the national fields (found by name
+/// case-insensitively and through known variants) and the other fields by
+/// lower-case name in source order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    fields: Vec<(String, Value)>,
+    national: Vec<Option<Value>>,
+    extra: Vec<(String, Value)>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            national: vec![None; crate::schema::NATIONAL_FIELDS.len()],
+            extra: Vec::new(),
+        }
+    }
 }
 
 impl Record {
@@ -164,23 +175,37 @@ impl Record {
 
     /// Sets a field (name lower-cased; a known variant is mapped to its national name).
     pub fn set(&mut self, name: &str, value: Value) {
-        let name = national_field(name)
-            .map(|f| f.name.to_string())
-            .unwrap_or_else(|| name.trim().to_lowercase());
-        match self.fields.iter_mut().find(|(n, _)| *n == name) {
+        if let Some(i) = crate::schema::national_index(name) {
+            self.national[i] = Some(value);
+            return;
+        }
+        let name = name.trim().to_lowercase();
+        match self.extra.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
-            None => self.fields.push((name, value)),
+            None => self.extra.push((name, value)),
         }
     }
 
     /// The value of a field, if present.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        match crate::schema::national_index(name) {
+            Some(i) => self.national[i].as_ref(),
+            None => self.extra.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+        }
     }
 
-    /// Fields in order.
+    /// The national fields present, in schema order, then the others in source order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v))
+        let national = crate::schema::NATIONAL_FIELDS
+            .iter()
+            .zip(&self.national)
+            .filter_map(|(f, v)| v.as_ref().map(|v| (f.name, v)));
+        national.chain(self.extra.iter().map(|(n, v)| (n.as_str(), v)))
+    }
+
+    /// The fields outside the national schema, in source order.
+    pub fn extras(&self) -> &[(String, Value)] {
+        &self.extra
     }
 }
 
@@ -477,11 +502,7 @@ impl Plot {
                 });
             }
         }
-        let extra = record
-            .iter()
-            .filter(|(n, _)| national_field(n).is_none())
-            .map(|(n, v)| (n.to_string(), v.clone()))
-            .collect();
+        let extra = record.extras().to_vec();
         match key {
             Some(key) if p.errors.is_empty() => Ok(Plot {
                 key,

@@ -109,13 +109,31 @@ pub const ALIASES: &[(&str, &str)] = &[
 
 /// The national field definition for a name, case-insensitively and through [`ALIASES`].
 pub fn national_field(name: &str) -> Option<&'static FieldDef> {
-    let lower = name.trim().to_lowercase();
-    let canonical = ALIASES
-        .iter()
-        .find(|(a, _)| *a == lower)
-        .map(|(_, c)| *c)
-        .unwrap_or(&lower);
-    NATIONAL_FIELDS.iter().find(|fd| fd.name == canonical)
+    national_index(name).map(|i| &NATIONAL_FIELDS[i])
+}
+
+/// Position of a field in [`NATIONAL_FIELDS`], case-insensitively and through
+/// [`ALIASES`]. Canonical (lower-case) names are found without allocating.
+pub fn national_index(name: &str) -> Option<usize> {
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m: std::collections::HashMap<&'static str, usize> = NATIONAL_FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect();
+        for (alias, canonical) in ALIASES {
+            if let Some(&i) = m.get(canonical) {
+                m.insert(alias, i);
+            }
+        }
+        m
+    });
+    if let Some(&i) = index.get(name) {
+        return Some(i);
+    }
+    index.get(name.trim().to_lowercase().as_str()).copied()
 }
 
 #[cfg(test)]

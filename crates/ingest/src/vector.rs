@@ -209,10 +209,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             },
         };
         let key_text = key_text(&record);
-        match Plot::from_record(
-            &record,
-            geometry.clone().unwrap_or_else(|| MultiPolygon(vec![])),
-        ) {
+        match Plot::from_record(&record, geometry.unwrap_or_else(|| MultiPolygon(vec![]))) {
             Ok(plot) if reasons.is_empty() => {
                 let key = plot.key.to_string();
                 if let Some(first) = seen.get(&key) {

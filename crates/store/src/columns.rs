@@ -69,7 +69,22 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
         })?;
     let mut h = Sha256::new();
     for v in &values {
-        h.update(format!("{v:?}\u{1f}").as_bytes());
+        match v {
+            Value::Null => h.update([0u8]),
+            Value::Int(i) => {
+                h.update([1u8]);
+                h.update(i.to_le_bytes());
+            }
+            Value::Real(r) => {
+                h.update([2u8]);
+                h.update(r.to_bits().to_le_bytes());
+            }
+            Value::Text(t) => {
+                h.update([3u8]);
+                h.update((t.len() as u64).to_le_bytes());
+                h.update(t.as_bytes());
+            }
+        }
     }
     h.update(extra_json.as_bytes());
     h.update(&wkb);

@@ -140,6 +140,43 @@ fn with_binds<'q>(
     q
 }
 
+/// Appends one row of COPY text format (tab-separated, `\\N` for NULL).
+fn copy_row(buf: &mut Vec<u8>, ord: i64, e: &columns::Encoded) {
+    use std::io::Write;
+    let _ = write!(buf, "{ord}\t\\\\x");
+    for b in &e.wkb {
+        let _ = write!(buf, "{b:02x}");
+    }
+    for v in &e.values {
+        buf.push(b'\t');
+        match v {
+            Value::Null => buf.extend_from_slice(b"\\N"),
+            Value::Int(i) => {
+                let _ = write!(buf, "{i}");
+            }
+            Value::Real(r) => {
+                let _ = write!(buf, "{r}");
+            }
+            Value::Text(t) => copy_text(buf, t),
+        }
+    }
+    buf.push(b'\t');
+    copy_text(buf, &e.extra_json);
+    let _ = write!(buf, "\t{}\t{}\n", e.area_ha, e.digest);
+}
+
+fn copy_text(buf: &mut Vec<u8>, t: &str) {
+    for b in t.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            other => buf.push(other),
+        }
+    }
+}
+
 const KEY_WHERE: &str = "maxa = $1 AND tk = $2 AND khoanh = $3 AND lo = $4";
 
 fn bind_key<'q>(
@@ -210,107 +247,124 @@ impl PlotStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(self.err("record the load"))?;
-        let mut summary = LoadSummary {
-            load_id,
-            ..Default::default()
-        };
+
+        // 1. every incoming plot into a staging table, through COPY
         let nat = national_list();
-        let n = NATIONAL_FIELDS.len();
-        let ph: Vec<String> = (0..n).map(|i| format!("${}", i + 2)).collect();
-        let insert_sql = format!(
-            "INSERT INTO plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest)
-             VALUES (ST_Multi(ST_GeomFromWKB($1, 9213)), {}, ${}::jsonb, ${}, 1, ${}, ${}, ${})",
-            ph.join(", "),
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5,
-            n + 6
-        );
-        let sets: Vec<String> = NATIONAL_FIELDS
+        let staging_cols: Vec<String> = NATIONAL_FIELDS
             .iter()
-            .enumerate()
-            .map(|(i, f)| format!("{} = ${}", f.name, i + 2))
+            .map(|f| {
+                let ty = match f.kind {
+                    FieldKind::Integer => "BIGINT",
+                    FieldKind::Real => "DOUBLE PRECISION",
+                    FieldKind::Text => "TEXT",
+                };
+                format!("{} {ty}", f.name)
+            })
             .collect();
-        let update_sql = format!(
-            "UPDATE plots SET geom = ST_Multi(ST_GeomFromWKB($1, 9213)), {}, extra_attrs = ${}::jsonb, area_ha = ${}, version = version + 1,
-             loaded_at = ${}, load_id = ${}, digest = ${} WHERE fid = ${}",
-            sets.join(", "),
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5,
-            n + 6,
-            n + 7
-        );
-        let archive_sql = format!(
-            "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
-             SELECT geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, $1 FROM plots WHERE fid = $2"
-        );
-        // what is stored already, in one query rather than one per plot; the
-        // lock keeps a concurrent load from changing it under us
+        sqlx::query(&format!(
+            "CREATE TEMP TABLE forest_staging (ord BIGINT NOT NULL, wkb BYTEA NOT NULL, {}, extra_attrs TEXT NOT NULL,
+             area_ha DOUBLE PRECISION NOT NULL, digest TEXT NOT NULL) ON COMMIT DROP",
+            staging_cols.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("create the staging table"))?;
+        let total = Some(plots.len() as u64);
+        progress.report(0, total);
+        {
+            let mut copy = tx
+                .copy_in_raw(&format!("COPY forest_staging (ord, wkb, {nat}, extra_attrs, area_ha, digest) FROM STDIN"))
+                .await
+                .map_err(self.err("start COPY"))?;
+            let mut buf: Vec<u8> = Vec::with_capacity(1 << 22);
+            for (i, p) in plots.iter().enumerate() {
+                let e = columns::encode(p)?;
+                copy_row(&mut buf, i as i64, &e);
+                if buf.len() > (1 << 22) {
+                    copy.send(std::mem::take(&mut buf))
+                        .await
+                        .map_err(self.err("send plots"))?;
+                    progress.report(i as u64 + 1, total);
+                }
+            }
+            if !buf.is_empty() {
+                copy.send(buf).await.map_err(self.err("send plots"))?;
+            }
+            copy.finish().await.map_err(self.err("finish COPY"))?;
+        }
+        sqlx::query("CREATE INDEX ON forest_staging (maxa, tk, khoanh, lo)")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("index the staging table"))?;
+        sqlx::query("ANALYZE forest_staging")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("analyze"))?;
+
+        // 2. set-based upsert: unchanged, archived + updated, inserted
         sqlx::query("LOCK TABLE plots IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await
             .map_err(self.err("lock the plots"))?;
-        let mut stored: HashMap<PlotKey, (i64, String)> = HashMap::new();
-        if !plots.is_empty() {
-            let rows = sqlx::query("SELECT maxa, tk, khoanh, lo, fid, digest FROM plots")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(self.err("read the stored keys"))?;
-            for r in rows {
-                let (maxa, tk, khoanh, lo): (i64, String, String, String) =
-                    (r.get(0), r.get(1), r.get(2), r.get(3));
-                if let Ok(k) = PlotKey::new(maxa, &tk, &khoanh, &lo) {
-                    stored.insert(k, (r.get(4), r.get(5)));
-                }
-            }
-        }
-        let total = Some(plots.len() as u64);
-        for (i, p) in plots.iter().enumerate() {
-            if i % 500 == 0 {
-                progress.report(i as u64, total);
-            }
-            let e = columns::encode(p)?;
-            let existing: Option<(i64, String)> = stored.remove(&p.key);
-            let sql = match &existing {
-                None => &insert_sql,
-                Some((_, d)) if *d == e.digest => {
-                    summary.unchanged += 1;
-                    continue;
-                }
-                Some((fid, _)) => {
-                    sqlx::query(&archive_sql)
-                        .bind(now)
-                        .bind(fid)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(self.err("keep the previous version"))?;
-                    &update_sql
-                }
-            };
-            let mut q = sqlx::query(sql).bind(e.wkb.clone());
-            for (f, v) in NATIONAL_FIELDS.iter().zip(&e.values) {
-                q = bind(q, f.kind, v);
-            }
-            q = q
-                .bind(e.extra_json.clone())
-                .bind(e.area_ha)
-                .bind(now)
-                .bind(load_id)
-                .bind(e.digest.clone());
-            if let Some((fid, _)) = existing {
-                q = q.bind(fid);
-                summary.updated += 1;
-            } else {
-                summary.inserted += 1;
-            }
-            q.execute(&mut *tx)
-                .await
-                .map_err(self.err("write a plot"))?;
-        }
-        progress.report(plots.len() as u64, total);
+        let same_key = "p.maxa = s.maxa AND p.tk = s.tk AND p.khoanh = s.khoanh AND p.lo = s.lo";
+        let unchanged: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM plots p JOIN forest_staging s ON {same_key} WHERE p.digest = s.digest"
+        ))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err("compare with the stored plots"))?;
+        let p_nat: Vec<String> = NATIONAL_FIELDS
+            .iter()
+            .map(|f| format!("p.{}", f.name))
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
+             SELECT p.geom, {}, p.extra_attrs, p.area_ha, p.version, p.loaded_at, p.load_id, p.digest, $1
+             FROM plots p JOIN forest_staging s ON {same_key} WHERE p.digest <> s.digest",
+            p_nat.join(", ")
+        ))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("keep the previous versions"))?;
+        let sets: Vec<String> = NATIONAL_FIELDS
+            .iter()
+            .map(|f| format!("{0} = s.{0}", f.name))
+            .collect();
+        let updated = sqlx::query(&format!(
+            "UPDATE plots p SET geom = ST_Multi(ST_GeomFromWKB(s.wkb, 9213)), {}, extra_attrs = s.extra_attrs::jsonb,
+               area_ha = s.area_ha, version = p.version + 1, loaded_at = $1, load_id = $2, digest = s.digest
+             FROM forest_staging s WHERE {same_key} AND p.digest <> s.digest",
+            sets.join(", ")
+        ))
+        .bind(now)
+        .bind(load_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("update changed plots"))?
+        .rows_affected();
+        let s_nat: Vec<String> = NATIONAL_FIELDS
+            .iter()
+            .map(|f| format!("s.{}", f.name))
+            .collect();
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest)
+             SELECT ST_Multi(ST_GeomFromWKB(s.wkb, 9213)), {}, s.extra_attrs::jsonb, s.area_ha, 1, $1, $2, s.digest
+             FROM forest_staging s WHERE NOT EXISTS (SELECT 1 FROM plots p WHERE {same_key}) ORDER BY s.ord",
+            s_nat.join(", ")
+        ))
+        .bind(now)
+        .bind(load_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("insert new plots"))?
+        .rows_affected();
+        let summary = LoadSummary {
+            load_id,
+            inserted,
+            updated,
+            unchanged: unchanged as u64,
+        };
         sqlx::query("UPDATE loads SET inserted = $1, updated = $2, unchanged = $3 WHERE id = $4")
             .bind(summary.inserted as i64)
             .bind(summary.updated as i64)
@@ -320,6 +374,7 @@ impl PlotStore for PgStore {
             .await
             .map_err(self.err("record the load"))?;
         tx.commit().await.map_err(self.err("commit the load"))?;
+        progress.report(plots.len() as u64, total);
         Ok(summary)
     }
 

@@ -180,7 +180,21 @@ async fn duplicate_keys_are_refused(s: DynStore) {
 
 async fn gets_a_plot_by_key_with_every_attribute(s: DynStore) {
     let c = sample();
-    s.load_plots(&c.plots, "sample").await.unwrap();
+    // text that COPY, SQL and JSON must all carry unchanged
+    let mut plots = c.plots.clone();
+    plots[1].attrs.churung = Some("Hoàng Văn \"Tư\" \\ O'Brien".into());
+    plots[1].extra = vec![
+        (
+            "ghichu".into(),
+            Value::Text("dòng 1\tcột 2\ndòng 2 \\N \r".into()),
+        ),
+        ("so_lieu".into(), Value::Real(0.1 + 0.2)),
+        ("ma_cu".into(), Value::Int(-7)),
+    ];
+    s.load_plots(&plots, "sample").await.unwrap();
+    let got = s.get_plot(&plots[1].key).await.unwrap().unwrap();
+    assert_eq!(got.plot.attrs.churung, plots[1].attrs.churung);
+    assert_eq!(got.plot.extra, plots[1].extra);
     let with_extra = c
         .plots
         .iter()

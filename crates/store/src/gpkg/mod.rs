@@ -62,7 +62,7 @@ impl GpkgStore {
         };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err("set busy timeout"))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON;")
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;")
             .map_err(err("enable foreign keys"))?;
         register_functions(&conn).map_err(err("register spatial functions"))?;
         Ok(GpkgStore {
@@ -342,6 +342,10 @@ impl GpkgStore {
         {
             let nat = national_list();
             let placeholders = vec!["?"; NATIONAL_FIELDS.len()].join(", ");
+            // a first load into an empty layer has nothing to compare with
+            let was_empty: bool = tx
+                .query_row("SELECT NOT EXISTS (SELECT 1 FROM plots)", [], |r| r.get(0))
+                .map_err(self.err("inspect the plots"))?;
             let mut find = tx
                 .prepare("SELECT fid, digest FROM plots WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4")
                 .map_err(self.err("prepare the key lookup"))?;
@@ -374,12 +378,15 @@ impl GpkgStore {
                 let e = columns::encode(p)?;
                 let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
                 let k = &p.key;
-                let existing: Option<(i64, String)> = find
-                    .query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| {
+                let existing: Option<(i64, String)> = if was_empty {
+                    None
+                } else {
+                    find.query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()
-                    .map_err(self.err("look up a plot"))?;
+                    .map_err(self.err("look up a plot"))?
+                };
                 let mut args: Vec<SqlValue> = Vec::with_capacity(NATIONAL_FIELDS.len() + 7);
                 args.push(SqlValue::Blob(geom));
                 args.extend(e.values.iter().map(to_sql));
