@@ -162,7 +162,7 @@ fn copy_row(buf: &mut Vec<u8>, ord: i64, e: &columns::Encoded) {
     }
     buf.push(b'\t');
     copy_text(buf, &e.extra_json);
-    let _ = write!(buf, "\t{}\t{}\n", e.area_ha, e.digest);
+    let _ = writeln!(buf, "\t{}\t{}", e.area_ha, e.digest);
 }
 
 fn copy_text(buf: &mut Vec<u8>, t: &str) {
