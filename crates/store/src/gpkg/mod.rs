@@ -627,10 +627,20 @@ impl PlotStore for GpkgStore {
         source: &str,
         progress: forest_core::Progress,
     ) -> Result<LoadSummary> {
-        let plots = plots.to_vec();
-        let source = source.to_string();
-        self.with(move |me, conn| me.load_blocking(conn, &plots, &source, &progress))
-            .await
+        // Borrow the plots rather than copy them to a blocking task: on a
+        // multi-threaded runtime this worker hands its other tasks over while
+        // SQLite works; on a single-threaded one (tests) it simply runs here.
+        let work = || {
+            let mut conn = self
+                .conn
+                .lock()
+                .map_err(|_| StoreError::Task("GeoPackage connection lock poisoned".into()))?;
+            self.load_blocking(&mut conn, plots, source, &progress)
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+            _ => work(),
+        }
     }
 
     async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {
