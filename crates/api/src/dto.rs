@@ -242,6 +242,8 @@ pub struct ImportReportDto {
     pub rejected: Vec<RejectedRowDto>,
     /// Warnings about the file.
     pub warnings: Vec<String>,
+    /// Plots whose invalid geometry was repaired.
+    pub repaired: Vec<RejectedRowDto>,
     /// Declared areas that disagree with the geometry (> 1 % and > 0.05 ha).
     pub area_mismatches: Vec<AreaMismatchDto>,
     /// Planar area of the valid plots in EPSG:9213, ha.

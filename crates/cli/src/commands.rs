@@ -140,6 +140,15 @@ pub async fn import_plots(
             })
             .collect(),
         warnings,
+        repaired: read
+            .repaired
+            .iter()
+            .map(|r| RejectedRowDto {
+                row: r.row,
+                key: r.key.clone(),
+                reasons: vec![r.note.clone()],
+            })
+            .collect(),
         area_mismatches: mismatches,
         planar_area_ha: (read.plots.iter().map(|p| p.area_ha()).sum::<f64>() * 100.0).round()
             / 100.0,
@@ -220,6 +229,14 @@ fn print_import(r: &ImportReportDto, dry_run: bool) {
     }
     for w in &r.warnings {
         out!("warning: {w}");
+    }
+    for e in &r.repaired {
+        let key = e
+            .key
+            .as_ref()
+            .map(|k| format!(" (plot {k})"))
+            .unwrap_or_default();
+        out!("repaired: row {}{key}: {}", e.row, e.reasons.join("; "));
     }
     for m in &r.area_mismatches {
         out!(

@@ -38,6 +38,17 @@ impl fmt::Display for RowError {
     }
 }
 
+/// Something done to an accepted row (e.g. its geometry repaired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowNote {
+    /// 1-based row number in the file.
+    pub row: u64,
+    /// The plot key.
+    pub key: Option<String>,
+    /// What was done and why.
+    pub note: String,
+}
+
 /// Options for reading a plot layer.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -66,6 +77,8 @@ pub struct PlotFile {
     pub rejected: Vec<RowError>,
     /// Warnings about the file as a whole.
     pub warnings: Vec<String>,
+    /// Plots whose invalid geometry was repaired, with what was wrong.
+    pub repaired: Vec<RowNote>,
 }
 
 fn gdal_err<'a>(
@@ -84,6 +97,7 @@ fn gdal_err<'a>(
 /// non-polygon geometry, a key that appears twice). Geometries are returned in
 /// EPSG:9213.
 pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, IngestError> {
+    crate::route_gdal_messages();
     if !path.exists() {
         return Err(IngestError::Io {
             path: path.to_path_buf(),
@@ -152,6 +166,8 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = 0u64;
+    let mut zm_rows = 0u64;
+    let mut repairs: Vec<(u64, String)> = Vec::new();
     let total = Some(layer.feature_count());
     for feature in layer.features() {
         if rows % 1000 == 0 {
@@ -190,23 +206,47 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
                 reasons.push("geometry is missing".into());
                 None
             }
+            Some(g) if !g.has_gdal_ptr() => {
+                reasons.push("geometry is missing".into());
+                None
+            }
             Some(g) if g.is_empty() => {
                 reasons.push("geometry is empty".into());
                 None
             }
-            Some(g) => match to_multipolygon(g) {
-                Ok(mp) => match to_tm3.multipolygon(&mp) {
-                    Ok(mp) => Some(mp),
-                    Err(e) => {
-                        reasons.push(e.to_string());
+            Some(g) => {
+                let ty = g.geometry_type();
+                let flat;
+                let g = if gdal::vector::geometry_type_has_z(ty)
+                    || gdal::vector::geometry_type_has_m(ty)
+                {
+                    zm_rows += 1;
+                    let mut c = g.clone();
+                    c.flatten_to_2d();
+                    flat = c;
+                    &flat
+                } else {
+                    g
+                };
+                match to_multipolygon(g).and_then(|mp| make_valid(g, mp)) {
+                    Ok((mp, repair)) => {
+                        if let Some(note) = repair {
+                            repairs.push((row, note));
+                        }
+                        match to_tm3.multipolygon(&mp) {
+                            Ok(mp) => Some(mp),
+                            Err(e) => {
+                                reasons.push(e.to_string());
+                                None
+                            }
+                        }
+                    }
+                    Err(why) => {
+                        reasons.push(why);
                         None
                     }
-                },
-                Err(why) => {
-                    reasons.push(why);
-                    None
                 }
-            },
+            }
         };
         let key_text = key_text(&record);
         match Plot::from_record(&record, geometry.unwrap_or_else(|| MultiPolygon(vec![]))) {
@@ -239,6 +279,22 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         }
     }
     options.progress.report(rows, total);
+    if zm_rows > 0 {
+        warnings.push(format!(
+            "{zm_rows} geometries had Z or M values; they were dropped (plots are 2D)"
+        ));
+    }
+    let keys: HashMap<u64, String> = seen.iter().map(|(k, r)| (*r, k.clone())).collect();
+    let repaired = repairs
+        .into_iter()
+        .filter_map(|(row, note)| {
+            keys.get(&row).map(|k| RowNote {
+                row,
+                key: Some(k.clone()),
+                note,
+            })
+        })
+        .collect();
     Ok(PlotFile {
         path: path.to_path_buf(),
         layer: layer_name,
@@ -247,7 +303,62 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         plots,
         rejected,
         warnings,
+        repaired,
     })
+}
+
+/// Checks a polygon with geo's validation; an invalid one is repaired with
+/// GEOS make-valid (through GDAL, keeping the structure of the rings) and the
+/// polygonal part of the result kept. Returns the geometry and, when it was
+/// repaired, what was wrong.
+fn make_valid(
+    g: &Geometry,
+    mp: MultiPolygon<f64>,
+) -> Result<(MultiPolygon<f64>, Option<String>), String> {
+    use geo::Validation;
+    let problems = mp.validation_errors();
+    if problems.is_empty() {
+        return Ok((mp, None));
+    }
+    let what = problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut opts = gdal::cpl::CslStringList::new();
+    let _ = opts.set_name_value("METHOD", "STRUCTURE");
+    let fixed = g
+        .make_valid(&opts)
+        .map_err(|e| format!("invalid geometry ({what}) that make-valid could not repair: {e}"))?;
+    let polygons: Vec<geo_types::Polygon<f64>> = match fixed.to_geo().map_err(|e| e.to_string())? {
+        geo_types::Geometry::Polygon(p) => vec![p],
+        geo_types::Geometry::MultiPolygon(m) => m.0,
+        geo_types::Geometry::GeometryCollection(c) => {
+            c.0.into_iter()
+                .flat_map(|g| match g {
+                    geo_types::Geometry::Polygon(p) => vec![p],
+                    geo_types::Geometry::MultiPolygon(m) => m.0,
+                    _ => vec![],
+                })
+                .collect()
+        }
+        _ => vec![],
+    };
+    let repaired = MultiPolygon(polygons);
+    if repaired.0.is_empty() || !repaired.validation_errors().is_empty() {
+        return Err(format!(
+            "invalid geometry ({what}) that make-valid could not repair"
+        ));
+    }
+    use geo::Area;
+    Ok((
+        repaired.clone(),
+        Some(format!(
+            "invalid geometry ({what}) repaired with make-valid; area {:.4} → {:.4} (map units²)",
+            mp.unsigned_area(),
+            repaired.unsigned_area()
+        )),
+    ))
 }
 
 fn key_text(r: &Record) -> Option<String> {
@@ -418,6 +529,7 @@ fn columns(plots: &[Plot]) -> Vec<Column> {
 }
 
 fn create_dataset(path: &Path, format: VectorFormat) -> Result<Dataset, IngestError> {
+    crate::route_gdal_messages();
     let driver = DriverManager::get_driver_by_name(format.driver())
         .map_err(gdal_err(path, "find the driver"))?;
     if path.exists() {
@@ -900,5 +1012,58 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read.plots.len(), 3);
+    }
+}
+
+#[cfg(test)]
+mod repair_tests {
+    use super::*;
+
+    #[test]
+    fn a_self_intersecting_plot_is_repaired_and_z_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bowtie.geojson");
+        // a bow-tie ring (self-intersection) and a polygon with Z values
+        let props = |lo: &str| {
+            format!(r#"{{"maxa":1981,"tk":"286","khoanh":"1","lo":"{lo}","ldlr":"TXB"}}"#)
+        };
+        let bowtie = r#"{"type":"Polygon","coordinates":[[[105.95,22.23],[105.952,22.232],[105.952,22.23],[105.95,22.232],[105.95,22.23]]]}"#;
+        let with_z = r#"{"type":"Polygon","coordinates":[[[105.96,22.23,120.5],[105.961,22.23,121],[105.961,22.231,119],[105.96,22.23,120.5]]]}"#;
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{},"geometry":{bowtie}}},{{"type":"Feature","properties":{},"geometry":{with_z}}}]}}"#,
+                props("1"),
+                props("2")
+            ),
+        )
+        .unwrap();
+        let read = read_plots(&path, &ReadOptions::default()).unwrap();
+        assert!(read.rejected.is_empty(), "{:?}", read.rejected);
+        assert_eq!(read.plots.len(), 2);
+        assert_eq!(read.repaired.len(), 1, "{:?}", read.repaired);
+        assert_eq!(read.repaired[0].row, 1);
+        assert_eq!(read.repaired[0].key.as_deref(), Some("01981/286/1/1"));
+        assert!(
+            read.repaired[0].note.contains("self-intersect")
+                || read.repaired[0].note.contains("intersect"),
+            "{}",
+            read.repaired[0].note
+        );
+        use geo::Validation;
+        let fixed = &read.plots[0].geometry;
+        assert!(fixed.is_valid());
+        assert_eq!(fixed.0.len(), 2, "the bow-tie becomes two triangles");
+        // two triangles, half of the 0.002° × 0.002° box (206 m × 221 m at 22.23° N)
+        assert!(
+            (read.plots[0].area_ha() - 2.28).abs() < 0.02,
+            "{}",
+            read.plots[0].area_ha()
+        );
+        assert!(
+            read.warnings.iter().any(|w| w.contains("Z or M")),
+            "{:?}",
+            read.warnings
+        );
     }
 }
