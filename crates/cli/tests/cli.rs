@@ -565,3 +565,67 @@ fn export_then_import_gives_the_same_plots() {
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown format")
     );
 }
+
+/// Kills `forest import plots` (SIGKILL) at different moments; afterwards the
+/// store holds either nothing of that import or all of it, never a part.
+fn killed_imports_leave_nothing_half_written(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = forest("unused.gpkg");
+    c.args(["sample-data", "--scale", "2", "--out"])
+        .arg(dir.path());
+    ok(c);
+    let file = dir.path().join("province_plots.shp");
+    let total: u64 = {
+        let info = Command::new("ogrinfo")
+            .args(["-so"])
+            .arg(&file)
+            .arg("province_plots")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&info.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("Feature Count: "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for delay_ms in [30u64, 150, 400, 700, 1000, 1500, 2500, 6000] {
+        let mut c = forest(store);
+        c.args(["import", "plots"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let n = stats_json(store)["plots"].as_u64().unwrap();
+        assert!(
+            n == 0 || n == total,
+            "after a kill at {delay_ms} ms the store holds {n} of {total} plots"
+        );
+        seen.insert(n);
+        if n == total {
+            break;
+        }
+    }
+    assert!(
+        seen.contains(&0),
+        "at least one import was killed before its commit"
+    );
+}
+
+#[test]
+fn killed_import_into_geopackage_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    killed_imports_leave_nothing_half_written(store.to_str().unwrap());
+}
+
+#[test]
+fn killed_import_into_postgis_writes_nothing() {
+    let db = PgDb::new();
+    killed_imports_leave_nothing_half_written(&db.url);
+}

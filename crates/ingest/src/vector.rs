@@ -104,7 +104,16 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         });
     }
-    let is_csv = path
+    let inner = zip_member(path, options.layer.as_deref())?;
+    let path_in_zip;
+    let opened: &Path = match &inner {
+        Some(p) => {
+            path_in_zip = p.clone();
+            &path_in_zip
+        }
+        None => path,
+    };
+    let is_csv = opened
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
@@ -112,14 +121,14 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         // geometry from the WKT column (not kept as an attribute); empty cells are NULL, not 0
         let open_options = ["KEEP_GEOM_COLUMNS=NO", "EMPTY_STRING_AS_NULL=YES"];
         Dataset::open_ex(
-            path,
+            opened,
             gdal::DatasetOptions {
                 open_options: Some(&open_options),
                 ..Default::default()
             },
         )
     } else {
-        Dataset::open(path)
+        Dataset::open(opened)
     }
     .map_err(gdal_err(path, "open the file"))?;
     let mut layer = match &options.layer {
@@ -359,6 +368,60 @@ fn make_valid(
             repaired.unsigned_area()
         )),
     ))
+}
+
+/// For a `.zip`, the GDAL path (`/vsizip/…`) of the vector file inside it:
+/// the only one, or the one whose name is the requested layer.
+fn zip_member(path: &Path, layer: Option<&str>) -> Result<Option<PathBuf>, IngestError> {
+    if !path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    {
+        return Ok(None);
+    }
+    let abs = std::fs::canonicalize(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let root = PathBuf::from(format!("/vsizip/{}", abs.display()));
+    let entries =
+        gdal::vsi::read_dir(&root, true).map_err(gdal_err(path, "list the zip archive"))?;
+    let vector: Vec<PathBuf> = entries
+        .into_iter()
+        .filter(|e| {
+            e.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                ["shp", "gpkg", "geojson", "json"].contains(&x.to_ascii_lowercase().as_str())
+            })
+        })
+        .collect();
+    let chosen = match (vector.len(), layer) {
+        (0, _) => None,
+        (1, _) => vector.first().cloned(),
+        (_, Some(l)) => vector
+            .iter()
+            .find(|e| e.file_stem().and_then(|s| s.to_str()) == Some(l))
+            .cloned(),
+        (_, None) => None,
+    };
+    match chosen {
+        Some(inner) => Ok(Some(root.join(inner))),
+        None => Err(IngestError::Layer {
+            path: path.to_path_buf(),
+            detail: if vector.is_empty() {
+                "the zip archive holds no shapefile, GeoPackage or GeoJSON".into()
+            } else {
+                format!(
+                    "the zip archive holds several layers ({}); choose one with --layer NAME",
+                    vector
+                        .iter()
+                        .map(|v| v.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        }),
+    }
 }
 
 fn key_text(r: &Record) -> Option<String> {
@@ -1065,5 +1128,64 @@ mod repair_tests {
             "{:?}",
             read.warnings
         );
+    }
+}
+
+#[cfg(test)]
+mod zip_tests {
+    use super::*;
+
+    #[test]
+    fn a_zipped_shapefile_is_read_and_several_layers_need_a_name() {
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("giao_dat");
+        std::fs::create_dir_all(&inner).unwrap();
+        write_plots(
+            &inner.join("lo_rung.shp"),
+            VectorFormat::Shapefile,
+            "lo_rung",
+            &c.plots[..20],
+        )
+        .unwrap();
+        let zip = |name: &str| {
+            let st = std::process::Command::new("python3")
+                .args(["-m", "zipfile", "-c"])
+                .arg(dir.path().join(name))
+                .arg(&inner)
+                .status()
+                .unwrap();
+            assert!(st.success());
+            dir.path().join(name)
+        };
+        let one = zip("one.zip");
+        let read = read_plots(&one, &ReadOptions::default()).unwrap();
+        assert_eq!(read.plots.len(), 20);
+        assert_eq!(read.source_crs, Crs::Vn2000Tm3_10630);
+        write_boundary(
+            &inner.join("ranh_gioi.shp"),
+            VectorFormat::Shapefile,
+            c.maxa,
+            &c.name,
+            &c.boundary,
+        )
+        .unwrap();
+        let two = zip("two.zip");
+        let err = read_plots(&two, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("two.zip") && err.contains("--layer") && err.contains("lo_rung.shp"),
+            "{err}"
+        );
+        let read = read_plots(
+            &two,
+            &ReadOptions {
+                layer: Some("lo_rung".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read.plots.len(), 20);
     }
 }
