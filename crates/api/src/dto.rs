@@ -244,6 +244,8 @@ pub struct ImportReportDto {
     pub warnings: Vec<String>,
     /// Plots whose invalid geometry was repaired.
     pub repaired: Vec<RejectedRowDto>,
+    /// Fields outside the national schema, kept with the plots.
+    pub unmapped_fields: Vec<String>,
     /// Declared areas that disagree with the geometry (> 1 % and > 0.05 ha).
     pub area_mismatches: Vec<AreaMismatchDto>,
     /// Planar area of the valid plots in EPSG:9213, ha.

@@ -73,14 +73,24 @@ pub async fn migrate(cfg: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn import_plots(
-    cfg: &Config,
-    file: &Path,
-    layer: Option<String>,
-    srs: Option<String>,
-    dry_run: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+/// Options of `forest import plots`.
+#[derive(Debug, Default)]
+pub struct ImportOptions {
+    pub layer: Option<String>,
+    pub srs: Option<String>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub mapping: Vec<(String, String)>,
+}
+
+pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow::Result<ExitCode> {
+    let ImportOptions {
+        layer,
+        srs,
+        dry_run,
+        json,
+        mapping,
+    } = o;
     let srs = srs.map(|s| s.parse::<Crs>()).transpose().context("--srs")?;
     let (p, pb) = progress("reading");
     let path = file.to_path_buf();
@@ -88,6 +98,7 @@ pub async fn import_plots(
         layer,
         srs,
         progress: p,
+        mapping,
     };
     let read = tokio::task::spawn_blocking(move || read_plots(&path, &options)).await??;
     pb.finish_and_clear();
@@ -140,6 +151,7 @@ pub async fn import_plots(
             })
             .collect(),
         warnings,
+        unmapped_fields: read.unmapped_fields.clone(),
         repaired: read
             .repaired
             .iter()
@@ -225,6 +237,12 @@ fn print_import(r: &ImportReportDto, dry_run: bool) {
             c.geodesic_ha,
             c.planar_ha,
             c.difference_pct
+        );
+    }
+    if !r.unmapped_fields.is_empty() {
+        out!(
+            "kept outside the national schema: {}",
+            r.unmapped_fields.join(", ")
         );
     }
     for w in &r.warnings {
@@ -608,7 +626,7 @@ pub async fn demo(cfg: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
             plots.display(),
             dir.display()
         );
-        if import_plots(cfg, &plots, None, None, false, false).await? != ExitCode::SUCCESS {
+        if import_plots(cfg, &plots, ImportOptions::default()).await? != ExitCode::SUCCESS {
             anyhow::bail!("the sample plots could not be imported");
         }
         if import_contracts(cfg, &contracts, false).await? != ExitCode::SUCCESS {

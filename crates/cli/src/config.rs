@@ -45,6 +45,31 @@ pub struct TargetsConfig {
     pub allocation_pct: Option<f64>,
 }
 
+/// Reads a schema mapping: a TOML file with a `[fields]` table of
+/// `source_name = "national_name"`. Every target must be a national field.
+pub fn read_mapping(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct MappingFile {
+        fields: std::collections::BTreeMap<String, String>,
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the mapping file {}", path.display()))?;
+    let m: MappingFile = toml::from_str(&text)
+        .with_context(|| format!("mapping file {} is invalid", path.display()))?;
+    let mut out = Vec::new();
+    for (from, to) in m.fields {
+        let field = forest_core::schema::national_field(&to).with_context(|| {
+            format!(
+                "mapping file {}: fields.{from} = \"{to}\" is not a field of the national schema",
+                path.display()
+            )
+        })?;
+        out.push((from, field.name.to_string()));
+    }
+    Ok(out)
+}
+
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {

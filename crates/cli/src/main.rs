@@ -134,6 +134,9 @@ enum ImportCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// TOML file mapping another schema's field names to national ones (`[fields] TEN_CHU = "churung"`).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
     },
     /// Import the protection contract register (CSV), checked against the plots.
     Contracts {
@@ -201,7 +204,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             srs,
             dry_run,
             json,
-        }) => commands::import_plots(&cfg, &file, layer, srs, dry_run, json).await,
+            mapping,
+        }) => {
+            let mapping = mapping
+                .map(|m| config::read_mapping(&m))
+                .transpose()?
+                .unwrap_or_default();
+            commands::import_plots(
+                &cfg,
+                &file,
+                commands::ImportOptions {
+                    layer,
+                    srs,
+                    dry_run,
+                    json,
+                    mapping,
+                },
+            )
+            .await
+        }
         Command::Import(ImportCommand::Contracts { file, dry_run }) => {
             commands::import_contracts(&cfg, &file, dry_run).await
         }

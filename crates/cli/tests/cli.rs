@@ -629,3 +629,82 @@ fn killed_import_into_postgis_writes_nothing() {
     let db = PgDb::new();
     killed_imports_leave_nothing_half_written(&db.url);
 }
+
+#[test]
+fn another_schema_is_imported_through_a_mapping_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("other.gpkg");
+    // a layer whose owner, code and area fields carry other names, plus one field of its own
+    let st = Command::new("ogr2ogr")
+        .args(["-f", "GPKG"])
+        .arg(&renamed)
+        .arg(sample("vinh_thong_plots.shp"))
+        .args([
+            "-dialect",
+            "sqlite",
+            "-sql",
+            "SELECT *, churung AS TEN_CHU_RUNG, machur AS MA_CHU, dtich AS DIEN_TICH_HA, 'x' AS nguon FROM vinh_thong_plots",
+            "-nln",
+            "lo_rung",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for drop in ["churung", "machur", "dtich"] {
+        let st = Command::new("ogrinfo")
+            .arg(&renamed)
+            .args([
+                "-q",
+                "-sql",
+                &format!("ALTER TABLE lo_rung DROP COLUMN {drop}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+    let mapping = dir.path().join("mapping.toml");
+    std::fs::write(
+        &mapping,
+        "[fields]\nTEN_CHU_RUNG = \"churung\"\nMA_CHU = \"machur\"\nDIEN_TICH_HA = \"dtich\"\n",
+    )
+    .unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    let mut c = forest(store);
+    c.args(["import", "plots"])
+        .arg(&renamed)
+        .arg("--mapping")
+        .arg(&mapping);
+    let out = ok(c);
+    assert!(
+        out.contains("kept outside the national schema: ghichu, nguon"),
+        "{out}"
+    );
+    let reference = dir.path().join("reference.gpkg");
+    let reference = reference.to_str().unwrap();
+    load_sample(reference);
+    let (a, b) = (stats_json(store), stats_json(reference));
+    assert_eq!(
+        a["allocation"], b["allocation"],
+        "owners came through the mapping"
+    );
+    assert_eq!(a["forest_area_ha"], b["forest_area_ha"]);
+    std::fs::write(&mapping, "[fields]\nTEN_CHU_RUNG = \"chu_rung\"\n").unwrap();
+    let mut c = forest(store);
+    c.args(["import", "plots"])
+        .arg(&renamed)
+        .arg("--mapping")
+        .arg(&mapping);
+    let out = run(c);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("mapping.toml")
+            && err.contains("fields.TEN_CHU_RUNG"),
+        "{err}"
+    );
+}

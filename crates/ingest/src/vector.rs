@@ -58,6 +58,8 @@ pub struct ReadOptions {
     pub srs: Option<Crs>,
     /// Called with the rows read so far and the layer's row count.
     pub progress: forest_core::Progress,
+    /// Source field name → national field name, for files in another schema.
+    pub mapping: Vec<(String, String)>,
 }
 
 /// What was read from a plot file.
@@ -79,6 +81,8 @@ pub struct PlotFile {
     pub warnings: Vec<String>,
     /// Plots whose invalid geometry was repaired, with what was wrong.
     pub repaired: Vec<RowNote>,
+    /// Fields outside the national schema (after the mapping); kept with the plots.
+    pub unmapped_fields: Vec<String>,
 }
 
 fn gdal_err<'a>(
@@ -166,10 +170,25 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             detail: e.to_string(),
         })?;
 
+    // source field names, renamed by the mapping (case-insensitive) to national ones
     let fields: Vec<(String, u32)> = layer
         .defn()
         .fields()
-        .map(|f| (f.name(), f.field_type()))
+        .map(|f| {
+            let name = f.name();
+            let mapped = options
+                .mapping
+                .iter()
+                .find(|(from, _)| from.eq_ignore_ascii_case(name.trim()))
+                .map(|(_, to)| to.clone())
+                .unwrap_or(name);
+            (mapped, f.field_type())
+        })
+        .collect();
+    let unmapped_fields: Vec<String> = fields
+        .iter()
+        .filter(|(n, _)| national_field(n).is_none())
+        .map(|(n, _)| n.trim().to_lowercase())
         .collect();
     let mut plots = Vec::new();
     let mut rejected = Vec::new();
@@ -313,6 +332,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         rejected,
         warnings,
         repaired,
+        unmapped_fields,
     })
 }
 
