@@ -138,7 +138,7 @@ enum ImportCommand {
         #[arg(long)]
         mapping: Option<PathBuf>,
     },
-    /// Import the protection contract register (CSV), checked against the plots.
+    /// Import the protection contract register (CSV, or .xlsx/.xls/.ods: first sheet), checked against the plots.
     Contracts {
         /// The file.
         file: PathBuf,

@@ -1,4 +1,5 @@
-//! The protection contract register as CSV.
+//! The protection contract register, as CSV or as a spreadsheet (the
+//! `.xlsx` communes keep it in).
 //!
 //! Columns: `number, holder_name, holder_code, plots, area_ha, start_date,
 //! end_date, rate_vnd_per_ha`; `plots` lists plot keys (`maxa/tk/khoanh/lo`)
@@ -24,9 +25,14 @@ pub const COLUMNS: [&str; 8] = [
     "rate_vnd_per_ha",
 ];
 
-/// Reads a register: every valid row becomes a contract, every bad one a
-/// [`RowError`] with its line number and every reason.
-pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), IngestError> {
+/// A sheet of text cells: the header row and the data rows with their line
+/// (CSV) or row (spreadsheet) numbers, or why a row could not be read.
+struct Table {
+    headers: Vec<String>,
+    rows: Vec<(u64, Result<Vec<String>, String>)>,
+}
+
+fn read_csv_table(path: &Path) -> Result<Table, IngestError> {
     let csv_err = |detail: String| IngestError::Csv {
         path: path.to_path_buf(),
         detail,
@@ -35,11 +41,86 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
         .trim(csv::Trim::All)
         .from_path(path)
         .map_err(|e| csv_err(format!("cannot open: {e}")))?;
-    let headers: Vec<String> = reader
+    let headers = reader
         .headers()
         .map_err(|e| csv_err(format!("cannot read the header: {e}")))?
         .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
+        .map(str::to_string)
+        .collect();
+    let rows = reader
+        .records()
+        .enumerate()
+        .map(|(n, r)| {
+            (
+                n as u64 + 2,
+                r.map(|r| r.iter().map(str::to_string).collect())
+                    .map_err(|e| format!("unreadable: {e}")),
+            )
+        })
+        .collect();
+    Ok(Table { headers, rows })
+}
+
+/// The first sheet of an `.xlsx`, `.xls` or `.ods` workbook; dates become
+/// `YYYY-MM-DD`, whole numbers lose their `.0`.
+fn read_sheet_table(path: &Path) -> Result<Table, IngestError> {
+    use calamine::{open_workbook_auto, Data, Reader};
+    let err = |detail: String| IngestError::Csv {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut wb =
+        open_workbook_auto(path).map_err(|e| err(format!("cannot open the workbook: {e}")))?;
+    let range = wb
+        .worksheet_range_at(0)
+        .ok_or_else(|| err("the workbook has no sheet".into()))?
+        .map_err(|e| err(format!("cannot read the first sheet: {e}")))?;
+    let text = |d: &Data| -> String {
+        match d {
+            Data::Empty => String::new(),
+            Data::String(s) => s.clone(),
+            Data::Int(i) => i.to_string(),
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            Data::Float(f) => f.to_string(),
+            Data::Bool(b) => b.to_string(),
+            Data::DateTime(dt) => dt
+                .as_datetime()
+                .map(|t| t.date().to_string())
+                .unwrap_or_else(|| dt.to_string()),
+            Data::DateTimeIso(s) => s.get(..10).unwrap_or(s).to_string(),
+            other => other.to_string(),
+        }
+    };
+    let first_row = range.start().map(|(r, _)| u64::from(r)).unwrap_or(0);
+    let mut rows = range.rows().enumerate();
+    let headers = match rows.next() {
+        Some((_, h)) => h.iter().map(text).collect(),
+        None => return Err(err("the first sheet is empty".into())),
+    };
+    let rows = rows
+        .filter(|(_, r)| r.iter().any(|c| !matches!(c, Data::Empty)))
+        .map(|(n, r)| (first_row + n as u64 + 1, Ok(r.iter().map(text).collect())))
+        .collect();
+    Ok(Table { headers, rows })
+}
+
+/// Reads a register from CSV or a spreadsheet (`.xlsx`, `.xls`, `.ods`, first
+/// sheet): every valid row becomes a contract, every bad one a [`RowError`]
+/// with its line (or sheet row) number and every reason.
+pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), IngestError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let table = match ext.as_str() {
+        "xlsx" | "xlsm" | "xls" | "ods" => read_sheet_table(path)?,
+        _ => read_csv_table(path)?,
+    };
+    let headers: Vec<String> = table
+        .headers
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
         .collect();
     let mut idx = [0usize; 8];
     let mut missing = Vec::new();
@@ -50,28 +131,30 @@ pub fn read_contracts(path: &Path) -> Result<(Vec<Contract>, Vec<RowError>), Ing
         }
     }
     if !missing.is_empty() {
-        return Err(csv_err(format!(
-            "missing column(s): {} (expected {})",
-            missing.join(", "),
-            COLUMNS.join(", ")
-        )));
+        return Err(IngestError::Csv {
+            path: path.to_path_buf(),
+            detail: format!(
+                "missing column(s): {} (expected {})",
+                missing.join(", "),
+                COLUMNS.join(", ")
+            ),
+        });
     }
     let mut contracts = Vec::new();
     let mut rejected = Vec::new();
-    for (n, rec) in reader.records().enumerate() {
-        let line = n as u64 + 2;
+    for (line, rec) in table.rows {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
                 rejected.push(RowError {
                     row: line,
                     key: None,
-                    reasons: vec![format!("unreadable: {e}")],
+                    reasons: vec![e],
                 });
                 continue;
             }
         };
-        let get = |k: usize| rec.get(idx[k]).unwrap_or("").trim();
+        let get = |k: usize| rec.get(idx[k]).map(|c| c.trim()).unwrap_or("");
         let mut reasons = Vec::new();
         let mut num = |k: usize| -> Option<f64> {
             get(k)
@@ -215,6 +298,59 @@ mod tests {
         assert!(
             err.contains("r.csv") && err.contains("missing column(s): holder_name"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn the_register_is_read_from_a_spreadsheet() {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("so_giao_khoan.xlsx");
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        let date_fmt = Format::new().set_num_format("dd/mm/yyyy");
+        for (col, h) in COLUMNS.iter().enumerate() {
+            ws.write_string(0, col as u16, *h).unwrap();
+        }
+        for (i, k) in c.contracts.iter().take(5).enumerate() {
+            let r = i as u32 + 1;
+            ws.write_string(r, 0, &k.number).unwrap();
+            ws.write_string(r, 1, &k.holder_name).unwrap();
+            ws.write_number(r, 2, k.holder_code as f64).unwrap();
+            ws.write_string(
+                r,
+                3,
+                k.plots
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            )
+            .unwrap();
+            ws.write_number(r, 4, k.area_ha).unwrap();
+            let d = |x: chrono::NaiveDate| ExcelDateTime::parse_from_str(&x.to_string()).unwrap();
+            ws.write_datetime_with_format(r, 5, d(k.start), &date_fmt)
+                .unwrap();
+            ws.write_datetime_with_format(r, 6, d(k.end), &date_fmt)
+                .unwrap();
+            ws.write_number(r, 7, k.rate_vnd_per_ha as f64).unwrap();
+        }
+        // a blank row, then a row with a bad holder code (sheet row 8)
+        ws.write_string(7, 0, "99/HĐ").unwrap();
+        ws.write_string(7, 2, "không rõ").unwrap();
+        wb.save(&path).unwrap();
+        let (read, rejected) = read_contracts(&path).unwrap();
+        assert_eq!(read, c.contracts[..5].to_vec());
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].row, 8);
+        assert!(
+            rejected[0]
+                .reasons
+                .iter()
+                .any(|r| r.contains("holder_code")),
+            "{:?}",
+            rejected[0]
         );
     }
 }
