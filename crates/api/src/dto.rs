@@ -212,6 +212,32 @@ pub struct AreaCrossCheckDto {
     pub difference_pct: f64,
 }
 
+/// Two plots that overlap (lô must not).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OverlapDto {
+    /// First plot.
+    pub a: String,
+    /// Second plot.
+    pub b: String,
+    /// Shared area, m².
+    pub area_m2: f64,
+    /// A thin sliver (digitising noise) rather than land given twice.
+    pub sliver: bool,
+}
+
+/// Land inside the boundary that no plot covers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GapDto {
+    /// Area, m².
+    pub area_m2: f64,
+    /// Easting of a point of the gap, EPSG:9213.
+    pub x: f64,
+    /// Northing, EPSG:9213.
+    pub y: f64,
+    /// A thin sliver.
+    pub sliver: bool,
+}
+
 /// What a load wrote.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LoadDto {
@@ -246,6 +272,10 @@ pub struct ImportReportDto {
     pub repaired: Vec<RejectedRowDto>,
     /// Fields outside the national schema, kept with the plots.
     pub unmapped_fields: Vec<String>,
+    /// Pairs of plots that overlap by more than 1 m².
+    pub overlaps: Vec<OverlapDto>,
+    /// Gaps inside the boundary (when one was given) larger than 1 m².
+    pub gaps: Vec<GapDto>,
     /// Declared areas that disagree with the geometry (> 1 % and > 0.05 ha).
     pub area_mismatches: Vec<AreaMismatchDto>,
     /// Planar area of the valid plots in EPSG:9213, ha.

@@ -1,13 +1,14 @@
 //! The subcommands: each parses its input, calls ingest / store / core, and
 //! reports. No business logic lives here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use forest_api::dto::{
-    AreaCrossCheckDto, AreaMismatchDto, ImportReportDto, IndicatorsDto, LoadDto, RejectedRowDto,
+    AreaCrossCheckDto, AreaMismatchDto, GapDto, ImportReportDto, IndicatorsDto, LoadDto,
+    OverlapDto, RejectedRowDto,
 };
 use forest_api::AppState;
 use forest_core::{AreaMismatch, Crs, Indicators, PlotKey};
@@ -81,6 +82,7 @@ pub struct ImportOptions {
     pub dry_run: bool,
     pub json: bool,
     pub mapping: Vec<(String, String)>,
+    pub boundary: Option<PathBuf>,
 }
 
 pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow::Result<ExitCode> {
@@ -90,6 +92,7 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         dry_run,
         json,
         mapping,
+        boundary,
     } = o;
     let srs = srs.map(|s| s.parse::<Crs>()).transpose().context("--srs")?;
     let (p, pb) = progress("reading");
@@ -100,7 +103,7 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         progress: p,
         mapping,
     };
-    let read = tokio::task::spawn_blocking(move || read_plots(&path, &options)).await??;
+    let mut read = tokio::task::spawn_blocking(move || read_plots(&path, &options)).await??;
     pb.finish_and_clear();
     let mismatches: Vec<AreaMismatchDto> = read
         .plots
@@ -135,6 +138,26 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
             ));
         }
     }
+    let (overlaps, gaps) = {
+        let boundary = boundary
+            .map(|b| forest_ingest::read_boundary(&b, srs))
+            .transpose()?;
+        let plots = std::sync::Arc::new(std::mem::take(&mut read.plots));
+        let shared = std::sync::Arc::clone(&plots);
+        let (o, g) = tokio::task::spawn_blocking(move || {
+            let pairs: Vec<_> = shared.iter().map(|p| (&p.key, &p.geometry)).collect();
+            let o =
+                forest_core::topology::overlaps(&pairs, forest_core::topology::DEFAULT_MIN_AREA_M2);
+            let g = boundary.map(|b| {
+                let geoms: Vec<_> = shared.iter().map(|p| &p.geometry).collect();
+                forest_core::topology::gaps(&geoms, &b, forest_core::topology::DEFAULT_MIN_AREA_M2)
+            });
+            (o, g.unwrap_or_default())
+        })
+        .await?;
+        read.plots = std::sync::Arc::try_unwrap(plots).unwrap_or_else(|a| a.as_ref().clone());
+        (o, g)
+    };
     let mut report = ImportReportDto {
         file: file.display().to_string(),
         layer: read.layer.clone(),
@@ -152,6 +175,24 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
             .collect(),
         warnings,
         unmapped_fields: read.unmapped_fields.clone(),
+        overlaps: overlaps
+            .iter()
+            .map(|o| OverlapDto {
+                a: o.a.to_string(),
+                b: o.b.to_string(),
+                area_m2: (o.area_m2 * 100.0).round() / 100.0,
+                sliver: o.sliver,
+            })
+            .collect(),
+        gaps: gaps
+            .iter()
+            .map(|g| GapDto {
+                area_m2: (g.area_m2 * 100.0).round() / 100.0,
+                x: (g.at.x() * 100.0).round() / 100.0,
+                y: (g.at.y() * 100.0).round() / 100.0,
+                sliver: g.sliver,
+            })
+            .collect(),
         repaired: read
             .repaired
             .iter()
@@ -239,6 +280,24 @@ fn print_import(r: &ImportReportDto, dry_run: bool) {
             c.difference_pct
         );
     }
+    for o in &r.overlaps {
+        let kind = if o.sliver { "sliver" } else { "overlap" };
+        out!(
+            "{kind}: plots {} and {} share {:.2} m²",
+            o.a,
+            o.b,
+            o.area_m2
+        );
+    }
+    for g in &r.gaps {
+        let kind = if g.sliver { "sliver gap" } else { "gap" };
+        out!("{kind}: {:.2} m² inside the boundary covered by no plot, near E {:.1} N {:.1} (EPSG:9213)", g.area_m2, g.x, g.y);
+    }
+    out!(
+        "topology: {} overlapping pair(s), {} gap(s)",
+        r.overlaps.len(),
+        r.gaps.len()
+    );
     if !r.unmapped_fields.is_empty() {
         out!(
             "kept outside the national schema: {}",

@@ -137,6 +137,9 @@ enum ImportCommand {
         /// TOML file mapping another schema's field names to national ones (`[fields] TEN_CHU = "churung"`).
         #[arg(long)]
         mapping: Option<PathBuf>,
+        /// Commune boundary layer: report land inside it that no plot covers.
+        #[arg(long)]
+        boundary: Option<PathBuf>,
     },
     /// Import the protection contract register (CSV, or .xlsx/.xls/.ods: first sheet), checked against the plots.
     Contracts {
@@ -205,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
             json,
             mapping,
+            boundary,
         }) => {
             let mapping = mapping
                 .map(|m| config::read_mapping(&m))
@@ -219,6 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     dry_run,
                     json,
                     mapping,
+                    boundary,
                 },
             )
             .await

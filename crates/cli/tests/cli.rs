@@ -708,3 +708,72 @@ fn another_schema_is_imported_through_a_mapping_file() {
         "{err}"
     );
 }
+
+#[test]
+fn overlaps_and_gaps_are_reported_with_plot_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store = store.to_str().unwrap();
+    let boundary = sample("vinh_thong_boundary.shp");
+    // the sample tiles the commune exactly
+    let mut c = forest(store);
+    c.args(["import", "plots", "--dry-run", "--boundary"])
+        .arg(&boundary)
+        .arg(sample("vinh_thong_plots.shp"));
+    assert!(ok(c).contains("topology: 0 overlapping pair(s), 0 gap(s)"));
+    // shift one plot east by about 30 m and drop another
+    load_sample(store);
+    let json = dir.path().join("plots.geojson");
+    let mut c = forest(store);
+    c.args(["export", "plots", "--out"]).arg(&json);
+    ok(c);
+    let mut fc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let features = fc["features"].as_array_mut().unwrap();
+    let key = |f: &serde_json::Value| {
+        let p = &f["properties"];
+        format!(
+            "{:05}/{}/{}/{}",
+            p["maxa"].as_i64().unwrap(),
+            p["tk"].as_str().unwrap(),
+            p["khoanh"].as_str().unwrap(),
+            p["lo"].as_str().unwrap()
+        )
+    };
+    let shifted = key(&features[100]);
+    let dropped = key(&features[200]);
+    fn shift(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Array(a) if a.len() == 2 && a[0].is_f64() => {
+                a[0] = serde_json::json!(a[0].as_f64().unwrap() + 0.0003)
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(shift),
+            _ => {}
+        }
+    }
+    shift(&mut features[100]["geometry"]["coordinates"]);
+    features.remove(200);
+    std::fs::write(&json, serde_json::to_string(&fc).unwrap()).unwrap();
+    let mut c = forest(store);
+    c.args(["import", "plots", "--dry-run", "--json", "--boundary"])
+        .arg(&boundary)
+        .arg(&json);
+    let report: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();
+    let overlaps = report["overlaps"].as_array().unwrap();
+    assert!(!overlaps.is_empty());
+    assert!(
+        overlaps
+            .iter()
+            .all(|o| o["a"] == shifted.as_str() || o["b"] == shifted.as_str()),
+        "{overlaps:?}"
+    );
+    assert!(overlaps
+        .iter()
+        .any(|o| o["area_m2"].as_f64().unwrap() > 1000.0 && o["sliver"] == false));
+    let gaps = report["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|g| g["area_m2"].as_f64().unwrap() > 10_000.0),
+        "the dropped plot {dropped} leaves a gap: {gaps:?}"
+    );
+}

@@ -18,6 +18,7 @@ pub mod plot;
 pub mod progress;
 pub mod schema;
 pub mod text;
+pub mod topology;
 
 pub use area::{geodesic_area_ha, planar_area_ha, AreaMismatch};
 pub use contract::Contract;

@@ -501,6 +501,59 @@ fn geometry_kind(g: &geo_types::Geometry<f64>) -> &'static str {
     }
 }
 
+/// Reads a boundary layer (e.g. the commune boundary): every polygon of its
+/// first layer, in EPSG:9213.
+pub fn read_boundary(path: &Path, srs: Option<Crs>) -> Result<MultiPolygon<f64>, IngestError> {
+    crate::route_gdal_messages();
+    let ds = Dataset::open(path).map_err(gdal_err(path, "open the file"))?;
+    let mut layer = ds.layer(0).map_err(|_| IngestError::Layer {
+        path: path.to_path_buf(),
+        detail: "the file has no layer".into(),
+    })?;
+    let crs = match (srs, layer.spatial_ref()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => {
+            crate::crs::recognise(&s)
+                .map_err(|detail| IngestError::Crs {
+                    path: path.to_path_buf(),
+                    detail,
+                })?
+                .crs
+        }
+        (None, None) => {
+            return Err(IngestError::Crs {
+                path: path.to_path_buf(),
+                detail: "the boundary has no CRS (.prj); give it with --srs".into(),
+            })
+        }
+    };
+    let to = Transformer::new(crs, Crs::Vn2000Tm3_10630).map_err(|e| IngestError::Crs {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let mut polygons = Vec::new();
+    for f in layer.features() {
+        if let Some(g) = f.geometry().filter(|g| g.has_gdal_ptr() && !g.is_empty()) {
+            let mp = to_multipolygon(g).map_err(|detail| IngestError::Layer {
+                path: path.to_path_buf(),
+                detail,
+            })?;
+            let mp = to.multipolygon(&mp).map_err(|e| IngestError::Crs {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+            polygons.extend(mp.0);
+        }
+    }
+    if polygons.is_empty() {
+        return Err(IngestError::Layer {
+            path: path.to_path_buf(),
+            detail: "the boundary layer has no polygon".into(),
+        });
+    }
+    Ok(MultiPolygon(polygons))
+}
+
 /// Output formats for plot layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VectorFormat {

@@ -71,7 +71,8 @@ pub fn generate(seed: u64, scale: usize) -> Vec<Commune> {
             } else {
                 names::commune_name(k)
             };
-            let offset = (col as f64 * 14_000.0, -(row as f64) * 15_000.0);
+            // the lattice spans at most 92 × 98 cells of 165 m before scaling (≤ 1.15×): keep neighbours apart
+            let offset = (col as f64 * 18_000.0, -(row as f64) * 19_000.0);
             let layout = Layout::build(seed.wrapping_add(k as u64 * 7919), offset);
             attributes::populate(layout, seed.wrapping_add(k as u64 * 104_729), maxa, &name)
         })
@@ -142,19 +143,39 @@ mod tests {
     #[test]
     fn province_scale_places_communes_side_by_side() {
         use geo::{BoundingRect, Intersects};
-        let communes = generate(3, 3);
-        assert_eq!(communes.len(), 3);
+        let communes = generate(figures::SEED, 6);
+        assert_eq!(communes.len(), 6);
         let codes: std::collections::BTreeSet<_> = communes.iter().map(|c| c.maxa).collect();
-        assert_eq!(codes.len(), 3);
+        assert_eq!(codes.len(), 6);
+        // each commune stays inside its own 18 km × 19 km cell of the grid
+        // (three columns here), so no two communes meet whatever the seed
+        for (k, c) in communes.iter().enumerate() {
+            let r = c.boundary.bounding_rect().unwrap();
+            let (cx, cy) = (
+                layout::CENTRE.x + (k % 3) as f64 * 18_000.0,
+                layout::CENTRE.y - (k / 3) as f64 * 19_000.0,
+            );
+            assert!(
+                r.min().x > cx - 9_000.0 && r.max().x < cx + 9_000.0,
+                "commune {k} is too wide: {r:?}"
+            );
+            assert!(
+                r.min().y > cy - 9_500.0 && r.max().y < cy + 9_500.0,
+                "commune {k} is too tall: {r:?}"
+            );
+        }
         let boxes: Vec<_> = communes
             .iter()
             .map(|c| c.boundary.bounding_rect().unwrap())
             .collect();
-        assert!(
-            !boxes[0].intersects(&boxes[1])
-                && !boxes[1].intersects(&boxes[2])
-                && !boxes[0].intersects(&boxes[2])
-        );
+        for i in 0..boxes.len() {
+            for j in i + 1..boxes.len() {
+                assert!(
+                    !boxes[i].intersects(&boxes[j]),
+                    "communes {i} and {j} overlap"
+                );
+            }
+        }
         for c in &communes {
             let ind = Indicators::compute(&group(&c.plots), &Targets::default(), 2026);
             assert_eq!(
