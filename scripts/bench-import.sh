@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scale="${1:-120}"
 bash scripts/setup-system.sh >/dev/null
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 admin="$(bash scripts/test-db.sh)"
 base="${admin%/*}"
 cargo build --release --locked --quiet --bin forest

@@ -501,8 +501,9 @@ fn serve_answers_health_and_stats_and_stops_gracefully() {
     // chunked or not, the JSON object is in the body
     let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
     assert_figures(&serde_json::from_str(json).unwrap());
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // the shell's own `kill`: no procps needed
+    let st = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(st.success());
