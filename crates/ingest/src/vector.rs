@@ -150,18 +150,23 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
     };
     let layer_name = layer.name();
     let mut warnings = Vec::new();
-    let source_crs = match (options.srs, layer.spatial_ref()) {
-        (Some(crs), _) => crs,
-        (None, Some(srs)) => {
-            let r = crate::crs::recognise(&srs).map_err(|detail| IngestError::Crs { path: path.to_path_buf(), detail })?;
+    let extent = layer
+        .try_get_extent()
+        .ok()
+        .flatten()
+        .map(|e| (e.MinX, e.MinY, e.MaxX, e.MaxY));
+    let source_crs = match options.srs {
+        Some(crs) => crs,
+        None => {
+            let r =
+                crate::crs::recognise(layer.spatial_ref().as_ref(), extent).map_err(|detail| {
+                    IngestError::Crs {
+                        path: path.to_path_buf(),
+                        detail,
+                    }
+                })?;
             warnings.extend(r.warning);
             r.crs
-        }
-        (None, None) => {
-            return Err(IngestError::Crs {
-                path: path.to_path_buf(),
-                detail: "the layer has no coordinate reference system (.prj missing); give it with --srs EPSG:9213".into(),
-            })
         }
     };
     let to_tm3 =
@@ -510,21 +515,20 @@ pub fn read_boundary(path: &Path, srs: Option<Crs>) -> Result<MultiPolygon<f64>,
         path: path.to_path_buf(),
         detail: "the file has no layer".into(),
     })?;
-    let crs = match (srs, layer.spatial_ref()) {
-        (Some(c), _) => c,
-        (None, Some(s)) => {
-            crate::crs::recognise(&s)
+    let extent = layer
+        .try_get_extent()
+        .ok()
+        .flatten()
+        .map(|e| (e.MinX, e.MinY, e.MaxX, e.MaxY));
+    let crs = match srs {
+        Some(c) => c,
+        None => {
+            crate::crs::recognise(layer.spatial_ref().as_ref(), extent)
                 .map_err(|detail| IngestError::Crs {
                     path: path.to_path_buf(),
                     detail,
                 })?
                 .crs
-        }
-        (None, None) => {
-            return Err(IngestError::Crs {
-                path: path.to_path_buf(),
-                detail: "the boundary has no CRS (.prj); give it with --srs".into(),
-            })
         }
     };
     let to = Transformer::new(crs, Crs::Vn2000Tm3_10630).map_err(|e| IngestError::Crs {
@@ -1135,10 +1139,13 @@ mod tests {
         want.sort_unstable();
         assert_eq!(got, want);
         std::fs::remove_file(dir.path().join("p.prj")).unwrap();
-        let err = read_plots(&path, &ReadOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("p.shp") && err.contains("--srs"), "{err}");
+        let read = read_plots(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(read.source_crs, Crs::Vn2000Tm3_10630);
+        assert!(
+            read.warnings.iter().any(|w| w.contains("no .prj")),
+            "{:?}",
+            read.warnings
+        );
         let read = read_plots(
             &path,
             &ReadOptions {
@@ -1260,5 +1267,139 @@ mod zip_tests {
         )
         .unwrap();
         assert_eq!(read.plots.len(), 20);
+    }
+}
+
+#[cfg(test)]
+mod crs_tests {
+    use super::*;
+
+    const TM3_UTM_SCALE: &str = r#"PROJCS["VN2000_TM3_106_30",GEOGCS["GCS_VN_2000",DATUM["D_Vietnam_2000",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",106.5],PARAMETER["Scale_Factor",0.9996],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
+    const TM3_WRONG_CM: &str = r#"PROJCS["VN2000_TM3_105",GEOGCS["GCS_VN_2000",DATUM["D_Vietnam_2000",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",105.0],PARAMETER["Scale_Factor",0.9999],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
+    const UTM48_NO_SHIFT: &str = r#"PROJCS["VN_2000_UTM_Zone_48N",GEOGCS["GCS_VN_2000",DATUM["D_Vietnam_2000",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",105.0],PARAMETER["Scale_Factor",0.9996],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
+
+    fn plots() -> Vec<Plot> {
+        forest_sample::generate(forest_sample::figures::SEED, 1)
+            .remove(0)
+            .plots
+            .into_iter()
+            .step_by(97)
+            .take(8)
+            .collect()
+    }
+
+    fn with_prj(dir: &Path, plots: &[Plot], prj: Option<&str>) -> PathBuf {
+        let path = dir.join("p.shp");
+        write_plots(&path, VectorFormat::Shapefile, "p", plots).unwrap();
+        match prj {
+            Some(text) => std::fs::write(dir.join("p.prj"), text).unwrap(),
+            None => std::fs::remove_file(dir.join("p.prj")).unwrap(),
+        }
+        path
+    }
+
+    #[test]
+    fn tm3_written_with_the_utm_scale_is_read_as_epsg_9213() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = read_plots(
+            &with_prj(dir.path(), &plots(), Some(TM3_UTM_SCALE)),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(read.source_crs, Crs::Vn2000Tm3_10630);
+        assert!(
+            read.warnings.iter().any(|w| w.contains("0.9996")),
+            "{:?}",
+            read.warnings
+        );
+    }
+
+    #[test]
+    fn a_wrong_central_meridian_is_overruled_by_the_coordinates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plots();
+        let read = read_plots(
+            &with_prj(dir.path(), &p, Some(TM3_WRONG_CM)),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(read.source_crs, Crs::Vn2000Tm3_10630);
+        assert!(
+            read.warnings
+                .iter()
+                .any(|w| w.contains("central meridian 105")),
+            "{:?}",
+            read.warnings
+        );
+        assert!((read.plots[0].area_ha() - p[0].area_ha()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn vn2000_utm_48n_without_shift_is_read_as_epsg_3405() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plots();
+        // the same plots in VN-2000 / UTM 48N coordinates, labelled without a datum shift
+        let to_utm = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Vn2000Utm48n).unwrap();
+        let in_utm: Vec<Plot> = p
+            .iter()
+            .map(|x| Plot {
+                geometry: to_utm.multipolygon(&x.geometry).unwrap(),
+                ..x.clone()
+            })
+            .collect();
+        let read = read_plots(
+            &with_prj(dir.path(), &in_utm, Some(UTM48_NO_SHIFT)),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(read.source_crs, Crs::Vn2000Utm48n);
+        // GDAL knows this ESRI name as EPSG:3405 (ESRI WKT never carries TOWGS84);
+        // a .prj it cannot name is recognised by its parameters, with a warning
+        assert!(
+            read.warnings.is_empty() || read.warnings.iter().any(|w| w.contains("UTM zone 48N")),
+            "{:?}",
+            read.warnings
+        );
+        // back in EPSG:9213 to a centimetre
+        use geo::CoordsIter;
+        for (a, b) in p.iter().zip(&read.plots) {
+            let mut pa: Vec<_> = a.geometry.coords_iter().map(|c| (c.x, c.y)).collect();
+            let mut pb: Vec<_> = b.geometry.coords_iter().map(|c| (c.x, c.y)).collect();
+            pa.sort_by(|x, y| x.0.total_cmp(&y.0));
+            pb.sort_by(|x, y| x.0.total_cmp(&y.0));
+            for (u, v) in pa.iter().zip(&pb) {
+                assert!(
+                    (u.0 - v.0).abs() < 0.01 && (u.1 - v.1).abs() < 0.01,
+                    "{u:?} vs {v:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_prj_and_coordinates_that_are_not_tm3_asks_for_srs() {
+        let dir = tempfile::tempdir().unwrap();
+        let to_wgs = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84).unwrap();
+        let in_degrees: Vec<Plot> = plots()
+            .iter()
+            .map(|x| Plot {
+                geometry: to_wgs.multipolygon(&x.geometry).unwrap(),
+                ..x.clone()
+            })
+            .collect();
+        let path = with_prj(dir.path(), &in_degrees, None);
+        let err = read_plots(&path, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.shp") && err.contains("--srs"), "{err}");
+        let read = read_plots(
+            &path,
+            &ReadOptions {
+                srs: Some(Crs::Wgs84),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read.plots.len(), 8);
     }
 }
