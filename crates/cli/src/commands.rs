@@ -590,11 +590,42 @@ pub async fn stats(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn plot(cfg: &Config, key: &str, history: bool) -> anyhow::Result<ExitCode> {
+pub async fn plot(
+    cfg: &Config,
+    key: &str,
+    history: bool,
+    at: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let key: PlotKey = key.parse().context("plot key")?;
+    let at = at
+        .map(|a| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(a) {
+                return Ok(t.with_timezone(&chrono::Utc));
+            }
+            let d: chrono::NaiveDate = a
+                .parse()
+                .with_context(|| format!("--at {a}: expected YYYY-MM-DD or an RFC 3339 instant"))?;
+            Ok(d.and_hms_milli_opt(23, 59, 59, 999)
+                .unwrap_or_default()
+                .and_utc())
+        })
+        .transpose()?;
     let store = open(cfg).await?;
     let versions = if history {
         store.plot_history(&key).await?
+    } else if let Some(t) = at {
+        let all = store.plot_history(&key).await?;
+        match forest_store::version_at(&all, t) {
+            Some(v) => vec![v.clone()],
+            None if !all.is_empty() => {
+                eprintln!(
+                    "error: the store held no version of plot {key} at {t} (first loaded {})",
+                    all[0].valid_from
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            None => vec![],
+        }
     } else {
         match store.get_plot(&key).await? {
             Some(s) => vec![forest_store::PlotVersion {

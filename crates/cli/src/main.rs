@@ -79,6 +79,9 @@ enum Command {
         /// Print every version, oldest first.
         #[arg(long)]
         history: bool,
+        /// The version the store held on this date (YYYY-MM-DD, end of day UTC) or instant (RFC 3339).
+        #[arg(long, conflicts_with = "history")]
+        at: Option<String>,
     },
     /// Write the synthetic sample data (or province-scale data with --scale).
     SampleData {
@@ -239,7 +242,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             owner,
             function,
         }) => commands::export_plots(&cfg, &out, format.as_deref(), tk, owner, function).await,
-        Command::Plot { key, history } => commands::plot(&cfg, &key, history).await,
+        Command::Plot { key, history, at } => {
+            commands::plot(&cfg, &key, history, at.as_deref()).await
+        }
         Command::Serve { .. } => commands::serve(&cfg).await,
         Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,
     }

@@ -445,10 +445,33 @@ fn reimport_keeps_plot_history() {
     let mut c = forest(store);
     c.args(["plot", &key, "--history"]);
     let out = ok(c);
+    let mut c = forest(store);
+    c.args(["plot", &key, "--at", &chrono_today()]);
+    let now = ok(c);
+    assert!(
+        now.contains("version 2") && !now.contains("version 1") && now.contains("Triệu Văn Mới"),
+        "{now}"
+    );
+    let mut c = forest(store);
+    c.args(["plot", &key, "--at", "2000-01-01"]);
+    let before = run(c);
+    assert!(
+        !before.status.success()
+            && String::from_utf8_lossy(&before.stderr).contains("held no version")
+    );
     assert!(
         out.contains("version 1") && out.contains("version 2") && out.contains("Triệu Văn Mới"),
         "{out}"
     );
+}
+
+/// Today's date (UTC), YYYY-MM-DD, from the system clock.
+fn chrono_today() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {

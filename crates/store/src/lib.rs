@@ -68,6 +68,18 @@ pub struct PlotVersion {
     pub valid_to: Option<DateTime<Utc>>,
 }
 
+impl PlotVersion {
+    /// True when this version was the one held at `t`.
+    pub fn valid_at(&self, t: DateTime<Utc>) -> bool {
+        self.valid_from <= t && self.valid_to.is_none_or(|end| t < end)
+    }
+}
+
+/// The version of a plot's history that was held at `t`, if any.
+pub fn version_at(history: &[PlotVersion], t: DateTime<Utc>) -> Option<&PlotVersion> {
+    history.iter().find(|v| v.valid_at(t))
+}
+
 /// A query over plots: bounding box in any supported CRS, equality filters on
 /// national fields, and a page. Results are ordered by key (maxa, tk, khoanh,
 /// lo, byte order), so pages are stable.

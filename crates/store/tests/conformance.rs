@@ -374,6 +374,7 @@ async fn reloading_keeps_versions(s: DynStore) {
     let mut changed = c.plots[..100].to_vec();
     changed[5].attrs.churung = Some("Lý Văn Mới".into());
     changed[5].attrs.machur = Some(1999);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let v2 = s.load_plots(&changed, "v2").await.unwrap();
     assert_eq!((v2.inserted, v2.updated, v2.unchanged), (0, 1, 99));
     let now = s.get_plot(&changed[5].key).await.unwrap().unwrap();
@@ -386,7 +387,19 @@ async fn reloading_keeps_versions(s: DynStore) {
     assert_eq!(history[0].plot.attrs.churung, c.plots[5].attrs.churung);
     assert_eq!(history[0].valid_to, Some(history[1].valid_from));
     assert!(history[1].valid_to.is_none());
-    assert!(history[0].valid_from <= history[1].valid_from);
+    assert!(history[0].valid_from < history[1].valid_from);
+    // who owned the plot at a given instant
+    let at = |t| forest_store::version_at(&history, t).map(|v| v.version);
+    assert_eq!(at(history[0].valid_from), Some(1));
+    assert_eq!(
+        at(history[1].valid_from - chrono::Duration::milliseconds(1)),
+        Some(1)
+    );
+    assert_eq!(at(history[1].valid_from), Some(2));
+    assert_eq!(
+        at(history[0].valid_from - chrono::Duration::milliseconds(1)),
+        None
+    );
     let untouched = s.get_plot(&c.plots[6].key).await.unwrap().unwrap();
     assert_eq!((untouched.version, untouched.load_id), (1, first.load_id));
 }
