@@ -260,6 +260,8 @@ pub struct ImportReportDto {
     pub layer: String,
     /// CRS of the file.
     pub source_crs: String,
+    /// Text encoding of the attributes, and how it was decided.
+    pub encoding: String,
     /// Rows read.
     pub rows: u64,
     /// Rows that became plots.

@@ -162,6 +162,7 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         file: file.display().to_string(),
         layer: read.layer.clone(),
         source_crs: read.source_crs.to_string(),
+        encoding: read.encoding.clone(),
         rows: read.rows,
         valid: read.plots.len() as u64,
         rejected: read
@@ -265,6 +266,7 @@ fn print_import(r: &ImportReportDto, dry_run: bool) {
         r.valid,
         r.rejected.len()
     );
+    out!("text: {}", r.encoding);
     if r.valid > 0 {
         let c = &r.cross_check;
         let sample = if c.plots < r.valid {

@@ -802,3 +802,82 @@ fn overlaps_and_gaps_are_reported_with_plot_keys() {
         "the dropped plot {dropped} leaves a gap: {gaps:?}"
     );
 }
+
+/// The owner, village and holder names of every plot, as `forest export` writes them.
+fn names(store: &str, dir: &Path) -> Vec<String> {
+    let out = dir.join(format!(
+        "names-{}.csv",
+        std::process::id() as u128 + rand_suffix()
+    ));
+    let mut c = forest(store);
+    c.args(["export", "plots", "--out"]).arg(&out);
+    ok(c);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut r = csv_rows(&text);
+    let header = r.remove(0);
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let (a, b, d) = (col("churung"), col("ddanh"), col("nguoink"));
+    r.into_iter()
+        .map(|row| format!("{}|{}|{}", row[a], row[b], row[d]))
+        .collect()
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn legacy_vietnamese_encodings_are_detected_and_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.gpkg");
+    let reference = reference.to_str().unwrap();
+    let mut c = forest(reference);
+    c.args(["import", "plots"])
+        .arg(sample("vinh_thong_plots.shp"));
+    ok(c);
+    let expected = names(reference, dir.path());
+    assert!(
+        expected
+            .iter()
+            .any(|n| n.contains("Nguyễn") || n.contains("Hoàng")),
+        "the sample has Vietnamese names"
+    );
+    for (iconv_name, detected) in [
+        ("TCVN5712-1", "TCVN3"),
+        ("CP1258", "Windows-1258"),
+        ("UTF-8", "UTF-8"),
+    ] {
+        // the sample re-encoded by GDAL (iconv), with no .cpg to say so
+        let shp = dir
+            .path()
+            .join(format!("legacy_{}.shp", iconv_name.replace('-', "_")));
+        let st = Command::new("ogr2ogr")
+            .args(["-f", "ESRI Shapefile"])
+            .arg(&shp)
+            .arg(sample("vinh_thong_plots.shp"))
+            .args(["-lco", &format!("ENCODING={iconv_name}")])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let _ = std::fs::remove_file(shp.with_extension("cpg"));
+        let store = dir.path().join(format!("{iconv_name}.gpkg"));
+        let store = store.to_str().unwrap();
+        let mut c = forest(store);
+        c.args(["import", "plots"]).arg(&shp);
+        let out = ok(c);
+        assert!(
+            out.contains(&format!("text: {detected}")) && out.contains("no .cpg"),
+            "{iconv_name}: {out}"
+        );
+        assert_eq!(
+            names(store, dir.path()),
+            expected,
+            "{iconv_name}: every name comes back in Unicode"
+        );
+    }
+}

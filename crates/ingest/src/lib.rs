@@ -7,6 +7,7 @@
 
 pub mod contracts;
 mod crs;
+mod dbf;
 pub mod error;
 pub mod vector;
 

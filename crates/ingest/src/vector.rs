@@ -83,6 +83,8 @@ pub struct PlotFile {
     pub repaired: Vec<RowNote>,
     /// Fields outside the national schema (after the mapping); kept with the plots.
     pub unmapped_fields: Vec<String>,
+    /// The text encoding the attributes were read in, and how it was decided.
+    pub encoding: String,
 }
 
 fn gdal_err<'a>(
@@ -190,6 +192,15 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             (mapped, f.field_type())
         })
         .collect();
+    let map_name = |name: &str| -> String {
+        options
+            .mapping
+            .iter()
+            .find(|(from, _)| from.eq_ignore_ascii_case(name.trim()))
+            .map(|(_, to)| to.clone())
+            .unwrap_or_else(|| name.to_string())
+    };
+    let (encoding, raw_text) = text_source(opened, &mut warnings);
     let unmapped_fields: Vec<String> = fields
         .iter()
         .filter(|(n, _)| national_field(n).is_none())
@@ -233,6 +244,21 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
                 }
             };
             record.set(name, value);
+        }
+        if let Some((enc, raw)) = &raw_text {
+            if let Some(cells) = raw.rows.get(row as usize - 1) {
+                for (name, bytes) in raw.fields.iter().zip(cells) {
+                    let v = if bytes.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::Text(
+                            enc.decode(bytes)
+                                .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned()),
+                        )
+                    };
+                    record.set(&map_name(name), v);
+                }
+            }
         }
         let geometry = match feature.geometry() {
             None => {
@@ -338,6 +364,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         warnings,
         repaired,
         unmapped_fields,
+        encoding,
     })
 }
 
@@ -393,6 +420,89 @@ fn make_valid(
             repaired.unsigned_area()
         )),
     ))
+}
+
+/// Decides how the text of a layer is read. A shapefile's DBF bytes are
+/// examined: a `.cpg` that declares UTF-8 is honoured when the text is UTF-8;
+/// otherwise (no `.cpg`, or a wrong one) the encoding is detected (UTF-8,
+/// TCVN3, Windows-1258) and the text fields are decoded from the raw bytes.
+fn text_source(
+    opened: &Path,
+    warnings: &mut Vec<String>,
+) -> (
+    String,
+    Option<(forest_core::text::TextEncoding, crate::dbf::RawText)>,
+) {
+    use forest_core::text::{detect, TextEncoding};
+    let ext = opened
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if ext != "shp" {
+        return ("UTF-8 (the format carries Unicode text)".into(), None);
+    }
+    if opened.starts_with("/vsizip/") {
+        return ("as declared by the .cpg inside the zip".into(), None);
+    }
+    let sibling = |e: &str| {
+        [
+            opened.with_extension(e),
+            opened.with_extension(e.to_ascii_uppercase()),
+        ]
+        .into_iter()
+        .find(|p| p.exists())
+    };
+    let Some(dbf) = sibling("dbf") else {
+        return ("no .dbf".into(), None);
+    };
+    let raw = match crate::dbf::read_text_fields(&dbf) {
+        Ok(r) => r,
+        Err(e) => {
+            warnings.push(format!("{e}; text read as GDAL decodes it"));
+            return ("as GDAL decodes it".into(), None);
+        }
+    };
+    let samples: Vec<&[u8]> = raw
+        .rows
+        .iter()
+        .flatten()
+        .filter(|c| !c.is_empty())
+        .map(Vec::as_slice)
+        .collect();
+    let detected = detect(&samples);
+    let cpg = sibling("cpg")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_string());
+    let cpg_utf8 = cpg
+        .as_deref()
+        .is_some_and(|c| ["UTF-8", "UTF8", "65001"].contains(&c.to_ascii_uppercase().as_str()));
+    match cpg {
+        Some(_) if cpg_utf8 && detected == TextEncoding::Utf8 => {
+            ("UTF-8 (declared by the .cpg)".into(), None)
+        }
+        Some(c) => {
+            let declared_utf8_but_not = cpg_utf8 && detected != TextEncoding::Utf8;
+            let legacy_but_utf8 = !cpg_utf8
+                && detected == TextEncoding::Utf8
+                && samples.iter().any(|s| !s.is_ascii());
+            if declared_utf8_but_not || legacy_but_utf8 {
+                warnings.push(format!(
+                    "the .cpg declares {c} but the text is {}; read as {}",
+                    detected.name(),
+                    detected.name()
+                ));
+            }
+            (
+                format!("{} (detected; the .cpg says {c})", detected.name()),
+                Some((detected, raw)),
+            )
+        }
+        None => (
+            format!("{} (detected; no .cpg)", detected.name()),
+            Some((detected, raw)),
+        ),
+    }
 }
 
 /// For a `.zip`, the GDAL path (`/vsizip/…`) of the vector file inside it:
