@@ -342,7 +342,8 @@ fn print_import(r: &ImportReportDto, dry_run: bool) {
             l.load_id
         ),
         (None, false) => eprintln!(
-            "error: {} row(s) rejected; nothing was written. Correct the file and import it again.",
+            "error: {}: {} row(s) rejected; nothing was written. Correct the file and import it again.",
+            r.file,
             r.rejected.len()
         ),
         (None, true) if dry_run => out!("dry run: nothing was written"),

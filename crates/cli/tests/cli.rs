@@ -881,3 +881,92 @@ fn legacy_vietnamese_encodings_are_detected_and_converted() {
         );
     }
 }
+
+#[test]
+fn broken_files_are_refused_and_the_store_is_byte_for_byte_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forest.gpkg");
+    let store_s = store.to_str().unwrap();
+    load_sample(store_s);
+    let before = std::fs::read(&store).unwrap();
+    let copy = |name: &str| -> PathBuf {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+            std::fs::copy(
+                sample(&format!("vinh_thong_plots.{ext}")),
+                d.join(format!("p.{ext}")),
+            )
+            .unwrap();
+        }
+        d.join("p.shp")
+    };
+    let truncated = copy("truncated");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&truncated)
+        .unwrap()
+        .set_len(300_000)
+        .unwrap();
+    let no_shx = copy("no_shx");
+    std::fs::remove_file(no_shx.with_extension("shx")).unwrap();
+    let no_dbf = copy("no_dbf");
+    std::fs::remove_file(no_dbf.with_extension("dbf")).unwrap();
+    let garbage_prj = copy("garbage_prj");
+    std::fs::write(
+        garbage_prj.with_extension("prj"),
+        "this is not a projection",
+    )
+    .unwrap();
+    let count = copy("count");
+    let mut dbf = std::fs::read(count.with_extension("dbf")).unwrap();
+    dbf[4..8].copy_from_slice(&16u32.to_le_bytes());
+    std::fs::write(count.with_extension("dbf"), dbf).unwrap();
+    let zero = dir.path().join("zero.shp");
+    assert!(Command::new("ogr2ogr")
+        .arg(&zero)
+        .arg(sample("vinh_thong_plots.shp"))
+        .args(["-where", "tt < 0"])
+        .status()
+        .unwrap()
+        .success());
+    let points = dir.path().join("points.geojson");
+    std::fs::write(
+        &points,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"maxa":1981,"tk":"1","khoanh":"1","lo":"1","ldlr":"TXB"},"geometry":{"type":"Point","coordinates":[105.95,22.23]}}]}"#,
+    )
+    .unwrap();
+    let cases: [(&Path, &str); 7] = [
+        (&truncated, "truncated or damaged"),
+        (&no_shx, ".shx index is missing"),
+        (&no_dbf, ".dbf attribute table is missing"),
+        (&garbage_prj, "--srs"),
+        (&count, "has 16 records but the .shp has"),
+        (&zero, "no rows"),
+        (&points, "row 1 (plot 01981/1/1/1): geometry is a point"),
+    ];
+    for (file, problem) in cases {
+        let mut c = forest(store_s);
+        c.args(["import", "plots"]).arg(file);
+        let out = run(c);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}: must fail", file.display());
+        assert!(
+            err.contains(&*file.file_name().unwrap().to_string_lossy())
+                || problem.starts_with("row"),
+            "{}: names the file: {err}",
+            file.display()
+        );
+        assert!(
+            err.contains(problem),
+            "{}: expected '{problem}' in: {err}",
+            file.display()
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            std::fs::read(&store).unwrap() == before,
+            "{}: the store file is unchanged",
+            file.display()
+        );
+    }
+}

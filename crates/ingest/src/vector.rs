@@ -111,6 +111,14 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         });
     }
     let inner = zip_member(path, options.layer.as_deref())?;
+    if inner.is_none()
+        && path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("shp"))
+    {
+        check_shapefile(path)?;
+    }
     let path_in_zip;
     let opened: &Path = match &inner {
         Some(p) => {
@@ -157,6 +165,15 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         .ok()
         .flatten()
         .map(|e| (e.MinX, e.MinY, e.MaxX, e.MaxY));
+    if options.srs.is_none()
+        && layer.spatial_ref().is_none()
+        && opened.with_extension("prj").exists()
+    {
+        return Err(IngestError::Crs {
+            path: path.to_path_buf(),
+            detail: "the .prj is not a coordinate system definition GDAL can read; fix it, or give the layer's CRS with --srs EPSG:9213|3405|4326|3857".into(),
+        });
+    }
     let source_crs = match options.srs {
         Some(crs) => crs,
         None => {
@@ -420,6 +437,78 @@ fn make_valid(
             repaired.unsigned_area()
         )),
     ))
+}
+
+/// Checks the parts of a shapefile before GDAL reads it: the `.shx` and
+/// `.dbf` beside the `.shp`, headers whose declared lengths match the files,
+/// and as many attribute records as shapes. GDAL would otherwise read a
+/// damaged shapefile partly and silently.
+fn check_shapefile(path: &Path) -> Result<(), IngestError> {
+    let damaged = |detail: String| IngestError::Layer {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let sibling = |e: &str| {
+        [
+            path.with_extension(e),
+            path.with_extension(e.to_ascii_uppercase()),
+        ]
+        .into_iter()
+        .find(|p| p.exists())
+    };
+    let shx = sibling("shx").ok_or_else(|| damaged("the .shx index is missing beside the .shp; restore it (e.g. ogr2ogr with --config SHAPE_RESTORE_SHX YES) or export the layer again".into()))?;
+    let dbf = sibling("dbf")
+        .ok_or_else(|| damaged("the .dbf attribute table is missing beside the .shp".into()))?;
+    let header = |p: &Path| -> Result<(Vec<u8>, u64), IngestError> {
+        let len = std::fs::metadata(p)
+            .map_err(|source| IngestError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?
+            .len();
+        let mut head = vec![0u8; 100];
+        use std::io::Read;
+        let n = std::fs::File::open(p)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|source| IngestError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+        head.truncate(n);
+        Ok((head, len))
+    };
+    for p in [path.to_path_buf(), shx.clone()] {
+        let (head, len) = header(&p)?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if head.len() < 100 || i32::from_be_bytes([head[0], head[1], head[2], head[3]]) != 9994 {
+            return Err(damaged(format!(
+                "{name} is not a shapefile part (no valid 100-byte header)"
+            )));
+        }
+        let declared = u64::from(u32::from_be_bytes([head[24], head[25], head[26], head[27]])) * 2;
+        if declared != len {
+            return Err(damaged(format!("{name} is truncated or damaged: its header says {declared} bytes, the file has {len}")));
+        }
+    }
+    let shapes = (std::fs::metadata(&shx)
+        .map(|m| m.len())
+        .unwrap_or(100)
+        .saturating_sub(100))
+        / 8;
+    let (head, _) = header(&dbf)?;
+    if head.len() < 12 {
+        return Err(damaged(
+            "the .dbf is too short to be an attribute table".into(),
+        ));
+    }
+    let records = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+    if records != shapes {
+        return Err(damaged(format!("the .dbf has {records} records but the .shp has {shapes} shapes; the parts do not belong together")));
+    }
+    Ok(())
 }
 
 /// Decides how the text of a layer is read. A shapefile's DBF bytes are
