@@ -211,6 +211,22 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Refuses a load in which a plot key appears twice, naming both positions.
+pub(crate) fn check_unique_keys(plots: &[Plot]) -> Result<()> {
+    let mut seen: std::collections::HashMap<&PlotKey, usize> =
+        std::collections::HashMap::with_capacity(plots.len());
+    for (i, p) in plots.iter().enumerate() {
+        if let Some(first) = seen.insert(&p.key, i) {
+            return Err(StoreError::DuplicateKey {
+                key: p.key.to_string(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What the contract checks need of a plot, from its raw columns.
 pub(crate) fn contract_facts(
     mangnk: Option<i64>,

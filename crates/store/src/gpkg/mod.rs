@@ -315,16 +315,7 @@ impl GpkgStore {
         source: &str,
         progress: &forest_core::Progress,
     ) -> Result<LoadSummary> {
-        let mut seen: HashMap<&PlotKey, usize> = HashMap::with_capacity(plots.len());
-        for (i, p) in plots.iter().enumerate() {
-            if let Some(first) = seen.insert(&p.key, i) {
-                return Err(StoreError::DuplicateKey {
-                    key: p.key.to_string(),
-                    first: first + 1,
-                    second: i + 1,
-                });
-            }
-        }
+        crate::check_unique_keys(plots)?;
         let now = ts(Utc::now().trunc_subsecs(3));
         let tx = conn
             .transaction()
