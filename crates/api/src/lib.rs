@@ -8,6 +8,7 @@
 
 pub mod dto;
 mod error;
+pub mod ogc;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,11 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(landing))
+        .route("/conformance", get(ogc::conformance))
+        .route("/collections", get(ogc::collections))
+        .route("/collections/{id}", get(ogc::collection))
+        .route("/collections/{id}/items", get(ogc::items))
+        .route("/collections/{id}/items/{fid}", get(ogc::item))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
@@ -67,14 +73,29 @@ pub async fn serve(
         .await
 }
 
-async fn landing(State(s): State<Arc<AppState>>) -> Html<String> {
+async fn landing(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or("");
+    let wants_json = q.get("f").is_some_and(|f| f == "json")
+        || (accept.contains("application/json") && !accept.contains("text/html"));
+    if wants_json {
+        return ogc::landing_json(&headers).into_response();
+    }
     Html(format!(
         "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Vĩnh Thông forest service</title></head>\
          <body><h1>Quản lý rừng xã Vĩnh Thông — forest service</h1><p>Store: {}</p>\
          <ul><li><a href=\"/api/stats\">/api/stats</a> — plan indicators (JSON)</li>\
+         <li><a href=\"/collections\">/collections</a> — OGC API – Features (plots as GeoJSON)</li>\
          <li><a href=\"/healthz\">/healthz</a> — liveness</li><li><a href=\"/readyz\">/readyz</a> — store reachable</li></ul></body></html>",
         html_escape(&s.store.describe())
     ))
+    .into_response()
 }
 
 fn html_escape(s: &str) -> String {

@@ -525,6 +525,16 @@ fn serve_answers_health_and_stats_and_stops_gracefully() {
     // chunked or not, the JSON object is in the body
     let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
     assert_figures(&serde_json::from_str(json).unwrap());
+    // GDAL's OGC API – Features client (what QGIS speaks) reads the plot layer
+    let info = Command::new("ogrinfo")
+        .args(["-so", &format!("OAPIF:http://127.0.0.1:{port}"), "plots"])
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains(&format!("Feature Count: {SAMPLE_PLOTS}")) && info.contains("Multi Polygon"),
+        "{info}"
+    );
     // the shell's own `kill`: no procps needed
     let st = Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])

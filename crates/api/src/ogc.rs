@@ -1,0 +1,505 @@
+//! OGC API – Features (Part 1 Core, GeoJSON; Part 2 CRS by reference) for
+//! the plot layer: landing page, conformance, collections, items, one item.
+//!
+//! Requests are anonymous until access control exists, so personal data
+//! (owner, contract holder and disputing party names and codes) is removed
+//! from every feature.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use forest_core::{Crs, PlotKey, Transformer, Value};
+use forest_store::{PlotQuery, StoredPlot};
+use serde_json::{json, Map};
+
+use crate::{ApiError, AppState};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// Largest page; a larger `limit` is clamped to it (Part 1, 7.15.3).
+pub const MAX_LIMIT: u64 = 10_000;
+/// Fields never shown to anonymous users.
+pub const PERSONAL_FIELDS: [&str; 6] = [
+    "churung",
+    "machur",
+    "nguoink",
+    "mangnk",
+    "nguoitrch",
+    "mangtrch",
+];
+
+const CONFORMANCE: [&str; 3] = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+];
+const CRS_LIST: [Crs; 5] = [
+    Crs::Crs84,
+    Crs::Wgs84,
+    Crs::Vn2000Tm3_10630,
+    Crs::WebMercator,
+    Crs::Vn2000Utm48n,
+];
+
+fn base(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn link(href: String, rel: &str, ty: &str, title: &str) -> serde_json::Value {
+    json!({ "href": href, "rel": rel, "type": ty, "title": title })
+}
+
+/// `GET /?f=json` and `Accept: application/json`: the landing page.
+pub fn landing_json(headers: &HeaderMap) -> Json<serde_json::Value> {
+    let b = base(headers);
+    Json(json!({
+        "title": "Vĩnh Thông forest service",
+        "description": "Forest plots (lô) of Vĩnh Thông commune, Thái Nguyên: national inventory attributes, allocation, protection contracts.",
+        "links": [
+            link(format!("{b}/?f=json"), "self", "application/json", "this document"),
+            link(format!("{b}/conformance"), "conformance", "application/json", "conformance classes"),
+            link(format!("{b}/collections"), "data", "application/json", "collections"),
+        ]
+    }))
+}
+
+pub async fn conformance() -> Json<serde_json::Value> {
+    Json(json!({ "conformsTo": CONFORMANCE }))
+}
+
+fn plots_collection(b: &str) -> serde_json::Value {
+    json!({
+        "id": "plots",
+        "title": "Forest plots (lô)",
+        "description": "Plots of the national forest inventory schema; owner and contract-holder names and codes are removed for anonymous users.",
+        "itemType": "feature",
+        "crs": CRS_LIST.iter().map(|c| c.uri()).collect::<Vec<_>>(),
+        "storageCrs": Crs::Vn2000Tm3_10630.uri(),
+        "links": [
+            link(format!("{b}/collections/plots"), "self", "application/json", "this collection"),
+            link(format!("{b}/collections/plots/items"), "items", "application/geo+json", "plots"),
+        ]
+    })
+}
+
+pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
+    let b = base(&headers);
+    Json(json!({
+        "links": [link(format!("{b}/collections"), "self", "application/json", "collections")],
+        "crs": CRS_LIST.iter().map(|c| c.uri()).collect::<Vec<_>>(),
+        "collections": [plots_collection(&b)],
+    }))
+}
+
+pub async fn collection(
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if id != "plots" {
+        return Err(ApiError::NotFound(format!(
+            "no collection '{id}'; see /collections"
+        )));
+    }
+    Ok(Json(plots_collection(&base(&headers))))
+}
+
+fn parse_crs(name: &str, v: &str) -> Result<Crs, ApiError> {
+    let crs: Crs = v
+        .parse()
+        .map_err(|e: forest_core::CrsError| ApiError::BadRequest(format!("{name}: {e}")))?;
+    Ok(crs)
+}
+
+/// The feature id of a plot: its key, `maxa/tk/khoanh/lo`.
+fn feature(p: &StoredPlot, to: &Transformer) -> Result<serde_json::Value, ApiError> {
+    let mut props = Map::new();
+    for (name, v) in p.plot.to_record().iter() {
+        if PERSONAL_FIELDS.contains(&name) {
+            continue;
+        }
+        let j = match v {
+            Value::Null => continue,
+            Value::Int(i) => json!(i),
+            Value::Real(r) => json!(r),
+            Value::Text(t) => json!(t),
+        };
+        props.insert(name.to_string(), j);
+    }
+    props.insert(
+        "area_ha".into(),
+        json!((p.plot.area_ha() * 10_000.0).round() / 10_000.0),
+    );
+    props.insert("version".into(), json!(p.version));
+    props.insert("loaded_at".into(), json!(p.loaded_at.to_rfc3339()));
+    let g = to
+        .multipolygon(&p.plot.geometry)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let geometry =
+        geojson::Geometry::new(geojson::Value::from(&geo_types::Geometry::MultiPolygon(g)));
+    Ok(
+        json!({ "type": "Feature", "id": p.plot.key.to_string(), "geometry": geometry, "properties": props }),
+    )
+}
+
+fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
+    let mut r = Json(body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        r.headers_mut().insert("Content-Crs", v);
+    }
+    r
+}
+
+/// `GET /collections/plots/items`: `limit`, `offset`, `bbox`, `bbox-crs`,
+/// `crs`, `f=json`, and `field=value` on national fields (personal fields
+/// excepted). Any other parameter is a 400.
+pub async fn items(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if id != "plots" {
+        return Err(ApiError::NotFound(format!(
+            "no collection '{id}'; see /collections"
+        )));
+    }
+    let mut limit = DEFAULT_LIMIT;
+    let mut offset = 0u64;
+    let mut bbox = None;
+    let mut bbox_crs = Crs::Crs84;
+    let mut crs = Crs::Crs84;
+    let mut filters = Vec::new();
+    for (k, v) in &params {
+        match k.as_str() {
+            "limit" => {
+                limit = v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("limit '{v}' is not a positive whole number")))?;
+                if limit == 0 {
+                    return Err(ApiError::BadRequest("limit must be at least 1".into()));
+                }
+                limit = limit.min(MAX_LIMIT);
+            }
+            "offset" => offset = v.parse().map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))?,
+            "bbox" => {
+                let n: Vec<f64> = v
+                    .split(',')
+                    .map(|x| x.trim().parse::<f64>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| ApiError::BadRequest(format!("bbox '{v}': four numbers minx,miny,maxx,maxy")))?;
+                if n.len() != 4 || n[0] > n[2] || n[1] > n[3] {
+                    return Err(ApiError::BadRequest(format!("bbox '{v}': four numbers minx,miny,maxx,maxy with min ≤ max")));
+                }
+                bbox = Some(geo_types::Rect::new(geo_types::coord! { x: n[0], y: n[1] }, geo_types::coord! { x: n[2], y: n[3] }));
+            }
+            "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
+            "crs" => crs = parse_crs("crs", v)?,
+            "f" if v == "json" || v == "geojson" => {}
+            "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
+            field if forest_core::schema::national_field(field).is_some() && !PERSONAL_FIELDS.contains(&field) => {
+                filters.push((field.to_string(), Value::Text(v.clone())));
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, f or a plot attribute such as malr3"
+                )))
+            }
+        }
+    }
+    let page = s
+        .store
+        .query_plots(&PlotQuery {
+            bbox: bbox.map(|r| (r, bbox_crs)),
+            filters,
+            limit,
+            offset,
+        })
+        .await?;
+    let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let features = page
+        .plots
+        .iter()
+        .map(|p| feature(p, &to))
+        .collect::<Result<Vec<_>, _>>()?;
+    let b = base(&headers);
+    let mut query: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| *k != "offset")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    query.retain(|(k, _)| k != "limit");
+    query.push(("limit".into(), limit.to_string()));
+    let href = |off: u64| {
+        let mut q = query.clone();
+        q.push(("offset".into(), off.to_string()));
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        format!("{b}/collections/plots/items?{}", qs.join("&"))
+    };
+    let mut links = vec![link(
+        href(offset),
+        "self",
+        "application/geo+json",
+        "this page",
+    )];
+    if offset + (features.len() as u64) < page.total {
+        links.push(link(
+            href(offset + limit),
+            "next",
+            "application/geo+json",
+            "next page",
+        ));
+    }
+    if offset > 0 {
+        links.push(link(
+            href(offset.saturating_sub(limit)),
+            "prev",
+            "application/geo+json",
+            "previous page",
+        ));
+    }
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": page.total,
+        "numberReturned": features.len(),
+        "timeStamp": chrono_now(),
+        "links": links,
+        "features": features,
+    });
+    Ok(geojson_response(body, crs))
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /collections/plots/items/{featureId}`: one plot by key (`01981/286/1/1`,
+/// with the slashes percent-encoded in the path).
+pub async fn item(
+    State(s): State<Arc<AppState>>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if id != "plots" {
+        return Err(ApiError::NotFound(format!(
+            "no collection '{id}'; see /collections"
+        )));
+    }
+    let mut crs = Crs::Crs84;
+    for (k, v) in &params {
+        match k.as_str() {
+            "crs" => crs = parse_crs("crs", v)?,
+            "f" if v == "json" || v == "geojson" => {}
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter '{other}': use crs or f"
+                )))
+            }
+        }
+    }
+    let key: PlotKey = fid.parse().map_err(|e: forest_core::plot::KeyError| {
+        ApiError::NotFound(format!("no plot '{fid}': {e}"))
+    })?;
+    let p = s
+        .store
+        .get_plot(&key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no plot {key}")))?;
+    let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(geojson_response(feature(&p, &to)?, crs))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use forest_core::Targets;
+    use forest_store::{GpkgStore, PlotStore};
+    use tower::ServiceExt;
+
+    use crate::{router, AppState};
+
+    async fn app() -> (axum::Router, tempfile::TempDir, forest_sample::Commune) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(dir.path().join("t.gpkg")).unwrap();
+        store.migrate().await.unwrap();
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        store.load_plots(&c.plots, "test").await.unwrap();
+        (
+            router(AppState {
+                store: Arc::new(store),
+                targets: Targets::default(),
+                reference_year: 2026,
+            }),
+            dir,
+            c,
+        )
+    }
+
+    async fn get(
+        app: &axum::Router,
+        uri: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("host", "test")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let body = axum::body::to_bytes(res.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn landing_conformance_and_collections() {
+        let (app, _d, _) = app().await;
+        let (s, _, v) = get(&app, "/?f=json").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "data"));
+        let (_, _, v) = get(&app, "/conformance").await;
+        assert!(v["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().ends_with("/conf/geojson")));
+        let (_, _, v) = get(&app, "/collections").await;
+        assert_eq!(v["collections"][0]["id"], "plots");
+        assert_eq!(
+            v["collections"][0]["storageCrs"],
+            "http://www.opengis.net/def/crs/EPSG/0/9213"
+        );
+        let (s, _, _) = get(&app, "/collections/rivers").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn items_page_filter_bbox_and_crs() {
+        let (app, _d, c) = app().await;
+        let (s, h, v) = get(&app, "/collections/plots/items").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h["content-type"], "application/geo+json");
+        assert_eq!(
+            h["content-crs"],
+            "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+        );
+        assert_eq!(v["numberMatched"], c.plots.len());
+        assert_eq!(v["numberReturned"], 100);
+        let next = v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .unwrap()["href"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            next.contains("offset=100") && next.contains("limit=100"),
+            "{next}"
+        );
+        // CRS84 coordinates are longitude, latitude near 105.95 E 22.23 N
+        let x = v["features"][0]["geometry"]["coordinates"][0][0][0][0]
+            .as_f64()
+            .unwrap();
+        assert!((105.8..106.1).contains(&x), "{x}");
+        // no personal data for anonymous users
+        for f in v["features"].as_array().unwrap() {
+            for p in super::PERSONAL_FIELDS {
+                assert!(f["properties"].get(p).is_none(), "{p} leaked");
+            }
+        }
+        // a larger limit is clamped, not refused; an unknown parameter is refused
+        let (s, _, v) = get(&app, "/collections/plots/items?limit=50000&malr3=1").await;
+        assert_eq!(s, StatusCode::OK);
+        let protection = c
+            .plots
+            .iter()
+            .filter(|p| p.attrs.malr3.map(|m| m.code()) == Some(1))
+            .count();
+        assert_eq!(v["numberMatched"], protection);
+        assert_eq!(v["numberReturned"], protection);
+        let (s, _, v) = get(&app, "/collections/plots/items?colour=red").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (s, _, _) = get(&app, "/collections/plots/items?churung=x").await;
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "personal fields cannot be filtered anonymously"
+        );
+        // a bbox in EPSG:9213 and the answer in EPSG:9213
+        let (s, h, v) = get(
+            &app,
+            "/collections/plots/items?bbox=443000,2459000,444000,2460000&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/9213&crs=http://www.opengis.net/def/crs/EPSG/0/9213&limit=1000",
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            h["content-crs"],
+            "<http://www.opengis.net/def/crs/EPSG/0/9213>"
+        );
+        let n = v["numberMatched"].as_u64().unwrap();
+        assert!(n > 5 && n < 200, "{n}");
+        let x = v["features"][0]["geometry"]["coordinates"][0][0][0][0]
+            .as_f64()
+            .unwrap();
+        assert!((442_000.0..445_000.0).contains(&x), "{x}");
+    }
+
+    #[tokio::test]
+    async fn one_item_by_key() {
+        let (app, _d, c) = app().await;
+        let key = c.plots[5].key.to_string();
+        let (s, _, v) = get(
+            &app,
+            &format!("/collections/plots/items/{}", key.replace('/', "%2F")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["id"], key);
+        assert_eq!(v["properties"]["tk"], c.plots[5].key.tk());
+        let (s, _, _) = get(&app, "/collections/plots/items/01981%2F999%2F1%2F1").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}
