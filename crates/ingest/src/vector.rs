@@ -611,6 +611,20 @@ fn zip_member(path: &Path, layer: Option<&str>) -> Result<Option<PathBuf>, Inges
     let root = PathBuf::from(format!("/vsizip/{}", abs.display()));
     let entries =
         gdal::vsi::read_dir(&root, true).map_err(gdal_err(path, "list the zip archive"))?;
+    // an entry that climbs out of the archive (`../x.shp`) or is absolute is refused outright
+    if let Some(bad) = entries.iter().find(|e| {
+        e.is_absolute()
+            || e.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+    }) {
+        return Err(IngestError::Layer {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the zip archive has an entry outside itself ({}); refusing to read it",
+                bad.display()
+            ),
+        });
+    }
     let vector: Vec<PathBuf> = entries
         .into_iter()
         .filter(|e| {
@@ -1466,6 +1480,27 @@ mod zip_tests {
         )
         .unwrap();
         assert_eq!(read.plots.len(), 20);
+
+        // an archive whose entries climb out of it
+        let evil = dir.path().join("evil.zip");
+        let script = format!(
+            "import zipfile\nz = zipfile.ZipFile({:?}, 'w')\nfor e in ['shp', 'shx', 'dbf', 'prj']:\n    z.write({:?} + '.' + e, '../../lo_rung.' + e)\nz.close()",
+            evil.display().to_string(),
+            inner.join("lo_rung").display().to_string()
+        );
+        assert!(std::process::Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success());
+        let err = read_plots(&evil, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("evil.zip")
+                && (err.contains("outside itself") || err.contains("could not list")),
+            "{err}"
+        );
     }
 }
 
