@@ -160,34 +160,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
     };
     let layer_name = layer.name();
     let mut warnings = Vec::new();
-    let extent = layer
-        .try_get_extent()
-        .ok()
-        .flatten()
-        .map(|e| (e.MinX, e.MinY, e.MaxX, e.MaxY));
-    if options.srs.is_none()
-        && layer.spatial_ref().is_none()
-        && opened.with_extension("prj").exists()
-    {
-        return Err(IngestError::Crs {
-            path: path.to_path_buf(),
-            detail: "the .prj is not a coordinate system definition GDAL can read; fix it, or give the layer's CRS with --srs EPSG:9213|3405|4326|3857".into(),
-        });
-    }
-    let source_crs = match options.srs {
-        Some(crs) => crs,
-        None => {
-            let r =
-                crate::crs::recognise(layer.spatial_ref().as_ref(), extent).map_err(|detail| {
-                    IngestError::Crs {
-                        path: path.to_path_buf(),
-                        detail,
-                    }
-                })?;
-            warnings.extend(r.warning);
-            r.crs
-        }
-    };
+    let source_crs = layer_crs(path, opened, &layer, options.srs, &mut warnings)?;
     let to_tm3 =
         Transformer::new(source_crs, Crs::Vn2000Tm3_10630).map_err(|e| IngestError::Crs {
             path: path.to_path_buf(),
@@ -448,14 +421,7 @@ fn check_shapefile(path: &Path) -> Result<(), IngestError> {
         path: path.to_path_buf(),
         detail,
     };
-    let sibling = |e: &str| {
-        [
-            path.with_extension(e),
-            path.with_extension(e.to_ascii_uppercase()),
-        ]
-        .into_iter()
-        .find(|p| p.exists())
-    };
+    let sibling = |e: &str| sibling(path, e);
     let shx = sibling("shx").ok_or_else(|| damaged("the .shx index is missing beside the .shp; restore it (e.g. ogr2ogr with --config SHAPE_RESTORE_SHX YES) or export the layer again".into()))?;
     let dbf = sibling("dbf")
         .ok_or_else(|| damaged("the .dbf attribute table is missing beside the .shp".into()))?;
@@ -534,14 +500,7 @@ fn text_source(
     if opened.starts_with("/vsizip/") {
         return ("as declared by the .cpg inside the zip".into(), None);
     }
-    let sibling = |e: &str| {
-        [
-            opened.with_extension(e),
-            opened.with_extension(e.to_ascii_uppercase()),
-        ]
-        .into_iter()
-        .find(|p| p.exists())
-    };
+    let sibling = |e: &str| sibling(opened, e);
     let Some(dbf) = sibling("dbf") else {
         return ("no .dbf".into(), None);
     };
@@ -719,6 +678,77 @@ fn geometry_kind(g: &geo_types::Geometry<f64>) -> &'static str {
     }
 }
 
+/// The CRS of a layer: the one given with `--srs`, else what its `.prj` (or,
+/// without one, its coordinates) says. An unreadable `.prj` is an error;
+/// recognised defects add a warning.
+fn layer_crs<L: LayerAccess>(
+    path: &Path,
+    opened: &Path,
+    layer: &L,
+    srs: Option<Crs>,
+    warnings: &mut Vec<String>,
+) -> Result<Crs, IngestError> {
+    if let Some(crs) = srs {
+        return Ok(crs);
+    }
+    let crs_err = |detail: String| IngestError::Crs {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let spatial_ref = layer.spatial_ref();
+    if spatial_ref.is_none() && opened.with_extension("prj").exists() {
+        return Err(crs_err(
+            "the .prj is not a coordinate system definition GDAL can read; fix it, or give the layer's CRS with --srs EPSG:9213|3405|4326|3857".into(),
+        ));
+    }
+    let extent = layer
+        .try_get_extent()
+        .ok()
+        .flatten()
+        .map(|e| (e.MinX, e.MinY, e.MaxX, e.MaxY));
+    let r = crate::crs::recognise(spatial_ref.as_ref(), extent).map_err(crs_err)?;
+    warnings.extend(r.warning);
+    Ok(r.crs)
+}
+
+/// The file beside `path` with another extension, in lower or upper case.
+fn sibling(path: &Path, ext: &str) -> Option<PathBuf> {
+    [
+        path.with_extension(ext),
+        path.with_extension(ext.to_ascii_uppercase()),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+}
+
+/// Adds the columns to a new layer and returns their field indices.
+fn add_columns<L: LayerAccess>(
+    path: &Path,
+    layer: &L,
+    cols: &[Column],
+) -> Result<Vec<usize>, IngestError> {
+    for c in cols {
+        let ty = match c.kind {
+            FieldKind::Integer if c.width > 9 => OGRFieldType::OFTInteger64,
+            FieldKind::Integer => OGRFieldType::OFTInteger,
+            FieldKind::Real => OGRFieldType::OFTReal,
+            FieldKind::Text => OGRFieldType::OFTString,
+        };
+        let d = FieldDefn::new(&c.name, ty).map_err(gdal_err(path, "define a field"))?;
+        d.set_width(i32::from(c.width));
+        if c.kind == FieldKind::Real {
+            d.set_precision(i32::from(c.precision));
+        }
+        d.add_to_layer(layer)
+            .map_err(gdal_err(path, "add a field"))?;
+    }
+    let defn = layer.defn();
+    Ok(cols
+        .iter()
+        .map(|c| defn.field_index(&c.name).unwrap_or(usize::MAX))
+        .collect())
+}
+
 /// Reads a boundary layer (e.g. the commune boundary): every polygon of its
 /// first layer, in EPSG:9213.
 pub fn read_boundary(path: &Path, srs: Option<Crs>) -> Result<MultiPolygon<f64>, IngestError> {
@@ -728,22 +758,7 @@ pub fn read_boundary(path: &Path, srs: Option<Crs>) -> Result<MultiPolygon<f64>,
         path: path.to_path_buf(),
         detail: "the file has no layer".into(),
     })?;
-    let extent = layer
-        .try_get_extent()
-        .ok()
-        .flatten()
-        .map(|e| (e.MinX, e.MinY, e.MaxX, e.MaxY));
-    let crs = match srs {
-        Some(c) => c,
-        None => {
-            crate::crs::recognise(layer.spatial_ref().as_ref(), extent)
-                .map_err(|detail| IngestError::Crs {
-                    path: path.to_path_buf(),
-                    detail,
-                })?
-                .crs
-        }
-    };
+    let crs = layer_crs(path, path, &layer, srs, &mut Vec::new())?;
     let to = Transformer::new(crs, Crs::Vn2000Tm3_10630).map_err(|e| IngestError::Crs {
         path: path.to_path_buf(),
         detail: e.to_string(),
@@ -1011,27 +1026,7 @@ fn fill_layer(
             options: Some(opts),
         })
         .map_err(gdal_err(path, "create the layer"))?;
-    for c in cols {
-        let ty = match c.kind {
-            FieldKind::Integer if c.width > 9 => OGRFieldType::OFTInteger64,
-            FieldKind::Integer => OGRFieldType::OFTInteger,
-            FieldKind::Real => OGRFieldType::OFTReal,
-            FieldKind::Text => OGRFieldType::OFTString,
-        };
-        let d = FieldDefn::new(&c.name, ty).map_err(gdal_err(path, "define a field"))?;
-        d.set_width(i32::from(c.width));
-        if c.kind == FieldKind::Real {
-            d.set_precision(i32::from(c.precision));
-        }
-        d.add_to_layer(&layer)
-            .map_err(gdal_err(path, "add a field"))?;
-    }
-    let index: Vec<usize> = {
-        let defn = layer.defn();
-        cols.iter()
-            .map(|c| defn.field_index(&c.name).unwrap_or(usize::MAX))
-            .collect()
-    };
+    let index = add_columns(path, &layer, cols)?;
     for p in plots {
         write_feature(
             path,
@@ -1137,24 +1132,7 @@ pub fn write_boundary(
             precision: 2,
         },
     ];
-    for c in &cols {
-        let ty = match c.kind {
-            FieldKind::Integer => OGRFieldType::OFTInteger,
-            FieldKind::Real => OGRFieldType::OFTReal,
-            FieldKind::Text => OGRFieldType::OFTString,
-        };
-        let d = FieldDefn::new(&c.name, ty).map_err(gdal_err(path, "define a field"))?;
-        d.set_width(i32::from(c.width));
-        if c.kind == FieldKind::Real {
-            d.set_precision(2);
-        }
-        d.add_to_layer(&layer)
-            .map_err(gdal_err(path, "add a field"))?;
-    }
-    let index: Vec<usize> = cols
-        .iter()
-        .map(|c| layer.defn().field_index(&c.name).unwrap_or(usize::MAX))
-        .collect();
+    let index = add_columns(path, &layer, &cols)?;
     let mut r = Record::new();
     r.set("maxa", Value::Int(maxa));
     r.set("xa", Value::Text(name.into()));
