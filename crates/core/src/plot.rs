@@ -109,6 +109,19 @@ impl FromStr for PlotKey {
     }
 }
 
+impl serde::Serialize for PlotKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PlotKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Trims and NFC-normalises text, as every text attribute is stored.
 pub fn normalize_text(s: &str) -> String {
     s.trim().nfc().collect()

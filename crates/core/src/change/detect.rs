@@ -1,0 +1,654 @@
+//! Per-pixel change classification over a time series of clear observations.
+//!
+//! Each scene contributes, per pixel, NDVI and NBR (`NaN` where cloud, shadow
+//! or nodata hid the ground). Scenes dated before the monitoring period form
+//! the baseline (median of the clear ones). Each later clear observation is
+//! corrected for the scene-wide seasonal offset (the median change over
+//! forest, estimated by [`OffsetEstimator`]) and compared with the baseline:
+//!
+//! * **burn**: dNBR ≥ `burn_dnbr` and the corrected NBR ≤ `burn_max_nbr`
+//!   (charred ground reflects more SWIR than NIR);
+//! * **clearing**: NDVI drop ≥ `clearing_drop`;
+//! * **degradation**: NDVI drop ≥ `degradation_drop`, reported only when it
+//!   persists over `degradation_min_obs` clear observations.
+//!
+//! A change seen once is **low** confidence; a later clear observation that
+//! still shows it makes it **high**; a later clear observation that shows
+//! the forest intact withdraws it (as GLAD and RADD do). A forest pixel with
+//! no clear baseline or no clear observation in the monitoring period is
+//! **unobserved**, never "no change".
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Thresholds and windows of the detector. The defaults are documented in
+/// `README.md` (section "Change detection") and can be set in `forest.toml`
+/// under `[detect]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    /// NDVI drop that marks a clearing (default 0.30).
+    pub clearing_drop: f32,
+    /// NDVI drop that marks degradation (default 0.10).
+    pub degradation_drop: f32,
+    /// Clear observations a degradation must persist over (default 2).
+    pub degradation_min_obs: u8,
+    /// dNBR of a burn (default 0.44, "moderate-high severity").
+    pub burn_dnbr: f32,
+    /// Largest corrected NBR after a burn (default 0.05).
+    pub burn_max_nbr: f32,
+    /// Baseline NDVI above which a pixel no plot covers counts as forest
+    /// (default 0.60).
+    pub forest_ndvi: f32,
+    /// Minimum mapping unit in hectares (default 0.3, the legal forest minimum).
+    pub min_area_ha: f64,
+    /// Days before the monitoring period whose scenes form the baseline
+    /// (default 365).
+    pub baseline_days: i64,
+    /// Analysis pixel size in metres (default 10, Sentinel-2's red/NIR).
+    pub pixel_size: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            clearing_drop: 0.30,
+            degradation_drop: 0.10,
+            degradation_min_obs: 2,
+            burn_dnbr: 0.44,
+            burn_max_nbr: 0.05,
+            forest_ndvi: 0.60,
+            min_area_ha: 0.3,
+            baseline_days: 365,
+            pixel_size: 10.0,
+        }
+    }
+}
+
+impl Params {
+    /// Checks that the thresholds make sense together.
+    pub fn validate(&self) -> Result<(), String> {
+        let in_01 = |v: f32| (0.0..=2.0).contains(&v);
+        if !(in_01(self.clearing_drop) && in_01(self.degradation_drop) && in_01(self.burn_dnbr)) {
+            return Err(
+                "detect: clearing_drop, degradation_drop and burn_dnbr must be between 0 and 2"
+                    .into(),
+            );
+        }
+        if self.degradation_drop >= self.clearing_drop {
+            return Err(format!(
+                "detect: degradation_drop ({}) must be smaller than clearing_drop ({})",
+                self.degradation_drop, self.clearing_drop
+            ));
+        }
+        if self.degradation_min_obs == 0 {
+            return Err("detect: degradation_min_obs must be at least 1".into());
+        }
+        if !(self.min_area_ha >= 0.0 && self.min_area_ha.is_finite()) {
+            return Err("detect: min_area_ha must be a non-negative number of hectares".into());
+        }
+        if !(self.pixel_size > 0.0 && self.pixel_size <= 1000.0) {
+            return Err("detect: pixel_size must be between 0 and 1000 metres".into());
+        }
+        if self.baseline_days < 1 {
+            return Err("detect: baseline_days must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// What the plot layer says about a pixel before any observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Prior {
+    /// Covered by a plot that is not forest.
+    NonForest = 0,
+    /// Covered by a forest plot.
+    Forest = 1,
+    /// No plot covers it: the baseline NDVI decides.
+    Unknown = 2,
+}
+
+/// The outcome for one pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum PixelClass {
+    /// Not forest at baseline: not analysed.
+    NotForest = 0,
+    /// Forest, observed, no change.
+    NoChange = 1,
+    /// Forest that no clear observation covers.
+    Unobserved = 2,
+    /// Moderate drop that persisted.
+    Degradation = 3,
+    /// Strong drop.
+    Clearing = 4,
+    /// High dNBR with charred signature.
+    Burn = 5,
+}
+
+impl PixelClass {
+    /// Whether the pixel is a change.
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            PixelClass::Degradation | PixelClass::Clearing | PixelClass::Burn
+        )
+    }
+
+    /// Name used in the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PixelClass::NotForest => "not_forest",
+            PixelClass::NoChange => "no_change",
+            PixelClass::Unobserved => "unobserved",
+            PixelClass::Degradation => "degradation",
+            PixelClass::Clearing => "clearing",
+            PixelClass::Burn => "burn",
+        }
+    }
+}
+
+/// Confidence of a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// Seen in one clear observation.
+    Low,
+    /// Confirmed by a later clear observation.
+    High,
+}
+
+impl Confidence {
+    /// Name used in the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// Index of "no scene" in [`PixelResult::first`] and [`PixelResult::last_clear`].
+pub const NO_SCENE: u8 = u8::MAX;
+
+/// Result for one pixel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelResult {
+    /// Class.
+    pub class: PixelClass,
+    /// Clear observations that showed the change (0 when no change).
+    pub seen: u8,
+    /// Scene index of the first observation of the change, or [`NO_SCENE`].
+    pub first: u8,
+    /// Scene index of the last clear observation before the change, or [`NO_SCENE`].
+    pub last_clear: u8,
+    /// Largest corrected NDVI drop.
+    pub drop: f32,
+    /// Largest corrected dNBR (`NaN` without SWIR).
+    pub dnbr: f32,
+}
+
+impl PixelResult {
+    const fn of(class: PixelClass) -> Self {
+        PixelResult {
+            class,
+            seen: 0,
+            first: NO_SCENE,
+            last_clear: NO_SCENE,
+            drop: 0.0,
+            dnbr: f32::NAN,
+        }
+    }
+
+    /// Confidence of a change pixel.
+    pub fn confidence(&self) -> Confidence {
+        if self.seen >= 2 {
+            Confidence::High
+        } else {
+            Confidence::Low
+        }
+    }
+}
+
+/// Per-scene index values over one strip of the grid: `ndvi[scene][pixel]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    /// NDVI per scene (NaN where not clear).
+    pub ndvi: &'a [Vec<f32>],
+    /// NBR per scene (NaN where not clear or without SWIR).
+    pub nbr: &'a [Vec<f32>],
+}
+
+/// The change detector for one run: the parameters, how many of the
+/// date-sorted scenes form the baseline, and the seasonal offsets.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    params: Params,
+    baseline: usize,
+    scenes: usize,
+    offsets: Vec<(f32, f32)>,
+}
+
+impl Detector {
+    /// A detector over `scenes` date-sorted scenes, the first `baseline` of
+    /// which form the baseline. `offsets` are the per-scene seasonal offsets
+    /// of NDVI and NBR (see [`OffsetEstimator`]); empty means none.
+    pub fn new(params: Params, scenes: usize, baseline: usize, offsets: Vec<(f32, f32)>) -> Self {
+        let offsets = if offsets.len() == scenes {
+            offsets
+        } else {
+            vec![(0.0, 0.0); scenes]
+        };
+        Detector {
+            params,
+            baseline: baseline.min(scenes),
+            scenes,
+            offsets,
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Classifies every pixel of a strip, in parallel over rows of `width`.
+    pub fn classify(
+        &self,
+        series: Series<'_>,
+        prior: &[Prior],
+        width: usize,
+        out: &mut [PixelResult],
+    ) {
+        assert_eq!(series.ndvi.len(), self.scenes, "one NDVI layer per scene");
+        let width = width.max(1);
+        out.par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(row, chunk)| {
+                let start = row * width;
+                for (i, px) in chunk.iter_mut().enumerate() {
+                    *px = self.classify_pixel(series, prior[start + i], start + i);
+                }
+            });
+    }
+
+    fn classify_pixel(&self, s: Series<'_>, prior: Prior, at: usize) -> PixelResult {
+        let p = &self.params;
+        let mut base_ndvi = [0f32; 32];
+        let mut base_nbr = [0f32; 32];
+        let (mut n, mut m) = (0, 0);
+        let mut last_clear = NO_SCENE;
+        for k in 0..self.baseline {
+            let v = s.ndvi[k][at];
+            if v.is_finite() {
+                if n < 32 {
+                    base_ndvi[n] = v;
+                    n += 1;
+                }
+                last_clear = k as u8;
+                let b = s.nbr.get(k).map_or(f32::NAN, |b| b[at]);
+                if b.is_finite() && m < 32 {
+                    base_nbr[m] = b;
+                    m += 1;
+                }
+            }
+        }
+        if n == 0 {
+            return PixelResult::of(if prior == Prior::NonForest {
+                PixelClass::NotForest
+            } else {
+                PixelClass::Unobserved
+            });
+        }
+        let base = median(&mut base_ndvi[..n]);
+        let base_b = if m > 0 {
+            median(&mut base_nbr[..m])
+        } else {
+            f32::NAN
+        };
+        let forest = match prior {
+            Prior::Forest => true,
+            Prior::NonForest => false,
+            Prior::Unknown => base >= p.forest_ndvi,
+        };
+        if !forest {
+            return PixelResult::of(PixelClass::NotForest);
+        }
+
+        let mut observed = false;
+        let mut det: Option<PixelResult> = None;
+        for k in self.baseline..self.scenes {
+            let v = s.ndvi[k][at];
+            if !v.is_finite() {
+                continue;
+            }
+            observed = true;
+            let (off_v, off_b) = self.offsets[k];
+            let drop = base - (v - off_v);
+            let b = s.nbr.get(k).map_or(f32::NAN, |b| b[at]) - off_b;
+            let dnbr = base_b - b;
+            let class = if dnbr >= p.burn_dnbr && b <= p.burn_max_nbr {
+                PixelClass::Burn
+            } else if drop >= p.clearing_drop {
+                PixelClass::Clearing
+            } else if drop >= p.degradation_drop {
+                PixelClass::Degradation
+            } else {
+                PixelClass::NoChange
+            };
+            match (&mut det, class) {
+                (None, PixelClass::NoChange) => last_clear = k as u8,
+                (None, class) => {
+                    det = Some(PixelResult {
+                        class,
+                        seen: 1,
+                        first: k as u8,
+                        last_clear,
+                        drop,
+                        dnbr: if dnbr.is_finite() { dnbr } else { f32::NAN },
+                    })
+                }
+                (Some(_), PixelClass::NoChange) => {
+                    // The forest is seen intact again: the earlier drop was noise,
+                    // haze or phenology, not loss.
+                    det = None;
+                    last_clear = k as u8;
+                }
+                (Some(d), class) => {
+                    d.seen = d.seen.saturating_add(1);
+                    // A burn stays a burn as the char fades; otherwise the
+                    // strongest class seen wins.
+                    if d.class != PixelClass::Burn && class > d.class {
+                        d.class = class;
+                    }
+                    d.drop = d.drop.max(drop);
+                    if dnbr.is_finite() {
+                        d.dnbr = if d.dnbr.is_finite() {
+                            d.dnbr.max(dnbr)
+                        } else {
+                            dnbr
+                        };
+                    }
+                }
+            }
+        }
+        match det {
+            Some(d) if d.class == PixelClass::Degradation && d.seen < p.degradation_min_obs => {
+                PixelResult::of(PixelClass::NoChange)
+            }
+            Some(d) => d,
+            None if observed => PixelResult::of(PixelClass::NoChange),
+            None => PixelResult {
+                last_clear,
+                ..PixelResult::of(PixelClass::Unobserved)
+            },
+        }
+    }
+}
+
+/// Median of a small slice (reorders it).
+fn median(v: &mut [f32]) -> f32 {
+    v.sort_unstable_by(f32::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+const BINS: usize = 2000;
+
+/// Estimates each monitoring scene's seasonal offset — the median difference
+/// between its NDVI (and NBR) and the baseline over clear pixels the plot
+/// layer calls forest — from histograms, so memory does not depend on the
+/// raster size. Real loss covers a small share of the forest, so the median
+/// follows phenology and illumination, not the loss.
+#[derive(Debug, Clone)]
+pub struct OffsetEstimator {
+    baseline: usize,
+    ndvi: Vec<Vec<u64>>,
+    nbr: Vec<Vec<u64>>,
+}
+
+impl OffsetEstimator {
+    /// An estimator for `scenes` date-sorted scenes of which the first
+    /// `baseline` are the baseline.
+    pub fn new(scenes: usize, baseline: usize) -> Self {
+        OffsetEstimator {
+            baseline: baseline.min(scenes),
+            ndvi: vec![vec![0; BINS]; scenes],
+            nbr: vec![vec![0; BINS]; scenes],
+        }
+    }
+
+    /// Adds the pixels of a strip.
+    pub fn add(&mut self, s: Series<'_>, prior: &[Prior]) {
+        let scenes = self.ndvi.len();
+        for (at, pr) in prior.iter().enumerate() {
+            if *pr != Prior::Forest {
+                continue;
+            }
+            let mut base_v = [0f32; 32];
+            let mut base_b = [0f32; 32];
+            let (mut n, mut m) = (0, 0);
+            for k in 0..self.baseline {
+                let v = s.ndvi[k][at];
+                if v.is_finite() && n < 32 {
+                    base_v[n] = v;
+                    n += 1;
+                    let b = s.nbr.get(k).map_or(f32::NAN, |b| b[at]);
+                    if b.is_finite() && m < 32 {
+                        base_b[m] = b;
+                        m += 1;
+                    }
+                }
+            }
+            if n == 0 {
+                continue;
+            }
+            let bv = median(&mut base_v[..n]);
+            let bb = if m > 0 {
+                median(&mut base_b[..m])
+            } else {
+                f32::NAN
+            };
+            for k in self.baseline..scenes {
+                let v = s.ndvi[k][at];
+                if v.is_finite() {
+                    self.ndvi[k][bin(v - bv)] += 1;
+                    let b = s.nbr.get(k).map_or(f32::NAN, |b| b[at]);
+                    if b.is_finite() && bb.is_finite() {
+                        self.nbr[k][bin(b - bb)] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The per-scene (NDVI, NBR) offsets; 0 for baseline scenes and scenes
+    /// with too few clear forest pixels (fewer than 100).
+    pub fn finish(&self) -> Vec<(f32, f32)> {
+        (0..self.ndvi.len())
+            .map(|k| (hist_median(&self.ndvi[k]), hist_median(&self.nbr[k])))
+            .collect()
+    }
+}
+
+fn bin(d: f32) -> usize {
+    (((d + 2.0) / 4.0 * BINS as f32) as usize).min(BINS - 1)
+}
+
+fn hist_median(h: &[u64]) -> f32 {
+    let total: u64 = h.iter().sum();
+    if total < 100 {
+        return 0.0;
+    }
+    let mut acc = 0;
+    for (i, c) in h.iter().enumerate() {
+        acc += c;
+        if acc * 2 >= total {
+            return (i as f32 + 0.5) / BINS as f32 * 4.0 - 2.0;
+        }
+    }
+    0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ndvi: &[f32], nbr: &[f32], baseline: usize, prior: Prior) -> PixelResult {
+        let nd: Vec<Vec<f32>> = ndvi.iter().map(|v| vec![*v]).collect();
+        let nb: Vec<Vec<f32>> = nbr.iter().map(|v| vec![*v]).collect();
+        let d = Detector::new(Params::default(), ndvi.len(), baseline, vec![]);
+        let mut out = [PixelResult::of(PixelClass::NotForest)];
+        d.classify(
+            Series {
+                ndvi: &nd,
+                nbr: &nb,
+            },
+            &[prior],
+            1,
+            &mut out,
+        );
+        out[0]
+    }
+
+    const NAN: f32 = f32::NAN;
+
+    #[test]
+    fn clearing_seen_once_is_low_and_confirmed_is_high() {
+        let r = run(&[0.85, 0.40], &[0.6, 0.15], 1, Prior::Forest);
+        assert_eq!(
+            (r.class, r.confidence(), r.first, r.last_clear),
+            (PixelClass::Clearing, Confidence::Low, 1, 0)
+        );
+        let r = run(&[0.85, 0.40, 0.38], &[0.6, 0.15, 0.12], 1, Prior::Forest);
+        assert_eq!(
+            (r.class, r.confidence()),
+            (PixelClass::Clearing, Confidence::High)
+        );
+    }
+
+    #[test]
+    fn a_drop_that_recovers_is_withdrawn() {
+        let r = run(&[0.85, 0.40, 0.84], &[0.6, 0.15, 0.6], 1, Prior::Forest);
+        assert_eq!((r.class, r.last_clear), (PixelClass::NoChange, NAN_IDX));
+    }
+    const NAN_IDX: u8 = NO_SCENE;
+
+    #[test]
+    fn degradation_needs_persistence() {
+        let once = run(&[0.85, 0.70], &[0.6, 0.5], 1, Prior::Forest);
+        assert_eq!(once.class, PixelClass::NoChange);
+        let twice = run(&[0.85, 0.70, 0.71], &[0.6, 0.5, 0.5], 1, Prior::Forest);
+        assert_eq!(
+            (twice.class, twice.confidence()),
+            (PixelClass::Degradation, Confidence::High)
+        );
+    }
+
+    #[test]
+    fn burn_is_told_from_clearing_by_nbr() {
+        let r = run(&[0.85, 0.30], &[0.6, -0.25], 1, Prior::Forest);
+        assert_eq!(r.class, PixelClass::Burn);
+        assert!(r.dnbr > 0.8);
+        let r = run(&[0.85, 0.35], &[0.6, 0.12], 1, Prior::Forest);
+        assert_eq!(r.class, PixelClass::Clearing);
+    }
+
+    #[test]
+    fn clouds_give_unobserved_never_no_change() {
+        let r = run(&[0.85, NAN, NAN], &[0.6, NAN, NAN], 1, Prior::Forest);
+        assert_eq!((r.class, r.last_clear), (PixelClass::Unobserved, 0));
+        let r = run(&[NAN, 0.3], &[NAN, 0.1], 1, Prior::Forest);
+        assert_eq!(r.class, PixelClass::Unobserved);
+        // A cloudy observation between two clear ones is skipped, and the
+        // confirmation still counts.
+        let r = run(
+            &[0.85, 0.4, NAN, 0.4],
+            &[0.6, 0.1, NAN, 0.1],
+            1,
+            Prior::Forest,
+        );
+        assert_eq!(
+            (r.class, r.confidence()),
+            (PixelClass::Clearing, Confidence::High)
+        );
+    }
+
+    #[test]
+    fn baseline_is_the_median_and_decides_forest_where_no_plot_is() {
+        // one hazy baseline observation does not move the median
+        let r = run(
+            &[0.85, 0.30, 0.84, 0.40],
+            &[0.6, 0.2, 0.6, 0.1],
+            3,
+            Prior::Forest,
+        );
+        assert_eq!(r.class, PixelClass::Clearing);
+        assert!((r.drop - 0.44).abs() < 1e-5);
+        assert_eq!(
+            run(&[0.45, 0.10], &[0.3, 0.0], 1, Prior::Unknown).class,
+            PixelClass::NotForest
+        );
+        assert_eq!(
+            run(&[0.80, 0.30], &[0.6, 0.1], 1, Prior::Unknown).class,
+            PixelClass::Clearing
+        );
+        assert_eq!(
+            run(&[0.80, 0.30], &[0.6, 0.1], 1, Prior::NonForest).class,
+            PixelClass::NotForest
+        );
+    }
+
+    #[test]
+    fn seasonal_offset_is_estimated_and_removed() {
+        // 10,000 forest pixels, all 0.08 lower in the dry season; a 0.12 raw
+        // drop is then only 0.04 of real change.
+        let n = 10_000;
+        let nd = vec![vec![0.82f32; n], vec![0.74f32; n]];
+        let nb = vec![vec![0.6f32; n], vec![0.55f32; n]];
+        let prior = vec![Prior::Forest; n];
+        let mut est = OffsetEstimator::new(2, 1);
+        est.add(
+            Series {
+                ndvi: &nd,
+                nbr: &nb,
+            },
+            &prior,
+        );
+        let off = est.finish();
+        assert!((off[1].0 + 0.08).abs() < 0.003, "{off:?}");
+        assert!((off[1].1 + 0.05).abs() < 0.003, "{off:?}");
+        let mut nd2 = nd.clone();
+        nd2.push(vec![0.70; n]);
+        let mut nb2 = nb.clone();
+        nb2.push(vec![0.55; n]);
+        let d = Detector::new(Params::default(), 3, 1, vec![off[0], off[1], off[1]]);
+        let mut out = vec![PixelResult::of(PixelClass::NotForest); n];
+        d.classify(
+            Series {
+                ndvi: &nd2,
+                nbr: &nb2,
+            },
+            &prior,
+            100,
+            &mut out,
+        );
+        assert!(out.iter().all(|r| r.class == PixelClass::NoChange));
+    }
+
+    #[test]
+    fn params_are_checked() {
+        assert!(Params::default().validate().is_ok());
+        let bad = Params {
+            degradation_drop: 0.5,
+            ..Params::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("degradation_drop"));
+    }
+}
