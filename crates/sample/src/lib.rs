@@ -16,6 +16,7 @@
 pub mod attributes;
 mod layout;
 mod names;
+pub mod scenes;
 
 use forest_core::{Contract, Plot};
 use geo_types::MultiPolygon;

@@ -9,9 +9,10 @@ use geo_types::MultiPolygon;
 use rstar::{RTree, RTreeObject, AABB};
 use serde::{Deserialize, Serialize};
 
-use super::detect::{Confidence, PixelClass, NO_SCENE};
+use super::detect::{Confidence, PixelClass, Prior, NO_SCENE};
 use super::grid::GridSpec;
 use super::polygon::outline;
+use super::rasterize::{burn, NO_LABEL};
 use super::segment::Component;
 use crate::codes::{ForestFunction, ForestOrigin};
 use crate::plot::{Plot, PlotKey};
@@ -154,6 +155,25 @@ impl<'a> PlotIndex<'a> {
         self.tree
             .locate_in_envelope_intersecting(&AABB::from_corners(min, max))
             .map(|i| i.plot)
+    }
+
+    /// The prior of every pixel of `strip` from the plots: forest plots are
+    /// [`Prior::Forest`], other plots [`Prior::NonForest`], no plot
+    /// [`Prior::Unknown`]. `scratch` is reused between strips.
+    pub fn prior(&self, strip: &GridSpec, scratch: &mut Vec<u32>, out: &mut [Prior]) {
+        scratch.clear();
+        scratch.resize(strip.len(), NO_LABEL);
+        let e = strip.extent();
+        for p in self.near([e.min().x, e.min().y], [e.max().x, e.max().y]) {
+            burn(strip, &p.geometry, u32::from(p.is_forest()), scratch);
+        }
+        for (o, l) in out.iter_mut().zip(scratch.iter()) {
+            *o = match *l {
+                NO_LABEL => Prior::Unknown,
+                1 => Prior::Forest,
+                _ => Prior::NonForest,
+            };
+        }
     }
 
     /// The plots `shape` overlaps, largest overlap first (touches under

@@ -35,7 +35,8 @@ pub struct Params {
     pub degradation_min_obs: u8,
     /// dNBR of a burn (default 0.44, "moderate-high severity").
     pub burn_dnbr: f32,
-    /// Largest corrected NBR after a burn (default 0.05).
+    /// Largest corrected NBR after a burn (default −0.10: charred ground;
+    /// bare soil after a clearing stays near 0).
     pub burn_max_nbr: f32,
     /// Baseline NDVI above which a pixel no plot covers counts as forest
     /// (default 0.60).
@@ -56,7 +57,7 @@ impl Default for Params {
             degradation_drop: 0.10,
             degradation_min_obs: 2,
             burn_dnbr: 0.44,
-            burn_max_nbr: 0.05,
+            burn_max_nbr: -0.10,
             forest_ndvi: 0.60,
             min_area_ha: 0.3,
             baseline_days: 365,

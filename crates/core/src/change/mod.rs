@@ -15,6 +15,7 @@ pub mod detect;
 pub mod evaluate;
 pub mod grid;
 pub mod index;
+pub mod pipeline;
 pub mod polygon;
 pub mod rasterize;
 pub mod segment;
@@ -24,4 +25,5 @@ pub use detect::{
     Confidence, Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series,
 };
 pub use grid::GridSpec;
+pub use pipeline::{run, Bands, Outcome, Quality, StripSource};
 pub use segment::{Component, Segmenter};

@@ -1,0 +1,214 @@
+//! The whole detection over a grid, strip by strip, with any source of
+//! strips: a first pass estimates the seasonal offsets (on a sample of
+//! strips), a second classifies every pixel and labels components. Memory is
+//! one strip of every scene plus the runs of changed and unobserved pixels.
+
+use super::detect::{Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series};
+use super::grid::GridSpec;
+use super::index::{nbr, ndvi, QualityCounts, Scaling};
+use super::segment::{Component, Segmenter};
+use crate::progress::Progress;
+
+/// Pixel quality of one scene over a strip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Quality {
+    /// Usable.
+    Clear = 0,
+    /// Cloud, cirrus or shadow.
+    Cloud = 1,
+    /// No data.
+    NoData = 2,
+}
+
+/// Bands of one scene over a strip, as read from the file.
+#[derive(Debug, Default, Clone)]
+pub struct Bands {
+    /// Red (or the NDVI itself for single-band NDVI scenes).
+    pub red: Vec<f32>,
+    /// NIR (empty for NDVI scenes).
+    pub nir: Vec<f32>,
+    /// SWIR 2 (empty when the scene has none).
+    pub swir2: Vec<f32>,
+    /// Quality per pixel.
+    pub quality: Vec<Quality>,
+}
+
+/// Turns bands into NDVI and NBR (`NaN` where not clear) and tallies the
+/// quality. `is_ndvi` marks single-band NDVI scenes.
+pub fn indices(
+    b: &Bands,
+    scaling: Scaling,
+    is_ndvi: bool,
+    out_ndvi: &mut [f32],
+    out_nbr: &mut [f32],
+) -> QualityCounts {
+    let mut q = QualityCounts::default();
+    for i in 0..out_ndvi.len() {
+        match b.quality[i] {
+            Quality::Clear => {}
+            Quality::Cloud => {
+                q.cloud += 1;
+                out_ndvi[i] = f32::NAN;
+                out_nbr[i] = f32::NAN;
+                continue;
+            }
+            Quality::NoData => {
+                q.nodata += 1;
+                out_ndvi[i] = f32::NAN;
+                out_nbr[i] = f32::NAN;
+                continue;
+            }
+        }
+        if is_ndvi {
+            let v = scaling.reflectance(b.red[i]);
+            out_ndvi[i] = if (-1.0..=1.0).contains(&v) {
+                v
+            } else {
+                f32::NAN
+            };
+            out_nbr[i] = f32::NAN;
+        } else {
+            let red = scaling.reflectance(b.red[i]);
+            let nir = scaling.reflectance(b.nir[i]);
+            out_ndvi[i] = ndvi(red, nir);
+            out_nbr[i] = match b.swir2.get(i) {
+                Some(s) => nbr(nir, scaling.reflectance(*s)),
+                None => f32::NAN,
+            };
+        }
+        if out_ndvi[i].is_finite() {
+            q.clear += 1;
+        } else {
+            q.nodata += 1;
+        }
+    }
+    q
+}
+
+/// What a run found.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Components of changed pixels.
+    pub changes: Vec<Component>,
+    /// Components of unobserved forest pixels.
+    pub unobserved: Vec<Component>,
+    /// Pixels per class, indexed by [`PixelClass`] as `u8`.
+    pub pixels: [u64; 6],
+    /// Quality tallies per scene.
+    pub quality: Vec<QualityCounts>,
+    /// Seasonal (NDVI, NBR) offsets applied per scene.
+    pub offsets: Vec<(f32, f32)>,
+}
+
+/// Reads one strip (`GridSpec::rows`) of every scene into NDVI/NBR layers and
+/// the prior of every pixel.
+pub trait StripSource {
+    /// Error of the source.
+    type Error;
+    /// Fills `ndvi[scene]`, `nbr[scene]` (each `strip.len()` long) and
+    /// `prior`, returning the quality tallies per scene.
+    fn read(
+        &mut self,
+        strip: &GridSpec,
+        row0: usize,
+        ndvi: &mut [Vec<f32>],
+        nbr: &mut [Vec<f32>],
+        prior: &mut [Prior],
+    ) -> Result<Vec<QualityCounts>, Self::Error>;
+}
+
+/// Runs the detection over `grid` for `scenes` date-sorted scenes of which
+/// the first `baseline` form the baseline, reading `strip_rows` rows at a time.
+pub fn run<S: StripSource>(
+    grid: &GridSpec,
+    scenes: usize,
+    baseline: usize,
+    params: &Params,
+    strip_rows: usize,
+    source: &mut S,
+    progress: &Progress,
+) -> Result<Outcome, S::Error> {
+    let strip_rows = strip_rows.max(1);
+    let strips = grid.height.div_ceil(strip_rows);
+    let cap = strip_rows * grid.width;
+    let mut nd = vec![vec![0f32; cap]; scenes];
+    let mut nb = vec![vec![0f32; cap]; scenes];
+    let mut prior = vec![Prior::Unknown; cap];
+    let resize =
+        |nd: &mut Vec<Vec<f32>>, nb: &mut Vec<Vec<f32>>, prior: &mut Vec<Prior>, n: usize| {
+            for v in nd.iter_mut().chain(nb.iter_mut()) {
+                v.resize(n, f32::NAN);
+            }
+            prior.resize(n, Prior::Unknown);
+        };
+
+    // Pass 1: seasonal offsets from at most ~32 evenly spread strips.
+    let step = strips.div_ceil(32).max(1);
+    let sampled = strips.div_ceil(step) as u64;
+    let total = sampled + strips as u64;
+    let mut est = OffsetEstimator::new(scenes, baseline);
+    for (n, k) in (0..strips).step_by(step).enumerate() {
+        let strip = grid.rows(k * strip_rows, strip_rows);
+        resize(&mut nd, &mut nb, &mut prior, strip.len());
+        source.read(&strip, k * strip_rows, &mut nd, &mut nb, &mut prior)?;
+        est.add(
+            Series {
+                ndvi: &nd,
+                nbr: &nb,
+            },
+            &prior,
+        );
+        progress.report(n as u64 + 1, Some(total));
+    }
+    let offsets = est.finish();
+    let detector = Detector::new(params.clone(), scenes, baseline, offsets.clone());
+
+    // Pass 2: classify and label.
+    let mut changes = Segmenter::changes();
+    let mut unobserved = Segmenter::unobserved();
+    let mut pixels = [0u64; 6];
+    let mut quality = vec![QualityCounts::default(); scenes];
+    let mut out = vec![
+        PixelResult {
+            class: PixelClass::NotForest,
+            seen: 0,
+            first: 0,
+            last_clear: 0,
+            drop: 0.0,
+            dnbr: 0.0
+        };
+        cap
+    ];
+    for k in 0..strips {
+        let strip = grid.rows(k * strip_rows, strip_rows);
+        resize(&mut nd, &mut nb, &mut prior, strip.len());
+        out.truncate(strip.len());
+        let q = source.read(&strip, k * strip_rows, &mut nd, &mut nb, &mut prior)?;
+        for (a, b) in quality.iter_mut().zip(&q) {
+            a.add(b);
+        }
+        detector.classify(
+            Series {
+                ndvi: &nd,
+                nbr: &nb,
+            },
+            &prior,
+            strip.width,
+            &mut out,
+        );
+        for p in out.iter() {
+            pixels[p.class as usize] += 1;
+        }
+        changes.push(&out, strip.width);
+        unobserved.push(&out, strip.width);
+        progress.report(sampled + k as u64 + 1, Some(total));
+    }
+    Ok(Outcome {
+        changes: changes.finish(),
+        unobserved: unobserved.finish(),
+        pixels,
+        quality,
+        offsets,
+    })
+}
