@@ -41,6 +41,14 @@ pub enum IngestError {
         /// What is wrong.
         detail: String,
     },
+    /// A raster scene that cannot be used as it is.
+    #[error("{path}: {detail}")]
+    Raster {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
     /// A file system error.
     #[error("{path}: {source}")]
     Io {

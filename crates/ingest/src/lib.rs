@@ -9,6 +9,7 @@ pub mod contracts;
 mod crs;
 mod dbf;
 pub mod error;
+pub mod raster;
 pub mod vector;
 
 /// Routes GDAL's own messages into the service's structured log instead of

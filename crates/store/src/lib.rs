@@ -8,6 +8,7 @@
 //! stored in EPSG:9213; queries in another CRS are transformed by
 //! `forest_core` before they reach SQL.
 
+pub mod alerts;
 mod columns;
 pub mod error;
 mod gpkg;
@@ -179,6 +180,18 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
 
     /// The contract register, ordered by number.
     async fn contracts(&self) -> Result<Vec<Contract>>;
+
+    /// Stores a detection run's alerts in one transaction: new events are
+    /// inserted, events already stored are updated (never duplicated), and
+    /// every change is written to the alert history as `actor`.
+    async fn save_alerts(
+        &self,
+        alerts: &[alerts::NewAlert],
+        actor: &str,
+    ) -> Result<alerts::SaveReport>;
+
+    /// Every alert, highest priority first.
+    async fn alerts(&self) -> Result<Vec<alerts::StoredAlert>>;
 }
 
 /// A shared store.

@@ -15,6 +15,7 @@ use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
+use crate::alerts::{Action, NewAlert, SaveReport, StoredAlert};
 use crate::columns;
 use crate::{
     LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot,
@@ -602,6 +603,113 @@ impl PlotStore for PgStore {
         Ok(contracts.len() as u64)
     }
 
+    async fn save_alerts(&self, alerts: &[NewAlert], actor: &str) -> Result<SaveReport> {
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        // One detection run at a time decides what is new.
+        sqlx::query("LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("lock the alerts"))?;
+        let existing = self.read_alerts(&mut tx).await?;
+        let plan = crate::alerts::plan(&existing, alerts);
+        let mut report = SaveReport::default();
+        for (a, action) in alerts.iter().zip(plan) {
+            let c = &a.candidate;
+            let wkb = crate::alerts::wkb_of(&c.geometry)?;
+            match action {
+                Action::Insert => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
+                           first_observed, last_clear_before, plots, created_at, updated_at)
+                         VALUES (ST_Multi(ST_GeomFromWKB($1, 9213)), $2, $3, 'new', $4, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb, $12, $12)
+                         RETURNING id",
+                    )
+                    .bind(&wkb)
+                    .bind(crate::alerts::class_str(c.class))
+                    .bind(c.confidence.as_str())
+                    .bind(a.priority.score)
+                    .bind(crate::alerts::json(&a.priority.reasons))
+                    .bind(c.area_ha)
+                    .bind(c.mean_drop)
+                    .bind(c.mean_dnbr)
+                    .bind(c.first_observed)
+                    .bind(c.last_clear_before)
+                    .bind(crate::alerts::json(&a.plots))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(self.err("insert an alert"))?;
+                    sqlx::query(
+                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, NULL, 'new', $4)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(actor)
+                    .bind(format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("record the alert history"))?;
+                    report.inserted += 1;
+                }
+                Action::Update { id, note } => {
+                    let old = existing.iter().find(|e| e.id == id);
+                    let conf = crate::alerts::merged_confidence(
+                        old.map_or("", |e| e.confidence.as_str()),
+                        c.confidence,
+                    );
+                    let first =
+                        old.map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
+                    sqlx::query(
+                        "UPDATE alerts SET geom = ST_Multi(ST_GeomFromWKB($1, 9213)), class = $2, confidence = $3, priority = $4,
+                           reasons = $5::jsonb, area_ha = $6, mean_drop = $7, mean_dnbr = $8, first_observed = $9,
+                           last_clear_before = COALESCE(last_clear_before, $10), plots = $11::jsonb, updated_at = $12 WHERE id = $13",
+                    )
+                    .bind(&wkb)
+                    .bind(crate::alerts::class_str(c.class))
+                    .bind(conf)
+                    .bind(a.priority.score)
+                    .bind(crate::alerts::json(&a.priority.reasons))
+                    .bind(c.area_ha)
+                    .bind(c.mean_drop)
+                    .bind(c.mean_dnbr)
+                    .bind(first)
+                    .bind(c.last_clear_before)
+                    .bind(crate::alerts::json(&a.plots))
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("update an alert"))?;
+                    sqlx::query(
+                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
+                         SELECT id, $2, $3, status, status, $4 FROM alerts WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(actor)
+                    .bind(note)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("record the alert history"))?;
+                    report.updated += 1;
+                }
+                Action::Same { .. } => report.unchanged += 1,
+            }
+        }
+        tx.commit().await.map_err(self.err("commit the alerts"))?;
+        Ok(report)
+    }
+
+    async fn alerts(&self) -> Result<Vec<StoredAlert>> {
+        let mut conn = self.pool.acquire().await.map_err(self.err("connect"))?;
+        self.read_alerts(&mut conn).await
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
             .fetch_all(&self.pool)
@@ -640,5 +748,48 @@ impl PlotStore for PgStore {
                 }
             })
             .collect())
+    }
+}
+
+impl PgStore {
+    async fn read_alerts(&self, conn: &mut sqlx::PgConnection) -> Result<Vec<StoredAlert>> {
+        let rows = sqlx::query(
+            "SELECT id, ST_AsBinary(geom) AS wkb, class, confidence, status, priority, reasons::text AS reasons, area_ha,
+               mean_drop, mean_dnbr, first_observed, last_clear_before, plots::text AS plots, created_at, updated_at
+             FROM alerts ORDER BY priority DESC, id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(self.err("read the alerts"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            use sqlx::Row;
+            let get_err = |e: sqlx::Error| StoreError::Corrupt {
+                key: "alert".into(),
+                reason: e.to_string(),
+            };
+            let id: i64 = r.try_get("id").map_err(get_err)?;
+            let wkb: Vec<u8> = r.try_get("wkb").map_err(get_err)?;
+            let reasons: String = r.try_get("reasons").map_err(get_err)?;
+            let plots: String = r.try_get("plots").map_err(get_err)?;
+            out.push(StoredAlert {
+                id,
+                status: r.try_get("status").map_err(get_err)?,
+                class: r.try_get("class").map_err(get_err)?,
+                confidence: r.try_get("confidence").map_err(get_err)?,
+                priority: r.try_get("priority").map_err(get_err)?,
+                reasons: crate::alerts::parse_json(id, &reasons)?,
+                area_ha: r.try_get("area_ha").map_err(get_err)?,
+                mean_drop: r.try_get("mean_drop").map_err(get_err)?,
+                mean_dnbr: r.try_get("mean_dnbr").map_err(get_err)?,
+                first_observed: r.try_get("first_observed").map_err(get_err)?,
+                last_clear_before: r.try_get("last_clear_before").map_err(get_err)?,
+                plots: crate::alerts::parse_json(id, &plots)?,
+                geometry: crate::alerts::geometry_of(id, &wkb)?,
+                created_at: r.try_get("created_at").map_err(get_err)?,
+                updated_at: r.try_get("updated_at").map_err(get_err)?,
+            });
+        }
+        Ok(out)
     }
 }

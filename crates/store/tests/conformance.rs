@@ -120,6 +120,7 @@ conformance!(
     filters_and_stable_paging,
     reloading_keeps_versions,
     contract_register_round_trip,
+    alerts_are_kept_once_and_upgraded,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -426,4 +427,84 @@ async fn contract_register_round_trip(s: DynStore) {
         .await
         .unwrap();
     assert_eq!(s.contracts().await.unwrap().len(), 3);
+}
+
+fn alert(
+    x: f64,
+    y: f64,
+    side: f64,
+    confidence: forest_core::change::Confidence,
+) -> forest_store::alerts::NewAlert {
+    use forest_core::change::{AlertCandidate, PixelClass, Priority};
+    let ring = geo_types::LineString::from(vec![
+        (x, y),
+        (x + side, y),
+        (x + side, y + side),
+        (x, y + side),
+        (x, y),
+    ]);
+    forest_store::alerts::NewAlert {
+        candidate: AlertCandidate {
+            geometry: geo_types::MultiPolygon::new(vec![geo_types::Polygon::new(ring, vec![])]),
+            area_ha: side * side / 10_000.0,
+            class: PixelClass::Clearing,
+            confidence,
+            mean_drop: 0.45,
+            mean_dnbr: Some(0.5),
+            first_observed: chrono::NaiveDate::from_ymd_opt(2026, 3, 17).unwrap(),
+            last_clear_before: chrono::NaiveDate::from_ymd_opt(2025, 12, 12),
+            pixels: 100,
+        },
+        plots: vec![],
+        priority: Priority {
+            score: 70,
+            reasons: vec!["natural forest".into()],
+        },
+    }
+}
+
+async fn alerts_are_kept_once_and_upgraded(s: DynStore) {
+    use forest_core::change::Confidence;
+    let first = vec![
+        alert(500_000.0, 2_400_000.0, 100.0, Confidence::Low),
+        alert(501_000.0, 2_400_000.0, 60.0, Confidence::Low),
+    ];
+    let r = s.save_alerts(&first, "detect").await.unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (2, 0, 0));
+    // the same run again: nothing new
+    let r = s.save_alerts(&first, "detect").await.unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (0, 0, 2));
+    // a later observation confirms the first and finds a third
+    let second = vec![
+        alert(500_010.0, 2_400_000.0, 100.0, Confidence::High),
+        alert(503_000.0, 2_400_000.0, 80.0, Confidence::Low),
+    ];
+    let r = s.save_alerts(&second, "detect").await.unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (1, 1, 0));
+    let all = s.alerts().await.unwrap();
+    assert_eq!(all.len(), 3);
+    let a = all
+        .iter()
+        .find(|a| a.geometry.intersects(&second[0].candidate.geometry))
+        .unwrap();
+    assert_eq!(
+        (a.confidence.as_str(), a.status.as_str(), a.class.as_str()),
+        ("high", "new", "clearing")
+    );
+    assert_eq!(a.reasons, vec!["natural forest".to_string()]);
+    assert_eq!(
+        a.last_clear_before,
+        chrono::NaiveDate::from_ymd_opt(2025, 12, 12)
+    );
+    // a low-confidence sighting never downgrades
+    let r = s
+        .save_alerts(
+            &[alert(500_010.0, 2_400_000.0, 100.0, Confidence::Low)],
+            "detect",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.inserted, 0);
+    let all = s.alerts().await.unwrap();
+    assert!(all.iter().any(|a| a.confidence == "high"));
 }

@@ -21,6 +21,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
+use crate::alerts::{Action, NewAlert, SaveReport, StoredAlert};
 use crate::columns::{self, KEY_COLUMNS};
 use crate::{
     LoadSummary, Page, PlotQuery, PlotStore, PlotVersion, Result, StoreError, StoreKind, StoredPlot,
@@ -28,7 +29,7 @@ use crate::{
 
 const SRS_ID: i32 = 9213;
 /// Schema version of the service's own tables in the file.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// A GeoPackage store.
 #[derive(Debug, Clone)]
@@ -231,6 +232,28 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('contract_plots', 'attributes', 'contract_plots', 'Plots of each protection contract');",
         rtree = rtree_triggers("plots", "geom")
+    ) + &alerts_sql()
+}
+
+/// Schema version 2: change alerts and their history.
+fn alerts_sql() -> String {
+    format!(
+        "
+CREATE TABLE alerts (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL, class TEXT NOT NULL,
+  confidence TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'new', priority INTEGER NOT NULL, reasons TEXT NOT NULL,
+  area_ha REAL NOT NULL, mean_drop REAL NOT NULL, mean_dnbr REAL, first_observed TEXT NOT NULL, last_clear_before TEXT,
+  plots TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX alerts_priority ON alerts (priority DESC);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('alerts', 'features', 'alerts', 'Forest change alerts (clearing, degradation, burn) with the plots they touch', {SRS_ID});
+INSERT INTO gpkg_geometry_columns VALUES ('alerts', 'geom', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
+{rtree}
+CREATE TABLE alert_history (fid INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL REFERENCES alerts(fid),
+  at TEXT NOT NULL, actor TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, note TEXT NOT NULL);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('alert_history', 'attributes', 'alert_history', 'Every change of every alert: who, when, note');
+UPDATE forest_meta SET value = '2' WHERE key = 'schema_version';",
+        rtree = rtree_triggers("alerts", "geom")
     )
 }
 
@@ -579,6 +602,12 @@ impl PlotStore for GpkgStore {
                 let v: String = conn
                     .query_row("SELECT value FROM forest_meta WHERE key = 'schema_version'", [], |r| r.get(0))
                     .map_err(me.err("read the schema version"))?;
+                if v == "1" {
+                    let tx = conn.transaction().map_err(me.err("begin the schema upgrade"))?;
+                    tx.execute_batch(&alerts_sql()).map_err(me.err("upgrade the schema to version 2 (alerts)"))?;
+                    tx.commit().map_err(me.err("commit the schema upgrade"))?;
+                    return Ok(());
+                }
                 if v != SCHEMA_VERSION.to_string() {
                     return Err(StoreError::NotAStore(format!(
                         "{} has schema version {v}, this build knows {SCHEMA_VERSION}; upgrade the service",
@@ -805,6 +834,98 @@ impl PlotStore for GpkgStore {
         .await
     }
 
+    async fn save_alerts(&self, alerts: &[NewAlert], actor: &str) -> Result<SaveReport> {
+        let alerts = alerts.to_vec();
+        let actor = actor.to_string();
+        self.with(move |me, conn| {
+            let now = ts(Utc::now().trunc_subsecs(3));
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            let existing = read_alerts(me, &tx)?;
+            let plan = crate::alerts::plan(&existing, &alerts);
+            let mut report = SaveReport::default();
+            for (a, action) in alerts.iter().zip(plan) {
+                let c = &a.candidate;
+                let wkb = crate::alerts::wkb_of(&c.geometry)?;
+                let env = envelope_of(&c.geometry);
+                let blob = blob::encode(SRS_ID, env, &wkb);
+                match action {
+                    Action::Insert => {
+                        tx.execute(
+                            "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
+                               first_observed, last_clear_before, plots, created_at, updated_at)
+                             VALUES (?1, ?2, ?3, 'new', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                            params![
+                                blob,
+                                crate::alerts::class_str(c.class),
+                                c.confidence.as_str(),
+                                a.priority.score,
+                                crate::alerts::json(&a.priority.reasons),
+                                c.area_ha,
+                                c.mean_drop,
+                                c.mean_dnbr,
+                                c.first_observed.to_string(),
+                                c.last_clear_before.map(|d| d.to_string()),
+                                crate::alerts::json(&a.plots),
+                                now
+                            ],
+                        )
+                        .map_err(me.err("insert an alert"))?;
+                        let id = tx.last_insert_rowid();
+                        tx.execute(
+                            "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES (?1, ?2, ?3, NULL, 'new', ?4)",
+                            params![id, now, actor, format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())],
+                        )
+                        .map_err(me.err("record the alert history"))?;
+                        report.inserted += 1;
+                    }
+                    Action::Update { id, note } => {
+                        let old = existing.iter().find(|e| e.id == id).map(|e| e.confidence.clone()).unwrap_or_default();
+                        let first = existing
+                            .iter()
+                            .find(|e| e.id == id)
+                            .map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
+                        tx.execute(
+                            "UPDATE alerts SET geom = ?1, class = ?2, confidence = ?3, priority = ?4, reasons = ?5, area_ha = ?6,
+                               mean_drop = ?7, mean_dnbr = ?8, first_observed = ?9, last_clear_before = COALESCE(last_clear_before, ?10),
+                               plots = ?11, updated_at = ?12 WHERE fid = ?13",
+                            params![
+                                blob,
+                                crate::alerts::class_str(c.class),
+                                crate::alerts::merged_confidence(&old, c.confidence),
+                                a.priority.score,
+                                crate::alerts::json(&a.priority.reasons),
+                                c.area_ha,
+                                c.mean_drop,
+                                c.mean_dnbr,
+                                first.to_string(),
+                                c.last_clear_before.map(|d| d.to_string()),
+                                crate::alerts::json(&a.plots),
+                                now,
+                                id
+                            ],
+                        )
+                        .map_err(me.err("update an alert"))?;
+                        tx.execute(
+                            "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
+                             SELECT fid, ?2, ?3, status, status, ?4 FROM alerts WHERE fid = ?1",
+                            params![id, now, actor, note],
+                        )
+                        .map_err(me.err("record the alert history"))?;
+                        report.updated += 1;
+                    }
+                    Action::Same { .. } => report.unchanged += 1,
+                }
+            }
+            tx.commit().map_err(me.err("commit the alerts"))?;
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn alerts(&self) -> Result<Vec<StoredAlert>> {
+        self.with(|me, conn| read_alerts(me, conn)).await
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         self.with(|me, conn| {
             let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
@@ -846,4 +967,86 @@ impl PlotStore for GpkgStore {
         })
         .await
     }
+}
+
+fn envelope_of(g: &geo_types::MultiPolygon<f64>) -> [f64; 4] {
+    use geo::BoundingRect;
+    g.bounding_rect()
+        .map_or([0.0; 4], |r| [r.min().x, r.max().x, r.min().y, r.max().y])
+}
+
+fn read_alerts(me: &GpkgStore, conn: &Connection) -> Result<Vec<StoredAlert>> {
+    let mut st = conn
+        .prepare(
+            "SELECT fid, geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr, first_observed,
+               last_clear_before, plots, created_at, updated_at FROM alerts ORDER BY priority DESC, fid",
+        )
+        .map_err(me.err("read the alerts"))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i32>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, f64>(7)?,
+                r.get::<_, f64>(8)?,
+                r.get::<_, Option<f64>>(9)?,
+                r.get::<_, String>(10)?,
+                r.get::<_, Option<String>>(11)?,
+                r.get::<_, String>(12)?,
+                r.get::<_, String>(13)?,
+                r.get::<_, String>(14)?,
+            ))
+        })
+        .map_err(me.err("read the alerts"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (
+            id,
+            geom,
+            class,
+            confidence,
+            status,
+            priority,
+            reasons,
+            area_ha,
+            mean_drop,
+            mean_dnbr,
+            first,
+            last,
+            plots,
+            created,
+            updated,
+        ) = row.map_err(me.err("read the alerts"))?;
+        let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
+            key: format!("alert {id}"),
+            reason,
+        })?;
+        let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        out.push(StoredAlert {
+            id,
+            status,
+            class,
+            confidence,
+            priority,
+            reasons: crate::alerts::parse_json(id, &reasons)?,
+            area_ha,
+            mean_drop,
+            mean_dnbr,
+            first_observed: date(&first).ok_or_else(|| StoreError::Corrupt {
+                key: format!("alert {id}"),
+                reason: format!("date {first}"),
+            })?,
+            last_clear_before: last.as_deref().and_then(date),
+            plots: crate::alerts::parse_json(id, &plots)?,
+            geometry: crate::alerts::geometry_of(id, &geom[h.wkb_offset..])?,
+            created_at: parse_ts(&created),
+            updated_at: parse_ts(&updated),
+        });
+    }
+    Ok(out)
 }

@@ -1,0 +1,994 @@
+//! Remote-sensing scenes through GDAL: what a GeoTIFF is (product, band
+//! roles, acquisition date, footprint, cloud fraction), reading it window by
+//! window on the analysis grid in EPSG:9213 — directly when the scene is
+//! already on that grid, through a warped VRT (GDAL's warper, nearest
+//! neighbour so the SCL classes stay classes) otherwise — and writing scenes.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use forest_core::change::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts, Scaling};
+use forest_core::change::pipeline::indices;
+use forest_core::change::{Bands, GridSpec, PlotIndex, Prior, Quality, StripSource};
+use forest_core::crs::EPSG_9213_WKT1;
+use gdal::raster::{Buffer, GdalDataType, RasterCreationOptions};
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::{Dataset, DriverManager, Metadata};
+use geo_types::{Coord, LineString, Polygon};
+use serde::Serialize;
+
+use crate::IngestError;
+
+/// Largest scene accepted, in pixels per side.
+pub const MAX_SIDE: usize = 1_000_000;
+
+/// The product a scene comes from, which fixes its reflectance scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "product", rename_all = "snake_case")]
+pub enum Product {
+    /// Sentinel-2 L2A, with its `BOA_ADD_OFFSET`.
+    Sentinel2 {
+        /// 0 before processing baseline 04.00, −1,000 from it.
+        offset: f32,
+    },
+    /// Landsat Collection 2 Level 2.
+    LandsatC2L2,
+    /// A single band of NDVI (floating point).
+    Ndvi,
+}
+
+impl Product {
+    /// Reflectance scaling of the product.
+    pub fn scaling(self) -> Scaling {
+        match self {
+            Product::Sentinel2 { offset } => Scaling::Sentinel2 { offset },
+            Product::LandsatC2L2 => Scaling::LandsatC2L2,
+            Product::Ndvi => Scaling::Identity,
+        }
+    }
+
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::Sentinel2 { .. } => "sentinel2_l2a",
+            Product::LandsatC2L2 => "landsat_c2l2",
+            Product::Ndvi => "ndvi",
+        }
+    }
+}
+
+/// The kind of quality band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityBand {
+    /// Sentinel-2 scene classification.
+    Scl,
+    /// Landsat `QA_PIXEL` bits.
+    LandsatQa,
+}
+
+/// Which band (1-based) plays which role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BandRoles {
+    /// Red, or the NDVI band of an NDVI scene.
+    pub red: usize,
+    /// Near infrared.
+    pub nir: Option<usize>,
+    /// Short-wave infrared 2 (B12 / SR_B7), for NBR.
+    pub swir2: Option<usize>,
+    /// Cloud and shadow flags.
+    pub quality: Option<(usize, QualityBand)>,
+}
+
+/// What the user may say about a scene when the file does not.
+#[derive(Debug, Clone, Default)]
+pub struct SceneOptions {
+    /// Acquisition date.
+    pub date: Option<NaiveDate>,
+    /// `s2`, `landsat` or `ndvi`.
+    pub product: Option<String>,
+    /// Band roles, e.g. `red=1,nir=2,swir2=3,scl=4`.
+    pub bands: Option<String>,
+}
+
+/// A registered scene.
+#[derive(Debug, Clone, Serialize)]
+pub struct SceneInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Acquisition date.
+    pub date: NaiveDate,
+    /// Where the date came from.
+    pub date_source: String,
+    /// Product.
+    pub product: Product,
+    /// Band roles.
+    pub roles: BandRoles,
+    /// Nodata value of the reflectance bands.
+    pub nodata: Option<f64>,
+    /// Raster size.
+    pub width: usize,
+    /// Raster size.
+    pub height: usize,
+    /// Footprint in EPSG:9213.
+    #[serde(skip)]
+    pub footprint: Polygon<f64>,
+    /// Share of the observed footprint flagged as cloud or shadow.
+    pub cloud_fraction: f64,
+    /// The scene's CRS, as WKT.
+    #[serde(skip)]
+    pub srs_wkt: String,
+    /// Geotransform.
+    #[serde(skip)]
+    pub geo_transform: [f64; 6],
+    /// Things the user should know (assumptions made).
+    pub warnings: Vec<String>,
+}
+
+fn err(path: &Path, detail: impl Into<String>) -> IngestError {
+    IngestError::Raster {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+fn gdal_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(gdal::errors::GdalError) -> IngestError + 'a {
+    move |source| IngestError::Gdal {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
+}
+
+/// Reads what a scene is and checks it can be used.
+pub fn inspect_scene(path: &Path, opts: &SceneOptions) -> Result<SceneInfo, IngestError> {
+    if !path.exists() {
+        return Err(err(path, "no such file"));
+    }
+    let ds = Dataset::open(path).map_err(gdal_err(path, "open the raster (is it a GeoTIFF?)"))?;
+    let (width, height) = ds.raster_size();
+    let bands = ds.raster_count();
+    if width == 0 || height == 0 || bands == 0 {
+        return Err(err(path, "the raster has no pixels or no bands"));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(err(path, format!("{width} × {height} pixels is beyond the {MAX_SIDE}-pixel side this service accepts")));
+    }
+    let srs_wkt = ds.projection();
+    let gt = ds.geo_transform().map_err(|_| err(path, "has no georeferencing (no geotransform): georeference it first, e.g. with gdal_translate -a_srs -a_ullr"))?;
+    if srs_wkt.trim().is_empty() {
+        return Err(err(
+            path,
+            "has no coordinate reference system: assign one with gdal_edit.py -a_srs EPSG:…",
+        ));
+    }
+    if gt == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0] {
+        return Err(err(path, "has no georeferencing (default geotransform)"));
+    }
+    let mut warnings = Vec::new();
+    let descs: Vec<String> = (1..=bands)
+        .map(|i| {
+            ds.rasterband(i)
+                .ok()
+                .and_then(|b| b.description().ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let meta = |key: &str| -> Option<String> {
+        ds.metadata_item(key, "")
+            .or_else(|| ds.rasterband(1).ok().and_then(|b| b.metadata_item(key, "")))
+    };
+
+    // Date.
+    let (date, date_source) = match opts.date {
+        Some(d) => (d, "given".to_string()),
+        None => {
+            let from_meta = [
+                "ACQUISITION_DATE",
+                "DATATAKE_1_DATATAKE_SENSING_START",
+                "SENSING_TIME",
+                "PRODUCT_START_TIME",
+                "DATE_ACQUIRED",
+                "TIFFTAG_DATETIME",
+            ]
+            .iter()
+            .find_map(|k| {
+                meta(k).and_then(|v| parse_date(&v).map(|d| (d, format!("metadata {k}"))))
+            });
+            match from_meta.or_else(|| date_in_name(path).map(|d| (d, "file name".to_string()))) {
+                Some(x) => x,
+                None => return Err(err(
+                    path,
+                    "no acquisition date in the metadata or the file name: pass --date YYYY-MM-DD",
+                )),
+            }
+        }
+    };
+
+    // Product and roles.
+    let band_type = ds
+        .rasterband(1)
+        .map(|b| b.band_type())
+        .map_err(gdal_err(path, "read band 1"))?;
+    let lower: Vec<String> = descs.iter().map(|d| d.to_ascii_lowercase()).collect();
+    let spacecraft = meta("SPACECRAFT_NAME")
+        .or_else(|| meta("SPACECRAFT_ID"))
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let hint = opts.product.as_deref().map(str::to_ascii_lowercase);
+    let product = match hint.as_deref() {
+        Some("ndvi") => Product::Ndvi,
+        Some("landsat") => Product::LandsatC2L2,
+        Some("s2") | Some("sentinel2") => Product::Sentinel2 { offset: s2_offset(&meta, date, &mut warnings) },
+        Some(other) => return Err(err(path, format!("--product {other}: expected s2, landsat or ndvi"))),
+        None if bands == 1 && matches!(band_type, GdalDataType::Float32 | GdalDataType::Float64) => Product::Ndvi,
+        None if spacecraft.contains("LANDSAT") || lower.iter().any(|d| d.starts_with("sr_b") || d == "qa_pixel") => {
+            Product::LandsatC2L2
+        }
+        None if spacecraft.contains("SENTINEL") || lower.iter().any(|d| d == "b04" || d == "scl") => {
+            Product::Sentinel2 { offset: s2_offset(&meta, date, &mut warnings) }
+        }
+        None => {
+            return Err(err(
+                path,
+                "cannot tell the product from the band descriptions or metadata: pass --product s2|landsat|ndvi and --bands red=…,nir=…",
+            ))
+        }
+    };
+    let roles = match &opts.bands {
+        Some(spec) => parse_roles(path, spec, bands, product)?,
+        None => roles_from_descriptions(path, &lower, product, &spacecraft)?,
+    };
+    for b in [
+        Some(roles.red),
+        roles.nir,
+        roles.swir2,
+        roles.quality.map(|q| q.0),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if b == 0 || b > bands {
+            return Err(err(
+                path,
+                format!("band {b} does not exist: the file has {bands} band(s)"),
+            ));
+        }
+    }
+    if product != Product::Ndvi && roles.nir.is_none() {
+        return Err(err(
+            path,
+            "no NIR band: NDVI needs red and NIR (pass --bands red=…,nir=…)",
+        ));
+    }
+    if roles.swir2.is_none() && product != Product::Ndvi {
+        warnings
+            .push("no SWIR 2 band: burns cannot be told from clearings (NBR unavailable)".into());
+    }
+    if roles.quality.is_none() {
+        warnings.push("no cloud mask band (SCL / QA_PIXEL): only nodata is masked, clouds may look like change".into());
+    }
+    let nodata = ds
+        .rasterband(roles.red)
+        .ok()
+        .and_then(|b| b.no_data_value())
+        .or(match product {
+            Product::Ndvi => None,
+            _ => Some(0.0),
+        });
+
+    let footprint = footprint(path, &srs_wkt, &gt, width, height)?;
+    let cloud_fraction = cloud_fraction(&ds, path, &roles, nodata, width, height)?;
+    Ok(SceneInfo {
+        path: path.to_path_buf(),
+        date,
+        date_source,
+        product,
+        roles,
+        nodata,
+        width,
+        height,
+        footprint,
+        cloud_fraction,
+        srs_wkt,
+        geo_transform: gt,
+        warnings,
+    })
+}
+
+fn s2_offset(
+    meta: &dyn Fn(&str) -> Option<String>,
+    date: NaiveDate,
+    warnings: &mut Vec<String>,
+) -> f32 {
+    if let Some(v) = meta("BOA_ADD_OFFSET")
+        .or_else(|| meta("BOA_ADD_OFFSET_B04"))
+        .and_then(|v| v.trim().parse::<f32>().ok())
+    {
+        return v;
+    }
+    if let Some(pb) = meta("PROCESSING_BASELINE").and_then(|v| v.trim().parse::<f32>().ok()) {
+        return if pb >= 4.0 { -1000.0 } else { 0.0 };
+    }
+    let from = NaiveDate::from_ymd_opt(2022, 1, 25).unwrap_or_default();
+    if date >= from {
+        warnings.push("no BOA_ADD_OFFSET or PROCESSING_BASELINE in the metadata: assumed −1000 (baseline ≥ 04.00, acquired after 25 January 2022)".into());
+        -1000.0
+    } else {
+        0.0
+    }
+}
+
+fn roles_from_descriptions(
+    path: &Path,
+    d: &[String],
+    product: Product,
+    spacecraft: &str,
+) -> Result<BandRoles, IngestError> {
+    let find = |names: &[&str]| {
+        d.iter()
+            .position(|x| names.contains(&x.as_str()))
+            .map(|i| i + 1)
+    };
+    match product {
+        Product::Ndvi => Ok(BandRoles {
+            red: 1,
+            nir: None,
+            swir2: None,
+            quality: None,
+        }),
+        Product::Sentinel2 { .. } => {
+            let red = find(&["b04", "b4", "red"]);
+            let nir = find(&["b08", "b8", "b8a", "nir"]);
+            match (red, nir) {
+                (Some(red), nir) => Ok(BandRoles {
+                    red,
+                    nir,
+                    swir2: find(&["b12", "swir2", "swir22"]),
+                    quality: find(&["scl"]).map(|i| (i, QualityBand::Scl)),
+                }),
+                _ => Err(err(path, format!("no band described as B04/red among {d:?}: pass --bands red=…,nir=…,swir2=…,scl=…"))),
+            }
+        }
+        Product::LandsatC2L2 => {
+            let old = ["LANDSAT_4", "LANDSAT_5", "LANDSAT_7"]
+                .iter()
+                .any(|s| spacecraft.contains(s));
+            let (r, n) = if old {
+                ("sr_b3", "sr_b4")
+            } else {
+                ("sr_b4", "sr_b5")
+            };
+            match find(&[r, "red"]) {
+                Some(red) => Ok(BandRoles {
+                    red,
+                    nir: find(&[n, "nir"]),
+                    swir2: find(&["sr_b7", "swir2"]),
+                    quality: find(&["qa_pixel"]).map(|i| (i, QualityBand::LandsatQa)),
+                }),
+                None => Err(err(
+                    path,
+                    format!(
+                        "no band described as {} among {d:?}: pass --bands red=…,nir=…",
+                        r.to_uppercase()
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+fn parse_roles(
+    path: &Path,
+    spec: &str,
+    bands: usize,
+    product: Product,
+) -> Result<BandRoles, IngestError> {
+    let mut r = BandRoles {
+        red: 0,
+        nir: None,
+        swir2: None,
+        quality: None,
+    };
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| err(path, format!("--bands: `{part}` is not role=band")))?;
+        let n: usize = v
+            .trim()
+            .parse()
+            .map_err(|_| err(path, format!("--bands: `{v}` is not a band number")))?;
+        if n == 0 || n > bands {
+            return Err(err(
+                path,
+                format!("--bands: band {n} does not exist (the file has {bands})"),
+            ));
+        }
+        match k.trim().to_ascii_lowercase().as_str() {
+            "red" | "ndvi" => r.red = n,
+            "nir" => r.nir = Some(n),
+            "swir2" => r.swir2 = Some(n),
+            "scl" => r.quality = Some((n, QualityBand::Scl)),
+            "qa" | "qa_pixel" => r.quality = Some((n, QualityBand::LandsatQa)),
+            other => {
+                return Err(err(
+                    path,
+                    format!("--bands: unknown role `{other}` (red, nir, swir2, scl, qa, ndvi)"),
+                ))
+            }
+        }
+    }
+    if r.red == 0 {
+        return Err(err(
+            path,
+            if product == Product::Ndvi {
+                "--bands: say which band is ndvi=…"
+            } else {
+                "--bands: say which band is red=…"
+            },
+        ));
+    }
+    Ok(r)
+}
+
+/// A date in `YYYY-MM-DD…`, `YYYY:MM:DD…` or `YYYYMMDD…` form.
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    let digits: String = s.chars().take(10).filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() >= 8 {
+        NaiveDate::parse_from_str(&digits[..8], "%Y%m%d").ok()
+    } else {
+        None
+    }
+}
+
+/// The first plausible `YYYYMMDD` or `YYYY-MM-DD` in the file name.
+fn date_in_name(path: &Path) -> Option<NaiveDate> {
+    let name = path.file_name()?.to_string_lossy().replace('-', "");
+    let b = name.as_bytes();
+    (0..b.len().saturating_sub(7)).find_map(|i| {
+        let w = &name[i..i + 8];
+        if !w.bytes().all(|c| c.is_ascii_digit()) || (i > 0 && b[i - 1].is_ascii_digit()) {
+            return None;
+        }
+        NaiveDate::parse_from_str(w, "%Y%m%d")
+            .ok()
+            .filter(|d| (1980..=2100).contains(&chrono::Datelike::year(d)))
+    })
+}
+
+fn target_srs() -> Result<SpatialRef, gdal::errors::GdalError> {
+    let mut s = SpatialRef::from_wkt(EPSG_9213_WKT1)?;
+    s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    Ok(s)
+}
+
+fn footprint(
+    path: &Path,
+    wkt: &str,
+    gt: &[f64; 6],
+    w: usize,
+    h: usize,
+) -> Result<Polygon<f64>, IngestError> {
+    let mut src = SpatialRef::from_wkt(wkt).map_err(gdal_err(path, "read the CRS"))?;
+    src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let dst = target_srs().map_err(gdal_err(path, "build EPSG:9213"))?;
+    let t = CoordTransform::new(&src, &dst)
+        .map_err(gdal_err(path, "transform the footprint to EPSG:9213"))?;
+    let n = 8;
+    let mut px: Vec<(f64, f64)> = Vec::new();
+    for k in 0..n {
+        px.push((w as f64 * k as f64 / n as f64, 0.0));
+    }
+    for k in 0..n {
+        px.push((w as f64, h as f64 * k as f64 / n as f64));
+    }
+    for k in 0..n {
+        px.push((w as f64 * (n - k) as f64 / n as f64, h as f64));
+    }
+    for k in 0..n {
+        px.push((0.0, h as f64 * (n - k) as f64 / n as f64));
+    }
+    let mut xs: Vec<f64> = px
+        .iter()
+        .map(|(c, r)| gt[0] + c * gt[1] + r * gt[2])
+        .collect();
+    let mut ys: Vec<f64> = px
+        .iter()
+        .map(|(c, r)| gt[3] + c * gt[4] + r * gt[5])
+        .collect();
+    let mut zs = vec![0.0; xs.len()];
+    t.transform_coords(&mut xs, &mut ys, &mut zs)
+        .map_err(gdal_err(path, "transform the footprint to EPSG:9213"))?;
+    let mut ring: Vec<Coord<f64>> = xs
+        .iter()
+        .zip(&ys)
+        .map(|(x, y)| Coord { x: *x, y: *y })
+        .collect();
+    ring.push(ring[0]);
+    let mut p = Polygon::new(LineString::new(ring), vec![]);
+    use geo::orient::{Direction, Orient};
+    p = p.orient(Direction::Default);
+    Ok(p)
+}
+
+fn quality_of(q: QualityBand, v: f32) -> Quality {
+    if !v.is_finite() {
+        return Quality::NoData;
+    }
+    let v = v as u16;
+    match q {
+        QualityBand::Scl if v == 0 => Quality::NoData,
+        QualityBand::Scl if scl_is_clear(v) => Quality::Clear,
+        QualityBand::Scl => Quality::Cloud,
+        QualityBand::LandsatQa if v & 1 == 1 => Quality::NoData,
+        QualityBand::LandsatQa if landsat_qa_is_clear(v) => Quality::Clear,
+        QualityBand::LandsatQa => Quality::Cloud,
+    }
+}
+
+fn cloud_fraction(
+    ds: &Dataset,
+    path: &Path,
+    roles: &BandRoles,
+    nodata: Option<f64>,
+    w: usize,
+    h: usize,
+) -> Result<f64, IngestError> {
+    let scale = (w.max(h) as f64 / 1024.0).max(1.0);
+    let (bw, bh) = (
+        ((w as f64 / scale) as usize).max(1),
+        ((h as f64 / scale) as usize).max(1),
+    );
+    let band = roles.quality.map_or(roles.red, |q| q.0);
+    let b = ds
+        .rasterband(band)
+        .map_err(gdal_err(path, "read the quality band"))?;
+    let buf: Buffer<f32> = b.read_as((0, 0), (w, h), (bw, bh), None).map_err(gdal_err(
+        path,
+        "read the quality band (is the file truncated?)",
+    ))?;
+    let mut q = QualityCounts::default();
+    for v in buf.data() {
+        let quality = match roles.quality {
+            Some((_, kind)) => quality_of(kind, *v),
+            None if nodata.is_some_and(|n| f64::from(*v) == n) || !v.is_finite() => Quality::NoData,
+            None => Quality::Clear,
+        };
+        match quality {
+            Quality::Clear => q.clear += 1,
+            Quality::Cloud => q.cloud += 1,
+            Quality::NoData => q.nodata += 1,
+        }
+    }
+    Ok(q.cloud_fraction())
+}
+
+/// A scene opened on the analysis grid.
+#[derive(Debug)]
+pub struct SceneReader {
+    info: SceneInfo,
+    ds: Dataset,
+    /// Band numbers in `ds` of red, nir, swir2, quality.
+    bands: [Option<usize>; 4],
+    /// Column and row of the grid's origin in the file, when read directly.
+    direct: Option<(i64, i64)>,
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn inverse(gt: &[f64; 6]) -> Option<[f64; 6]> {
+    let det = gt[1] * gt[5] - gt[2] * gt[4];
+    if det.abs() < 1e-15 {
+        return None;
+    }
+    let (a, b, c, d) = (gt[5] / det, -gt[2] / det, -gt[4] / det, gt[1] / det);
+    Some([
+        -(a * gt[0] + b * gt[3]),
+        a,
+        b,
+        -(c * gt[0] + d * gt[3]),
+        c,
+        d,
+    ])
+}
+
+impl SceneReader {
+    /// Opens `info`'s file for reading windows of `grid`.
+    pub fn open(info: &SceneInfo, grid: &GridSpec) -> Result<Self, IngestError> {
+        let path = info.path.as_path();
+        let roles = [
+            Some(info.roles.red),
+            info.roles.nir,
+            info.roles.swir2,
+            info.roles.quality.map(|q| q.0),
+        ];
+        let src = SpatialRef::from_wkt(&info.srs_wkt).map_err(gdal_err(path, "read the CRS"))?;
+        let dst = target_srs().map_err(gdal_err(path, "build EPSG:9213"))?;
+        let gt = info.geo_transform;
+        let same_crs = src.auth_code().ok() == Some(9213) || src == dst;
+        let aligned = gt[2] == 0.0
+            && gt[4] == 0.0
+            && (gt[1] - grid.pixel).abs() < 1e-9
+            && (gt[5] + grid.pixel).abs() < 1e-9
+            && ((grid.origin_x - gt[0]) / grid.pixel).fract().abs() < 1e-6
+            && ((gt[3] - grid.origin_y) / grid.pixel).fract().abs() < 1e-6;
+        if same_crs && aligned {
+            let ds = Dataset::open(path).map_err(gdal_err(path, "open the raster"))?;
+            let col = ((grid.origin_x - gt[0]) / grid.pixel).round() as i64;
+            let row = ((gt[3] - grid.origin_y) / grid.pixel).round() as i64;
+            return Ok(SceneReader {
+                info: info.clone(),
+                ds,
+                bands: roles,
+                direct: Some((col, row)),
+            });
+        }
+        // A warped VRT: GDAL's warper resamples each window on demand.
+        let inv = inverse(&gt).ok_or_else(|| err(path, "the geotransform cannot be inverted"))?;
+        let dgt = grid.geo_transform();
+        let dinv = inverse(&dgt).ok_or_else(|| err(path, "bad analysis grid"))?;
+        let ds_src = Dataset::open(path).map_err(gdal_err(path, "open the raster"))?;
+        let used: Vec<usize> = roles.iter().flatten().copied().collect();
+        let mut xml = format!(
+            "<VRTDataset rasterXSize=\"{}\" rasterYSize=\"{}\" subClass=\"VRTWarpedDataset\"><SRS>{}</SRS><GeoTransform>{}</GeoTransform>",
+            grid.width,
+            grid.height,
+            xml_escape(EPSG_9213_WKT1),
+            join(&dgt)
+        );
+        let mut mapping = String::new();
+        for (k, b) in used.iter().enumerate() {
+            let band = ds_src
+                .rasterband(*b)
+                .map_err(gdal_err(path, "read a band"))?;
+            let ty = band.band_type().name();
+            let nd = band.no_data_value().or(if Some(*b) == roles[3] {
+                Some(0.0)
+            } else {
+                info.nodata
+            });
+            xml.push_str(&format!(
+                "<VRTRasterBand dataType=\"{ty}\" band=\"{}\" subClass=\"VRTWarpedRasterBand\">",
+                k + 1
+            ));
+            if let Some(nd) = nd {
+                xml.push_str(&format!("<NoDataValue>{nd}</NoDataValue>"));
+            }
+            xml.push_str("</VRTRasterBand>");
+            mapping.push_str(&format!("<BandMapping src=\"{b}\" dst=\"{}\">", k + 1));
+            if let Some(nd) = nd {
+                mapping.push_str(&format!(
+                    "<SrcNoDataReal>{nd}</SrcNoDataReal><DstNoDataReal>{nd}</DstNoDataReal>"
+                ));
+            }
+            mapping.push_str("</BandMapping>");
+        }
+        let src_path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        xml.push_str(&format!(
+            "<BlockXSize>512</BlockXSize><BlockYSize>128</BlockYSize><GDALWarpOptions><WarpMemoryLimit>6.7e7</WarpMemoryLimit><ResampleAlg>NearestNeighbour</ResampleAlg><WorkingDataType>Float32</WorkingDataType><Option name=\"INIT_DEST\">NO_DATA</Option><SourceDataset relativeToVRT=\"0\">{}</SourceDataset><Transformer><ApproxTransformer><MaxError>0.125</MaxError><BaseTransformer><GenImgProjTransformer><SrcGeoTransform>{}</SrcGeoTransform><SrcInvGeoTransform>{}</SrcInvGeoTransform><DstGeoTransform>{}</DstGeoTransform><DstInvGeoTransform>{}</DstInvGeoTransform><ReprojectTransformer><ReprojectionTransformer><SourceSRS>{}</SourceSRS><TargetSRS>{}</TargetSRS></ReprojectionTransformer></ReprojectTransformer></GenImgProjTransformer></BaseTransformer></ApproxTransformer></Transformer><BandList>{mapping}</BandList></GDALWarpOptions></VRTDataset>",
+            xml_escape(&src_path.to_string_lossy()),
+            join(&gt),
+            join(&inv),
+            join(&dgt),
+            join(&dinv),
+            xml_escape(&info.srs_wkt),
+            xml_escape(EPSG_9213_WKT1),
+        ));
+        let ds = Dataset::open(&xml).map_err(gdal_err(
+            path,
+            "warp the scene to the EPSG:9213 analysis grid",
+        ))?;
+        let mut bands = [None; 4];
+        let mut k = 0;
+        for (i, r) in roles.iter().enumerate() {
+            if r.is_some() {
+                k += 1;
+                bands[i] = Some(k);
+            }
+        }
+        Ok(SceneReader {
+            info: info.clone(),
+            ds,
+            bands,
+            direct: None,
+        })
+    }
+
+    /// The scene.
+    pub fn info(&self) -> &SceneInfo {
+        &self.info
+    }
+
+    fn read_band(
+        &self,
+        band: usize,
+        strip_row0: usize,
+        grid: &GridSpec,
+        rows: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), IngestError> {
+        let path = self.info.path.as_path();
+        let n = grid.width * rows;
+        out.clear();
+        out.resize(n, f32::NAN);
+        let b = self
+            .ds
+            .rasterband(band)
+            .map_err(gdal_err(path, "read a band"))?;
+        match self.direct {
+            None => {
+                b.read_into_slice(
+                    (0, strip_row0 as isize),
+                    (grid.width, rows),
+                    (grid.width, rows),
+                    out,
+                    None,
+                )
+                .map_err(gdal_err(
+                    path,
+                    "read a window (is the file truncated or corrupt?)",
+                ))?;
+            }
+            Some((c0, r0)) => {
+                // The part of the window inside the file; the rest stays NaN.
+                let (fw, fh) = (self.info.width as i64, self.info.height as i64);
+                let (wc0, wr0) = (c0, r0 + strip_row0 as i64);
+                let (x0, y0) = (wc0.max(0), wr0.max(0));
+                let (x1, y1) = (
+                    (wc0 + grid.width as i64).min(fw),
+                    (wr0 + rows as i64).min(fh),
+                );
+                if x1 <= x0 || y1 <= y0 {
+                    return Ok(());
+                }
+                let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
+                let mut tmp = vec![0f32; w * h];
+                b.read_into_slice((x0 as isize, y0 as isize), (w, h), (w, h), &mut tmp, None)
+                    .map_err(gdal_err(
+                        path,
+                        "read a window (is the file truncated or corrupt?)",
+                    ))?;
+                for r in 0..h {
+                    let dst = (y0 - wr0) as usize + r;
+                    let dc = (x0 - wc0) as usize;
+                    out[dst * grid.width + dc..dst * grid.width + dc + w]
+                        .copy_from_slice(&tmp[r * w..(r + 1) * w]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the strip of `rows` rows from `row0` of `grid` into `bands`.
+    pub fn read(
+        &self,
+        grid: &GridSpec,
+        row0: usize,
+        rows: usize,
+        bands: &mut Bands,
+    ) -> Result<(), IngestError> {
+        let [red, nir, swir2, qa] = self.bands;
+        if let Some(b) = red {
+            self.read_band(b, row0, grid, rows, &mut bands.red)?;
+        }
+        match nir {
+            Some(b) => self.read_band(b, row0, grid, rows, &mut bands.nir)?,
+            None => bands.nir.clear(),
+        }
+        match swir2 {
+            Some(b) => self.read_band(b, row0, grid, rows, &mut bands.swir2)?,
+            None => bands.swir2.clear(),
+        }
+        let n = grid.width * rows;
+        bands.quality.clear();
+        bands.quality.resize(n, Quality::Clear);
+        let nodata = self.info.nodata.map(|v| v as f32);
+        let mut qa_buf = Vec::new();
+        if let Some(b) = qa {
+            self.read_band(b, row0, grid, rows, &mut qa_buf)?;
+        }
+        let kind = self.info.roles.quality.map(|q| q.1);
+        for i in 0..n {
+            let r = bands.red[i];
+            bands.quality[i] = if !r.is_finite()
+                || nodata == Some(r)
+                || bands
+                    .nir
+                    .get(i)
+                    .is_some_and(|v| !v.is_finite() || nodata == Some(*v))
+            {
+                Quality::NoData
+            } else if let Some(kind) = kind {
+                quality_of(kind, qa_buf[i])
+            } else {
+                Quality::Clear
+            };
+        }
+        Ok(())
+    }
+}
+
+fn join(v: &[f64; 6]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.17e}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The detector's strip source over GDAL scenes and the plot layer.
+#[derive(Debug)]
+pub struct GdalSource<'a> {
+    readers: Vec<SceneReader>,
+    index: &'a PlotIndex<'a>,
+    grid: GridSpec,
+    scratch: Vec<u32>,
+    bands: Bands,
+}
+
+impl<'a> GdalSource<'a> {
+    /// Opens every scene (date-sorted) on `grid`.
+    pub fn open(
+        scenes: &[SceneInfo],
+        grid: &GridSpec,
+        index: &'a PlotIndex<'a>,
+    ) -> Result<Self, IngestError> {
+        let readers = scenes
+            .iter()
+            .map(|s| SceneReader::open(s, grid))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(GdalSource {
+            readers,
+            index,
+            grid: *grid,
+            scratch: vec![],
+            bands: Bands::default(),
+        })
+    }
+}
+
+impl StripSource for GdalSource<'_> {
+    type Error = IngestError;
+
+    fn read(
+        &mut self,
+        strip: &GridSpec,
+        row0: usize,
+        ndvi: &mut [Vec<f32>],
+        nbr: &mut [Vec<f32>],
+        prior: &mut [Prior],
+    ) -> Result<Vec<QualityCounts>, IngestError> {
+        let mut q = Vec::with_capacity(self.readers.len());
+        for (k, r) in self.readers.iter().enumerate() {
+            r.read(&self.grid, row0, strip.height, &mut self.bands)?;
+            q.push(indices(
+                &self.bands,
+                r.info.product.scaling(),
+                r.info.product == Product::Ndvi,
+                &mut ndvi[k],
+                &mut nbr[k],
+            ));
+        }
+        self.index.prior(strip, &mut self.scratch, prior);
+        Ok(q)
+    }
+}
+
+/// One band to write: description, values, nodata.
+#[derive(Debug)]
+pub struct BandOut<'a> {
+    /// Band description (e.g. `B04`).
+    pub description: &'a str,
+    /// Values, row-major over the grid.
+    pub values: &'a [u16],
+}
+
+/// Writes a UInt16 GeoTIFF on `grid` (EPSG:9213), tiled and DEFLATE-compressed,
+/// with band descriptions, nodata 0 and the given metadata.
+pub fn write_scene(
+    path: &Path,
+    grid: &GridSpec,
+    bands: &[BandOut<'_>],
+    metadata: &[(&str, String)],
+) -> Result<(), IngestError> {
+    let driver = DriverManager::get_driver_by_name("GTiff")
+        .map_err(gdal_err(path, "find the GeoTIFF driver"))?;
+    let opts = RasterCreationOptions::from_iter([
+        "TILED=YES",
+        "COMPRESS=DEFLATE",
+        "PREDICTOR=2",
+        "ZLEVEL=6",
+        "BLOCKXSIZE=256",
+        "BLOCKYSIZE=256",
+    ]);
+    let tmp = path.with_extension("tif.part");
+    {
+        let mut ds = driver
+            .create_with_band_type_with_options::<u16, _>(
+                &tmp,
+                grid.width,
+                grid.height,
+                bands.len(),
+                &opts,
+            )
+            .map_err(gdal_err(path, "create the GeoTIFF"))?;
+        ds.set_geo_transform(&grid.geo_transform())
+            .map_err(gdal_err(path, "set the geotransform"))?;
+        ds.set_projection(EPSG_9213_WKT1)
+            .map_err(gdal_err(path, "set the CRS"))?;
+        for (k, v) in metadata {
+            ds.set_metadata_item(k, v, "")
+                .map_err(gdal_err(path, "write metadata"))?;
+        }
+        for (i, b) in bands.iter().enumerate() {
+            if b.values.len() != grid.len() {
+                return Err(err(
+                    path,
+                    format!(
+                        "band {} has {} values for a {}-pixel grid",
+                        b.description,
+                        b.values.len(),
+                        grid.len()
+                    ),
+                ));
+            }
+            let mut band = ds
+                .rasterband(i + 1)
+                .map_err(gdal_err(path, "write a band"))?;
+            band.set_description(b.description)
+                .map_err(gdal_err(path, "write a band"))?;
+            band.set_no_data_value(Some(0.0))
+                .map_err(gdal_err(path, "write a band"))?;
+            let mut buf = Buffer::new((grid.width, grid.height), b.values.to_vec());
+            band.write((0, 0), (grid.width, grid.height), &mut buf)
+                .map_err(gdal_err(path, "write a band"))?;
+        }
+        ds.flush_cache()
+            .map_err(gdal_err(path, "write the GeoTIFF"))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_from_names_and_metadata() {
+        assert_eq!(
+            date_in_name(Path::new("S2A_MSIL2A_20260317T033131_N0511.tif")),
+            NaiveDate::from_ymd_opt(2026, 3, 17)
+        );
+        assert_eq!(
+            date_in_name(Path::new("ndvi_2025-12-12.tif")),
+            NaiveDate::from_ymd_opt(2025, 12, 12)
+        );
+        assert_eq!(date_in_name(Path::new("scene_123456789.tif")), None);
+        assert_eq!(
+            parse_date("2026:03:17 03:31:31"),
+            NaiveDate::from_ymd_opt(2026, 3, 17)
+        );
+        assert_eq!(
+            parse_date("2026-03-17T03:31:31.024Z"),
+            NaiveDate::from_ymd_opt(2026, 3, 17)
+        );
+    }
+
+    #[test]
+    fn inverse_geotransform() {
+        let gt = [580_000.0, 10.0, 0.0, 2_420_000.0, 0.0, -10.0];
+        let inv = inverse(&gt).unwrap_or_default();
+        assert!((inv[0] + 58_000.0).abs() < 1e-6 && (inv[3] - 242_000.0).abs() < 1e-6);
+    }
+}

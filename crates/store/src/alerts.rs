@@ -1,0 +1,193 @@
+//! Alerts as both stores keep them, and how a detection run's alerts merge
+//! with those already stored: an alert that overlaps a stored one of the same
+//! kind updates it (a confirming observation upgrades its confidence) instead
+//! of adding a duplicate; the status a ranger gave it is kept.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use forest_core::change::{AlertCandidate, Confidence, PixelClass, PlotTouch, Priority};
+use geo::{BoundingRect, Intersects};
+use geo_types::{Geometry, MultiPolygon};
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use serde::Serialize;
+
+use crate::StoreError;
+
+/// Lifecycle of an alert.
+pub const STATUSES: &[&str] = &[
+    "new",
+    "under_verification",
+    "confirmed",
+    "false_positive",
+    "resolved",
+];
+
+/// An alert to store: the detector's candidate with its attribution and priority.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// The candidate.
+    pub candidate: AlertCandidate,
+    /// Plots it touches.
+    pub plots: Vec<PlotTouch>,
+    /// Priority and reasons.
+    pub priority: Priority,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAlert {
+    /// Identifier.
+    pub id: i64,
+    /// Status.
+    pub status: String,
+    /// Clearing, degradation or burn.
+    pub class: String,
+    /// Low or high.
+    pub confidence: String,
+    /// Priority score.
+    pub priority: i32,
+    /// Why it ranks where it does.
+    pub reasons: Vec<String>,
+    /// Area, ha.
+    pub area_ha: f64,
+    /// Mean NDVI drop.
+    pub mean_drop: f64,
+    /// Mean dNBR.
+    pub mean_dnbr: Option<f64>,
+    /// First observation that showed the change.
+    pub first_observed: NaiveDate,
+    /// Last clear observation before it.
+    pub last_clear_before: Option<NaiveDate>,
+    /// Plots touched.
+    pub plots: Vec<PlotTouch>,
+    /// Outline in EPSG:9213.
+    #[serde(skip)]
+    pub geometry: MultiPolygon<f64>,
+    /// When it was first stored.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What saving a run's alerts did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SaveReport {
+    /// New alerts.
+    pub inserted: u64,
+    /// Existing alerts updated by a new observation (confidence upgraded,
+    /// extent or dates changed).
+    pub updated: u64,
+    /// Existing alerts the run saw again without news.
+    pub unchanged: u64,
+}
+
+/// What to do with one incoming alert.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    Insert,
+    Update { id: i64, note: String },
+    Same { id: i64 },
+}
+
+/// Decides, for each incoming alert, whether it is new or the same event as
+/// a stored one (overlapping geometry; change classes all count as one kind,
+/// since a clearing may later be seen burnt).
+pub(crate) fn plan(existing: &[StoredAlert], incoming: &[NewAlert]) -> Vec<Action> {
+    let mut taken: Vec<i64> = Vec::new();
+    incoming
+        .iter()
+        .map(|n| {
+            let g = &n.candidate.geometry;
+            let r = g.bounding_rect();
+            let hit = existing.iter().find(|e| {
+                !taken.contains(&e.id)
+                    && e.geometry
+                        .bounding_rect()
+                        .zip(r)
+                        .is_some_and(|(a, b)| a.intersects(&b))
+                    && e.geometry.intersects(g)
+            });
+            match hit {
+                None => Action::Insert,
+                Some(e) => {
+                    taken.push(e.id);
+                    let conf = n.candidate.confidence.as_str();
+                    let class = n.candidate.class.as_str();
+                    let mut notes = Vec::new();
+                    if e.confidence == "low" && conf == "high" {
+                        notes.push(
+                            "confirmed by a later observation: confidence low → high".to_string(),
+                        );
+                    }
+                    if e.class != class {
+                        notes.push(format!("class {} → {class}", e.class));
+                    }
+                    if (e.area_ha - n.candidate.area_ha).abs() > 0.005 {
+                        notes.push(format!(
+                            "area {:.2} → {:.2} ha",
+                            e.area_ha, n.candidate.area_ha
+                        ));
+                    }
+                    if notes.is_empty() {
+                        Action::Same { id: e.id }
+                    } else {
+                        Action::Update {
+                            id: e.id,
+                            note: notes.join("; "),
+                        }
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// The stored confidence after an update: never downgraded.
+pub(crate) fn merged_confidence(old: &str, new: Confidence) -> &'static str {
+    if old == "high" {
+        "high"
+    } else {
+        new.as_str()
+    }
+}
+
+pub(crate) fn class_str(c: PixelClass) -> &'static str {
+    c.as_str()
+}
+
+pub(crate) fn wkb_of(g: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
+    Geometry::MultiPolygon(g.clone())
+        .to_wkb(CoordDimensions::xy())
+        .map_err(|e| StoreError::Corrupt {
+            key: "alert".into(),
+            reason: format!("geometry: {e}"),
+        })
+}
+
+pub(crate) fn geometry_of(id: i64, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {
+    match geozero::wkb::Wkb(wkb).to_geo() {
+        Ok(Geometry::MultiPolygon(mp)) => Ok(mp),
+        Ok(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p])),
+        Ok(_) => Err(StoreError::Corrupt {
+            key: format!("alert {id}"),
+            reason: "geometry is not a polygon".into(),
+        }),
+        Err(e) => Err(StoreError::Corrupt {
+            key: format!("alert {id}"),
+            reason: format!("geometry: {e}"),
+        }),
+    }
+}
+
+pub(crate) fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    id: i64,
+    s: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        key: format!("alert {id}"),
+        reason: format!("JSON column: {e}"),
+    })
+}

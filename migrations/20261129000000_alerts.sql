@@ -1,0 +1,32 @@
+-- Forest change alerts and their history (schema version 2 of the GeoPackage store).
+CREATE TABLE alerts (
+  id BIGSERIAL PRIMARY KEY,
+  geom geometry(MultiPolygon, 9213) NOT NULL,
+  class TEXT NOT NULL CHECK (class IN ('clearing', 'degradation', 'burn')),
+  confidence TEXT NOT NULL CHECK (confidence IN ('low', 'high')),
+  status TEXT NOT NULL DEFAULT 'new'
+    CHECK (status IN ('new', 'under_verification', 'confirmed', 'false_positive', 'resolved')),
+  priority INTEGER NOT NULL,
+  reasons JSONB NOT NULL,
+  area_ha DOUBLE PRECISION NOT NULL,
+  mean_drop DOUBLE PRECISION NOT NULL,
+  mean_dnbr DOUBLE PRECISION,
+  first_observed DATE NOT NULL,
+  last_clear_before DATE,
+  plots JSONB NOT NULL,
+  created_at TIMESTAMPTZ NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX alerts_geom ON alerts USING GIST (geom);
+CREATE INDEX alerts_priority ON alerts (priority DESC);
+
+CREATE TABLE alert_history (
+  id BIGSERIAL PRIMARY KEY,
+  alert_id BIGINT NOT NULL REFERENCES alerts(id),
+  at TIMESTAMPTZ NOT NULL,
+  actor TEXT NOT NULL,
+  from_status TEXT,
+  to_status TEXT NOT NULL,
+  note TEXT NOT NULL
+);
+CREATE INDEX alert_history_alert ON alert_history (alert_id, at);
