@@ -34,6 +34,36 @@ async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
     Ok(store)
 }
 
+/// Opens the configured store (for the other command modules).
+pub async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
+    open(cfg).await
+}
+
+/// Every plot of the store.
+pub async fn all_plots(store: &DynStore) -> anyhow::Result<Vec<forest_core::Plot>> {
+    let mut plots = Vec::new();
+    let page_size = 5_000;
+    loop {
+        let q = forest_store::PlotQuery {
+            bbox: None,
+            filters: vec![],
+            limit: page_size,
+            offset: plots.len() as u64,
+        };
+        let page = store.query_plots(&q).await?;
+        let n = page.plots.len();
+        plots.extend(page.plots.into_iter().map(|s| s.plot));
+        if n < page_size as usize {
+            return Ok(plots);
+        }
+    }
+}
+
+/// The progress bar of [`progress`], for the other command modules.
+pub fn progress_bar(what: &'static str) -> (forest_core::Progress, ProgressBar) {
+    progress(what)
+}
+
 /// A progress bar with rate and ETA on a terminal; elsewhere a log line at
 /// every tenth of the work.
 fn progress(what: &'static str) -> (forest_core::Progress, ProgressBar) {

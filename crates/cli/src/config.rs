@@ -27,6 +27,9 @@ pub struct FileConfig {
     /// Plan targets.
     #[serde(default)]
     pub targets: TargetsConfig,
+    /// Change-detection thresholds and windows (`[detect]`).
+    #[serde(default)]
+    pub detect: forest_core::change::Params,
 }
 
 /// Plan targets; missing keys keep the commune plan's values.
@@ -81,6 +84,8 @@ pub struct Config {
     pub reference_year: i64,
     /// Plan targets.
     pub targets: Targets,
+    /// Change-detection parameters.
+    pub detect: forest_core::change::Params,
 }
 
 impl Config {
@@ -135,6 +140,12 @@ impl Config {
                 .or(fc.reference_year)
                 .unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
             targets,
+            detect: {
+                fc.detect
+                    .validate()
+                    .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+                fc.detect
+            },
         })
     }
 }

@@ -3,11 +3,13 @@
 
 mod commands;
 mod config;
+mod detect;
 mod sample;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Forest and land management service for Vĩnh Thông commune: forest plots,
@@ -83,6 +85,34 @@ enum Command {
         #[arg(long, conflicts_with = "history")]
         at: Option<String>,
     },
+    /// Remote-sensing scenes: what a GeoTIFF is (date, product, bands, cloud).
+    #[command(subcommand)]
+    Scenes(ScenesCommand),
+    /// Detect forest change (clearing, degradation, burn) between scenes and
+    /// store the alerts, attributed to plots, owners and contract holders.
+    Detect {
+        /// GeoTIFF scenes (any order; sorted by date).
+        #[arg(required = true)]
+        scenes: Vec<PathBuf>,
+        /// First day of the monitoring period (default: the second-earliest scene date).
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Product of every scene when the files do not say: s2, landsat or ndvi.
+        #[arg(long)]
+        product: Option<String>,
+        /// Band roles when the descriptions do not say, e.g. red=1,nir=2,swir2=3,scl=4.
+        #[arg(long)]
+        bands: Option<String>,
+        /// Ground-truth events (GeoJSON): print recall, precision and IoU.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Report without writing alerts.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the synthetic sample data (or province-scale data with --scale).
     SampleData {
         /// Output folder.
@@ -94,6 +124,24 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = forest_sample::figures::SEED)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenesCommand {
+    /// Show what each GeoTIFF is: date and where it came from, product, band roles, cloud fraction.
+    Inspect {
+        /// GeoTIFF files.
+        files: Vec<PathBuf>,
+        /// Acquisition date, when neither the metadata nor the file name has it.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// s2, landsat or ndvi.
+        #[arg(long)]
+        product: Option<String>,
+        /// Band roles, e.g. red=1,nir=2,swir2=3,scl=4.
+        #[arg(long)]
+        bands: Option<String>,
     },
 }
 
@@ -247,5 +295,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { .. } => commands::serve(&cfg).await,
         Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,
+        Command::Scenes(ScenesCommand::Inspect {
+            files,
+            date,
+            product,
+            bands,
+        }) => detect::inspect(files, product, bands, date).await,
+        Command::Detect {
+            scenes,
+            since,
+            product,
+            bands,
+            truth,
+            dry_run,
+            json,
+        } => {
+            detect::detect(
+                &cfg,
+                detect::DetectOptions {
+                    scenes,
+                    since,
+                    product,
+                    bands,
+                    truth,
+                    dry_run,
+                    json,
+                },
+            )
+            .await
+        }
     }
 }

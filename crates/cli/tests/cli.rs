@@ -140,9 +140,16 @@ fn sample_data_is_reproduced_byte_for_byte() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    names.retain(|n| n != "README.md");
+    names.retain(|n| n != "README.md" && n != "scenes");
+    for e in std::fs::read_dir(repo().join("sample-data/scenes")).unwrap() {
+        names.push(
+            std::path::Path::new("scenes")
+                .join(e.unwrap().file_name())
+                .into_os_string(),
+        );
+    }
     names.sort();
-    assert!(names.len() >= 11, "{names:?}");
+    assert!(names.len() >= 15, "{names:?}");
     for n in names {
         let committed = std::fs::read(repo().join("sample-data").join(&n)).unwrap();
         let fresh =
@@ -979,4 +986,317 @@ fn broken_files_are_refused_and_the_store_is_byte_for_byte_unchanged() {
             file.display()
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Change detection
+
+fn sample_scenes() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(sample("scenes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), 3, "{v:?}");
+    v
+}
+
+fn detect_json(store: &str, scenes: &[PathBuf], extra: &[&str]) -> serde_json::Value {
+    let mut c = forest(store);
+    c.arg("detect")
+        .args(scenes)
+        .args(["--json", "--truth"])
+        .arg(sample("scenes/truth.geojson"))
+        .args(extra);
+    serde_json::from_str(&ok(c)).unwrap()
+}
+
+fn assert_targets(v: &serde_json::Value, min_iou: f64) {
+    let e = &v["evaluation"];
+    assert!(e["recall"].as_f64().unwrap() >= 0.95, "{e}");
+    assert!(e["precision"].as_f64().unwrap() >= 0.90, "{e}");
+    assert!(e["iou"].as_f64().unwrap() >= min_iou, "{e}");
+    let hidden = e["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "clearing-cloud-hidden")
+        .unwrap();
+    assert_eq!(
+        hidden["found"], true,
+        "the clouded half is reported unobserved: {hidden}"
+    );
+}
+
+fn alert_count(gpkg: &Path) -> usize {
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-sql", "SELECT COUNT(*) AS n FROM alerts"])
+        .arg(gpkg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("n (Integer) = ")
+                .map(|n| n.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no count in {text}"))
+}
+
+#[test]
+fn detect_finds_the_planted_events_and_never_duplicates_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let v = detect_json(store, &sample_scenes(), &[]);
+    assert_targets(&v, 0.70);
+    let alerts = v["alerts"].as_array().unwrap();
+    assert_eq!(
+        v["saved"]["inserted"].as_u64().unwrap() as usize,
+        alerts.len()
+    );
+    // the harvest ranks below every clearing in natural forest
+    let harvest = alerts
+        .iter()
+        .find(|a| {
+            a["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().contains("expected rotation harvest"))
+        })
+        .expect("the acacia harvest is recognised");
+    for a in alerts.iter().filter(|a| {
+        a["class"] == "clearing"
+            && a["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&"natural forest".into())
+    }) {
+        assert!(
+            a["priority"].as_i64() > harvest["priority"].as_i64(),
+            "{a} vs {harvest}"
+        );
+    }
+    // an alert on a contracted plot names the contract holder
+    assert!(alerts
+        .iter()
+        .any(|a| a["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with("protection contract held by"))));
+    assert!(v["unobserved_forest_ha"].as_f64().unwrap() > 0.0);
+    // the alerts layer opens in GDAL
+    assert_eq!(alert_count(&gpkg), alerts.len());
+    // the same scenes again: nothing new, nothing duplicated
+    let again = detect_json(store, &sample_scenes(), &[]);
+    assert_eq!(again["saved"]["inserted"], 0, "{}", again["saved"]);
+    assert_eq!(
+        again["saved"]["unchanged"].as_u64().unwrap() as usize,
+        alerts.len()
+    );
+    assert_eq!(alert_count(&gpkg), alerts.len());
+    // a dry run writes nothing
+    let before = std::fs::read(&gpkg).unwrap();
+    let mut c = forest(store);
+    c.arg("detect").args(sample_scenes()).arg("--dry-run");
+    assert!(ok(c).contains("dry run: nothing was written"));
+    assert_eq!(before, std::fs::read(&gpkg).unwrap());
+}
+
+#[test]
+fn baseline_then_later_scenes_upgrade_confidence_instead_of_duplicating() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let s = sample_scenes(); // sorted by name: 20260317 (S2A), 20251212, 20260506
+    let first = detect_json(store, &s[..2], &[]);
+    let n_first = first["saved"]["inserted"].as_u64().unwrap();
+    assert!(
+        first["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["confidence"] == "low"),
+        "one observation is low confidence"
+    );
+    let second = detect_json(store, &s, &[]);
+    assert!(
+        second["saved"]["updated"].as_u64().unwrap() > 0,
+        "{}",
+        second["saved"]
+    );
+    assert!(
+        second["saved"]["inserted"].as_u64().unwrap() <= 2,
+        "only the late clearing is new: {}",
+        second["saved"]
+    );
+    assert!(alert_count(&gpkg) as u64 <= n_first + 2);
+}
+
+#[test]
+fn detect_on_postgis_gives_the_same_alerts() {
+    let db = PgDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    load_sample(&db.url);
+    load_sample(gpkg.to_str().unwrap());
+    let pg = detect_json(&db.url, &sample_scenes(), &[]);
+    let gp = detect_json(gpkg.to_str().unwrap(), &sample_scenes(), &[]);
+    assert_eq!(pg["alerts"], gp["alerts"]);
+    assert_eq!(pg["saved"], gp["saved"]);
+    let n = Command::new("psql")
+        .arg(&db.url)
+        .args(["-tAc", "SELECT count(*), min(ST_SRID(geom)) FROM alerts"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout).trim(),
+        format!("{}|9213", gp["alerts"].as_array().unwrap().len())
+    );
+}
+
+#[test]
+fn a_scene_in_utm_48n_is_warped_to_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let mut s = sample_scenes();
+    let utm = dir.path().join("S2A_MSIL2A_20260317_utm48n.tif");
+    let out = Command::new("gdalwarp")
+        .args([
+            "-q",
+            "-t_srs",
+            "EPSG:32648",
+            "-tr",
+            "10",
+            "10",
+            "-r",
+            "near",
+            "-co",
+            "COMPRESS=DEFLATE",
+        ])
+        .arg(&s[0])
+        .arg(&utm)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s[0] = utm;
+    let v = detect_json(store, &s, &[]);
+    assert_targets(&v, 0.60);
+}
+
+fn python_gdal(script: &str) {
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_scenes_give_clear_errors_and_leave_alerts_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let s = sample_scenes();
+    detect_json(store, &s, &[]);
+    let before = std::fs::read(&gpkg).unwrap();
+    let d = dir.path();
+
+    let truncated = d.join("S2_20260401_truncated.tif");
+    std::fs::write(&truncated, &std::fs::read(&s[0]).unwrap()[..60_000]).unwrap();
+    let no_georef = d.join("S2_20260402_nogeoref.tif");
+    let outside = d.join("S2_20260403_outside.tif");
+    let all_cloud = d.join("S2_20260404_allcloud.tif");
+    let huge = d.join("huge_20260405.vrt");
+    std::fs::write(
+        &huge,
+        "<VRTDataset rasterXSize=\"2000000\" rasterYSize=\"2000000\"><SRS>EPSG:9213</SRS><GeoTransform>400000,10,0,2500000,0,-10</GeoTransform><VRTRasterBand dataType=\"UInt16\" band=\"1\"><Description>B04</Description></VRTRasterBand><VRTRasterBand dataType=\"UInt16\" band=\"2\"><Description>B08</Description></VRTRasterBand></VRTDataset>",
+    )
+    .unwrap();
+    python_gdal(&format!(
+        "from osgeo import gdal\n\
+         src = gdal.Open({a:?})\n\
+         d = gdal.GetDriverByName('GTiff').Create({b:?}, 50, 50, 4, gdal.GDT_UInt16)\n\
+         [d.GetRasterBand(i + 1).SetDescription(n) for i, n in enumerate(['B04', 'B08', 'B12', 'SCL'])]\n\
+         d = None\n\
+         o = gdal.Translate({c:?}, src)\n\
+         gt = list(o.GetGeoTransform()); gt[0] += 300000; o.SetGeoTransform(gt); o = None\n\
+         c = gdal.Translate({e:?}, src); c.GetRasterBand(4).Fill(9); c = None\n",
+        a = s[0].to_str().unwrap(),
+        b = no_georef.to_str().unwrap(),
+        c = outside.to_str().unwrap(),
+        e = all_cloud.to_str().unwrap(),
+    ));
+    let cases: Vec<(Vec<PathBuf>, Vec<&str>, &str)> = vec![
+        (
+            vec![s[1].clone(), truncated.clone()],
+            vec![],
+            "S2_20260401_truncated.tif",
+        ),
+        (
+            vec![s[1].clone(), no_georef.clone()],
+            vec![],
+            "no georeferencing",
+        ),
+        (
+            vec![s[1].clone(), outside.clone()],
+            vec![],
+            "does not cover the commune",
+        ),
+        (
+            vec![s[1].clone(), huge.clone()],
+            vec![],
+            "beyond the 1000000-pixel side",
+        ),
+        (
+            vec![s[1].clone(), s[0].clone()],
+            vec!["--bands", "red=1,nir=9"],
+            "band 9 does not exist",
+        ),
+        (vec![s[1].clone()], vec![], "at least two scenes"),
+        (
+            vec![s[1].clone(), s[1].clone()],
+            vec![],
+            "a baseline needs earlier scenes",
+        ),
+    ];
+    for (files, extra, want) in cases {
+        let mut c = forest(store);
+        c.arg("detect").args(&files).args(&extra);
+        let out = run(c);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{files:?} should fail");
+        assert!(err.contains(want), "{files:?}: expected {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(
+            before,
+            std::fs::read(&gpkg).unwrap(),
+            "{files:?} changed the store"
+        );
+    }
+    // an all-cloud scene is an explicit "no clear observation", not an error, and adds nothing
+    let mut c = forest(store);
+    c.arg("detect").arg(&s[1]).arg(&all_cloud).arg("--dry-run");
+    let text = ok(c);
+    assert!(
+        text.contains("no clear observation in this scene"),
+        "{text}"
+    );
+    assert!(text.contains("0 alert(s)"), "{text}");
 }

@@ -145,6 +145,7 @@ fn gdal_err<'a>(
 
 /// Reads what a scene is and checks it can be used.
 pub fn inspect_scene(path: &Path, opts: &SceneOptions) -> Result<SceneInfo, IngestError> {
+    crate::route_gdal_messages();
     if !path.exists() {
         return Err(err(path, "no such file"));
     }
@@ -769,6 +770,7 @@ impl SceneReader {
     }
 
     /// Reads the strip of `rows` rows from `row0` of `grid` into `bands`.
+    #[allow(clippy::needless_range_loop)] // four parallel arrays
     pub fn read(
         &self,
         grid: &GridSpec,
@@ -826,20 +828,20 @@ fn join(v: &[f64; 6]) -> String {
 
 /// The detector's strip source over GDAL scenes and the plot layer.
 #[derive(Debug)]
-pub struct GdalSource<'a> {
+pub struct GdalSource<'i, 'p> {
     readers: Vec<SceneReader>,
-    index: &'a PlotIndex<'a>,
+    index: &'i PlotIndex<'p>,
     grid: GridSpec,
     scratch: Vec<u32>,
     bands: Bands,
 }
 
-impl<'a> GdalSource<'a> {
+impl<'i, 'p> GdalSource<'i, 'p> {
     /// Opens every scene (date-sorted) on `grid`.
     pub fn open(
         scenes: &[SceneInfo],
         grid: &GridSpec,
-        index: &'a PlotIndex<'a>,
+        index: &'i PlotIndex<'p>,
     ) -> Result<Self, IngestError> {
         let readers = scenes
             .iter()
@@ -855,7 +857,7 @@ impl<'a> GdalSource<'a> {
     }
 }
 
-impl StripSource for GdalSource<'_> {
+impl StripSource for GdalSource<'_, '_> {
     type Error = IngestError;
 
     fn read(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use forest_core::change::evaluate::{Expect, TruthEvent};
 use forest_core::schema::{national_field, FieldKind, NATIONAL_FIELDS};
 use forest_core::{Crs, Plot, Record, Transformer, Value};
 use gdal::spatial_ref::SpatialRef;
@@ -1141,6 +1142,120 @@ pub fn write_boundary(
         Value::Real((forest_core::planar_area_ha(boundary) * 100.0).round() / 100.0),
     );
     write_feature(path, &mut layer, &cols, &index, &r, boundary, None)
+}
+
+/// Writes ground-truth events (the sample scene series' planted changes) as
+/// RFC 7946 GeoJSON in WGS 84, with `id`, `kind`, `expect` and `area_ha`.
+pub fn write_truth(path: &Path, events: &[TruthEvent]) -> Result<(), IngestError> {
+    let mut ds = create_dataset(path, VectorFormat::GeoJson)?;
+    let srs = layer_srs(path, Crs::Vn2000Tm3_10630)?;
+    let opts = ["RFC7946=YES", "COORDINATE_PRECISION=7"];
+    let mut layer = ds
+        .create_layer(LayerOptions {
+            name: "truth",
+            srs: Some(&srs),
+            ty: OGRwkbGeometryType::wkbMultiPolygon,
+            options: Some(&opts),
+        })
+        .map_err(gdal_err(path, "create the layer"))?;
+    let text = |name: &str| Column {
+        name: name.into(),
+        kind: FieldKind::Text,
+        width: 40,
+        precision: 0,
+    };
+    let cols = [
+        text("id"),
+        text("kind"),
+        text("expect"),
+        Column {
+            name: "area_ha".into(),
+            kind: FieldKind::Real,
+            width: 10,
+            precision: 4,
+        },
+    ];
+    let index = add_columns(path, &layer, &cols)?;
+    for e in events {
+        let mut r = Record::new();
+        r.set("id", Value::Text(e.id.clone()));
+        r.set("kind", Value::Text(e.kind.clone()));
+        r.set(
+            "expect",
+            Value::Text(match e.expect {
+                Expect::Alert => "alert".into(),
+                Expect::Unobserved => "unobserved".into(),
+            }),
+        );
+        r.set(
+            "area_ha",
+            Value::Real((forest_core::planar_area_ha(&e.geometry) * 10_000.0).round() / 10_000.0),
+        );
+        write_feature(path, &mut layer, &cols, &index, &r, &e.geometry, None)?;
+    }
+    Ok(())
+}
+
+/// Reads ground-truth events from any vector file GDAL reads (fields `id`,
+/// `kind`, `expect` = alert | unobserved), in EPSG:9213.
+pub fn read_truth(path: &Path) -> Result<Vec<TruthEvent>, IngestError> {
+    crate::route_gdal_messages();
+    let ds = Dataset::open(path).map_err(gdal_err(path, "open the ground-truth file"))?;
+    let mut layer = ds.layer(0).map_err(|_| IngestError::Layer {
+        path: path.to_path_buf(),
+        detail: "the file has no layer".into(),
+    })?;
+    let crs = layer_crs(path, path, &layer, None, &mut Vec::new())?;
+    let to = Transformer::new(crs, Crs::Vn2000Tm3_10630).map_err(|e| IngestError::Crs {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (row, f) in layer.features().enumerate() {
+        let field = |name: &str| {
+            f.field_index(name)
+                .ok()
+                .and_then(|i| f.field_as_string(i).ok().flatten())
+                .unwrap_or_default()
+        };
+        let Some(g) = f.geometry().filter(|g| g.has_gdal_ptr() && !g.is_empty()) else {
+            return Err(IngestError::Layer {
+                path: path.to_path_buf(),
+                detail: format!("feature {} has no geometry", row + 1),
+            });
+        };
+        let mp = to_multipolygon(g).map_err(|detail| IngestError::Layer {
+            path: path.to_path_buf(),
+            detail: format!("feature {}: {detail}", row + 1),
+        })?;
+        let geometry = to.multipolygon(&mp).map_err(|e| IngestError::Crs {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let expect = match field("expect").as_str() {
+            "" | "alert" => Expect::Alert,
+            "unobserved" => Expect::Unobserved,
+            other => {
+                return Err(IngestError::Layer {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "feature {}: expect = {other:?}, expected alert or unobserved",
+                        row + 1
+                    ),
+                })
+            }
+        };
+        let id = Some(field("id"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("event-{}", row + 1));
+        out.push(TruthEvent {
+            id,
+            kind: field("kind"),
+            expect,
+            geometry,
+        });
+    }
+    Ok(out)
 }
 
 /// True when a field name is part of the national schema.

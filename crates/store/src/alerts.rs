@@ -127,6 +127,12 @@ pub(crate) fn plan(existing: &[StoredAlert], incoming: &[NewAlert]) -> Vec<Actio
                             e.area_ha, n.candidate.area_ha
                         ));
                     }
+                    if e.priority != n.priority.score || e.reasons != n.priority.reasons {
+                        notes.push(format!(
+                            "re-attributed: priority {} → {}",
+                            e.priority, n.priority.score
+                        ));
+                    }
                     if notes.is_empty() {
                         Action::Same { id: e.id }
                     } else {

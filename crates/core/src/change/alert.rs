@@ -176,18 +176,20 @@ impl<'a> PlotIndex<'a> {
         }
     }
 
-    /// The plots `shape` overlaps, largest overlap first (touches under
-    /// 1 m² are boundary noise and dropped).
+    /// The plots `shape` overlaps, largest overlap first. Slivers where a
+    /// pixel outline crosses a plot boundary — under 5 % of the alert and
+    /// under 0.5 ha — are not attributions and are dropped.
     pub fn attribute(&self, shape: &MultiPolygon<f64>) -> Vec<PlotTouch> {
         let Some(r) = shape.bounding_rect() else {
             return vec![];
         };
+        let min_ha = (shape.unsigned_area() / 10_000.0 * 0.05).min(0.5);
         let mut out: Vec<PlotTouch> = self
             .near([r.min().x, r.min().y], [r.max().x, r.max().y])
             .filter(|p| p.geometry.intersects(shape))
             .filter_map(|p| {
                 let overlap = p.geometry.intersection(shape).unsigned_area() / 10_000.0;
-                (overlap >= 1e-4).then(|| touch(p, overlap))
+                (overlap > 0.0 && overlap >= min_ha).then(|| touch(p, overlap))
             })
             .collect();
         out.sort_by(|a, b| {
