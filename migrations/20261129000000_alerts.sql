@@ -6,6 +6,7 @@ CREATE TABLE alerts (
   confidence TEXT NOT NULL CHECK (confidence IN ('low', 'high')),
   status TEXT NOT NULL DEFAULT 'new'
     CHECK (status IN ('new', 'under_verification', 'confirmed', 'false_positive', 'resolved')),
+  status_reason TEXT CHECK (status_reason IN ('plantation_harvest', 'cloud_artefact', 'seasonal', 'other')),
   priority INTEGER NOT NULL,
   reasons JSONB NOT NULL,
   area_ha DOUBLE PRECISION NOT NULL,

@@ -1,6 +1,7 @@
 //! `forest`: the command line of the forest and land management service.
 //! Wiring only: configuration, logging, and calls into ingest, store and api.
 
+mod alerts;
 mod commands;
 mod config;
 mod detect;
@@ -113,6 +114,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The alert queue: list, show, change status.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Write the synthetic sample data (or province-scale data with --scale).
     SampleData {
         /// Output folder.
@@ -124,6 +128,43 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = forest_sample::figures::SEED)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// Alerts, highest priority first.
+    List {
+        /// Only this status (new, under_verification, confirmed, false_positive, resolved).
+        #[arg(long)]
+        status: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One alert with its plots, owners, contract holders and history.
+    Show {
+        /// Alert number.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an alert's status: new → under_verification → confirmed | false_positive → resolved.
+    Set {
+        /// Alert number.
+        id: i64,
+        /// New status.
+        status: String,
+        /// What was seen or done (required).
+        #[arg(long)]
+        note: String,
+        /// For false_positive: plantation_harvest, cloud_artefact, seasonal or other.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who (default: $USER).
+        #[arg(long)]
+        actor: Option<String>,
     },
 }
 
@@ -295,6 +336,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { .. } => commands::serve(&cfg).await,
         Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,
+        Command::Alerts(AlertsCommand::List { status, json }) => {
+            alerts::list(&cfg, status, json).await
+        }
+        Command::Alerts(AlertsCommand::Show { id, json }) => alerts::show(&cfg, id, json).await,
+        Command::Alerts(AlertsCommand::Set {
+            id,
+            status,
+            note,
+            reason,
+            actor,
+        }) => alerts::set(&cfg, id, &status, reason.as_deref(), &note, actor).await,
         Command::Scenes(ScenesCommand::Inspect {
             files,
             date,

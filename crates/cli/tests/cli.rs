@@ -1099,6 +1099,33 @@ fn detect_finds_the_planted_events_and_never_duplicates_them() {
         alerts.len()
     );
     assert_eq!(alert_count(&gpkg), alerts.len());
+    // the rangers' queue: refused and accepted status changes, with history
+    let mut c = forest(store);
+    c.args(["alerts", "set", "1", "confirmed", "--note", "seen"]);
+    let out = run(c);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot go from new to confirmed"));
+    let mut c = forest(store);
+    c.args([
+        "alerts",
+        "set",
+        "1",
+        "under_verification",
+        "--note",
+        "going on Tuesday",
+        "--actor",
+        "lan",
+    ]);
+    ok(c);
+    let mut c = forest(store);
+    c.args(["alerts", "show", "1", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();
+    assert_eq!(shown["alert"]["status"], "under_verification");
+    assert_eq!(shown["history"][1]["actor"], "lan");
+    assert!(
+        shown["alert"]["plots"][0]["churung"].is_string(),
+        "owner named: {shown}"
+    );
     // a dry run writes nothing
     let before = std::fs::read(&gpkg).unwrap();
     let mut c = forest(store);

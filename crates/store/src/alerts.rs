@@ -21,6 +21,76 @@ pub const STATUSES: &[&str] = &[
     "resolved",
 ];
 
+/// Reasons a ranger may give for a false positive.
+pub const FALSE_POSITIVE_REASONS: &[&str] =
+    &["plantation_harvest", "cloud_artefact", "seasonal", "other"];
+
+/// One entry of an alert's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (token name, `detect`, or the CLI user).
+    pub actor: String,
+    /// Status before (none for the detection that created it).
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// What happened.
+    pub note: String,
+}
+
+/// Checks a status change: new → under_verification → confirmed |
+/// false_positive (with a reason) → resolved (from confirmed). A note is
+/// mandatory.
+pub fn check_transition(
+    id: i64,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+    note: &str,
+) -> Result<(), StoreError> {
+    let bad = |detail: String| Err(StoreError::Transition { id, detail });
+    if !STATUSES.contains(&to) {
+        return bad(format!(
+            "unknown status {to:?} (one of {})",
+            STATUSES.join(", ")
+        ));
+    }
+    if note.trim().is_empty() {
+        return bad("a note is required: say what was seen or done".into());
+    }
+    let allowed: &[&str] = match from {
+        "new" => &["under_verification"],
+        "under_verification" => &["confirmed", "false_positive"],
+        "confirmed" => &["resolved"],
+        _ => &[],
+    };
+    if !allowed.contains(&to) {
+        return bad(if allowed.is_empty() {
+            format!("the alert is {from}: its status can no longer change")
+        } else {
+            format!(
+                "cannot go from {from} to {to} (allowed: {})",
+                allowed.join(", ")
+            )
+        });
+    }
+    match (to, reason) {
+        ("false_positive", Some(r)) if FALSE_POSITIVE_REASONS.contains(&r) => Ok(()),
+        ("false_positive", Some(r)) => bad(format!(
+            "false-positive reason {r:?} is not one of {}",
+            FALSE_POSITIVE_REASONS.join(", ")
+        )),
+        ("false_positive", None) => bad(format!(
+            "a false positive needs a reason: {}",
+            FALSE_POSITIVE_REASONS.join(", ")
+        )),
+        (_, Some(_)) => bad("a reason is only given for a false positive".into()),
+        _ => Ok(()),
+    }
+}
+
 /// An alert to store: the detector's candidate with its attribution and priority.
 #[derive(Debug, Clone)]
 pub struct NewAlert {
@@ -39,6 +109,8 @@ pub struct StoredAlert {
     pub id: i64,
     /// Status.
     pub status: String,
+    /// Why it is a false positive.
+    pub status_reason: Option<String>,
     /// Clearing, degradation or burn.
     pub class: String,
     /// Low or high.

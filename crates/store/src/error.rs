@@ -81,6 +81,17 @@ pub enum StoreError {
     /// The file is not a GeoPackage of this service.
     #[error("{0}")]
     NotAStore(String),
+    /// A status change that the alert lifecycle does not allow.
+    #[error("alert {id}: {detail}")]
+    Transition {
+        /// The alert.
+        id: i64,
+        /// Why.
+        detail: String,
+    },
+    /// No such alert.
+    #[error("no alert {0}")]
+    NoAlert(i64),
     /// A background task failed.
     #[error("store task failed: {0}")]
     Task(String),

@@ -192,6 +192,20 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
 
     /// Every alert, highest priority first.
     async fn alerts(&self) -> Result<Vec<alerts::StoredAlert>>;
+
+    /// Changes an alert's status (see [`alerts::check_transition`]) and
+    /// records who did it and why in its history, in one transaction.
+    async fn transition_alert(
+        &self,
+        id: i64,
+        to: &str,
+        reason: Option<&str>,
+        note: &str,
+        actor: &str,
+    ) -> Result<alerts::StoredAlert>;
+
+    /// The history of one alert, oldest first.
+    async fn alert_history(&self, id: i64) -> Result<Vec<alerts::AlertEvent>>;
 }
 
 /// A shared store.

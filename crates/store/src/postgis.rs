@@ -710,6 +710,93 @@ impl PlotStore for PgStore {
         self.read_alerts(&mut conn).await
     }
 
+    async fn transition_alert(
+        &self,
+        id: i64,
+        to: &str,
+        reason: Option<&str>,
+        note: &str,
+        actor: &str,
+    ) -> Result<StoredAlert> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT status FROM alerts WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err("read the alert"))?;
+        let current = current.ok_or(StoreError::NoAlert(id))?;
+        crate::alerts::check_transition(id, &current, to, reason, note)?;
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+        sqlx::query(
+            "UPDATE alerts SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(to)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("update the alert status"))?;
+        let text = match reason {
+            Some(r) => format!("{note} (reason: {r})"),
+            None => note.to_string(),
+        };
+        sqlx::query("INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id)
+            .bind(now)
+            .bind(actor)
+            .bind(&current)
+            .bind(to)
+            .bind(text)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("record the alert history"))?;
+        let updated = self
+            .read_alerts_where(&mut tx, Some(id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NoAlert(id))?;
+        tx.commit()
+            .await
+            .map_err(self.err("commit the status change"))?;
+        Ok(updated)
+    }
+
+    async fn alert_history(&self, id: i64) -> Result<Vec<crate::alerts::AlertEvent>> {
+        let mut conn = self.pool.acquire().await.map_err(self.err("connect"))?;
+        if self
+            .read_alerts_where(&mut conn, Some(id))
+            .await?
+            .is_empty()
+        {
+            return Err(StoreError::NoAlert(id));
+        }
+        let rows: Vec<(DateTime<Utc>, String, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT at, actor, from_status, to_status, note FROM alert_history WHERE alert_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(self.err("read the alert history"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at, actor, from_status, to_status, note)| crate::alerts::AlertEvent {
+                    at,
+                    actor,
+                    from_status,
+                    to_status,
+                    note,
+                },
+            )
+            .collect())
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
             .fetch_all(&self.pool)
@@ -753,11 +840,20 @@ impl PlotStore for PgStore {
 
 impl PgStore {
     async fn read_alerts(&self, conn: &mut sqlx::PgConnection) -> Result<Vec<StoredAlert>> {
+        self.read_alerts_where(conn, None).await
+    }
+
+    async fn read_alerts_where(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        id: Option<i64>,
+    ) -> Result<Vec<StoredAlert>> {
         let rows = sqlx::query(
-            "SELECT id, ST_AsBinary(geom) AS wkb, class, confidence, status, priority, reasons::text AS reasons, area_ha,
+            "SELECT id, ST_AsBinary(geom) AS wkb, class, confidence, status, status_reason, priority, reasons::text AS reasons, area_ha,
                mean_drop, mean_dnbr, first_observed, last_clear_before, plots::text AS plots, created_at, updated_at
-             FROM alerts ORDER BY priority DESC, id",
+             FROM alerts WHERE ($1::bigint IS NULL OR id = $1) ORDER BY priority DESC, id",
         )
+        .bind(id)
         .fetch_all(&mut *conn)
         .await
         .map_err(self.err("read the alerts"))?;
@@ -775,6 +871,7 @@ impl PgStore {
             out.push(StoredAlert {
                 id,
                 status: r.try_get("status").map_err(get_err)?,
+                status_reason: r.try_get("status_reason").map_err(get_err)?,
                 class: r.try_get("class").map_err(get_err)?,
                 confidence: r.try_get("confidence").map_err(get_err)?,
                 priority: r.try_get("priority").map_err(get_err)?,

@@ -121,6 +121,7 @@ conformance!(
     reloading_keeps_versions,
     contract_register_round_trip,
     alerts_are_kept_once_and_upgraded,
+    alert_lifecycle_with_history,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -507,4 +508,129 @@ async fn alerts_are_kept_once_and_upgraded(s: DynStore) {
     assert_eq!(r.inserted, 0);
     let all = s.alerts().await.unwrap();
     assert!(all.iter().any(|a| a.confidence == "high"));
+}
+
+async fn alert_lifecycle_with_history(s: DynStore) {
+    use forest_core::change::Confidence;
+    use forest_store::StoreError;
+    s.save_alerts(
+        &[
+            alert(500_000.0, 2_400_000.0, 100.0, Confidence::Low),
+            alert(502_000.0, 2_400_000.0, 100.0, Confidence::High),
+        ],
+        "detect",
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i64> = s.alerts().await.unwrap().iter().map(|a| a.id).collect();
+    let (a, b) = (ids[0], ids[1]);
+    let refused = |r: Result<forest_store::alerts::StoredAlert, StoreError>, want: &str| match r {
+        Err(StoreError::Transition { detail, .. }) => assert!(detail.contains(want), "{detail}"),
+        other => panic!("expected a refused transition ({want}), got {other:?}"),
+    };
+    refused(
+        s.transition_alert(a, "confirmed", None, "seen", "ranger-1")
+            .await,
+        "cannot go from new to confirmed",
+    );
+    refused(
+        s.transition_alert(a, "under_verification", None, "  ", "ranger-1")
+            .await,
+        "a note is required",
+    );
+    let v = s
+        .transition_alert(a, "under_verification", None, "going on Monday", "ranger-1")
+        .await
+        .unwrap();
+    assert_eq!(v.status, "under_verification");
+    refused(
+        s.transition_alert(a, "false_positive", None, "cloud", "ranger-1")
+            .await,
+        "needs a reason",
+    );
+    refused(
+        s.transition_alert(a, "false_positive", Some("aliens"), "cloud", "ranger-1")
+            .await,
+        "not one of",
+    );
+    let fp = s
+        .transition_alert(
+            a,
+            "false_positive",
+            Some("cloud_artefact"),
+            "haze over the ridge",
+            "ranger-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (fp.status.as_str(), fp.status_reason.as_deref()),
+        ("false_positive", Some("cloud_artefact"))
+    );
+    refused(
+        s.transition_alert(a, "resolved", None, "done", "ranger-1")
+            .await,
+        "can no longer change",
+    );
+    s.transition_alert(b, "under_verification", None, "on the way", "ranger-2")
+        .await
+        .unwrap();
+    s.transition_alert(b, "confirmed", None, "stumps, fresh tracks", "ranger-2")
+        .await
+        .unwrap();
+    let r = s
+        .transition_alert(
+            b,
+            "resolved",
+            None,
+            "reported to the commune, replanting ordered",
+            "officer-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, "resolved");
+    let h = s.alert_history(a).await.unwrap();
+    let steps: Vec<(Option<&str>, &str, &str)> = h
+        .iter()
+        .map(|e| {
+            (
+                e.from_status.as_deref(),
+                e.to_status.as_str(),
+                e.actor.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, "new", "detect"),
+            (Some("new"), "under_verification", "ranger-1"),
+            (Some("under_verification"), "false_positive", "ranger-1")
+        ]
+    );
+    assert!(h[2].note.contains("haze over the ridge") && h[2].note.contains("cloud_artefact"));
+    assert!(matches!(
+        s.alert_history(999_999).await,
+        Err(StoreError::NoAlert(999_999))
+    ));
+    assert!(matches!(
+        s.transition_alert(999_999, "under_verification", None, "x", "y")
+            .await,
+        Err(StoreError::NoAlert(_))
+    ));
+    // a later detection over a dismissed alert keeps the ranger's verdict
+    s.save_alerts(
+        &[alert(500_000.0, 2_400_000.0, 100.0, Confidence::High)],
+        "detect",
+    )
+    .await
+    .unwrap();
+    let again = s
+        .alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.id == a)
+        .unwrap();
+    assert_eq!(again.status, "false_positive");
 }

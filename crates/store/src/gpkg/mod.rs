@@ -240,7 +240,7 @@ fn alerts_sql() -> String {
     format!(
         "
 CREATE TABLE alerts (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL, class TEXT NOT NULL,
-  confidence TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'new', priority INTEGER NOT NULL, reasons TEXT NOT NULL,
+  confidence TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'new', status_reason TEXT, priority INTEGER NOT NULL, reasons TEXT NOT NULL,
   area_ha REAL NOT NULL, mean_drop REAL NOT NULL, mean_dnbr REAL, first_observed TEXT NOT NULL, last_clear_before TEXT,
   plots TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE INDEX alerts_priority ON alerts (priority DESC);
@@ -926,6 +926,70 @@ impl PlotStore for GpkgStore {
         self.with(|me, conn| read_alerts(me, conn)).await
     }
 
+    async fn transition_alert(
+        &self,
+        id: i64,
+        to: &str,
+        reason: Option<&str>,
+        note: &str,
+        actor: &str,
+    ) -> Result<StoredAlert> {
+        let (to, reason, note, actor) = (
+            to.to_string(),
+            reason.map(str::to_string),
+            note.to_string(),
+            actor.to_string(),
+        );
+        self.with(move |me, conn| {
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            let current = read_alerts_where(me, &tx, Some(id))?.pop().ok_or(StoreError::NoAlert(id))?;
+            crate::alerts::check_transition(id, &current.status, &to, reason.as_deref(), &note)?;
+            let now = ts(Utc::now().trunc_subsecs(3));
+            tx.execute(
+                "UPDATE alerts SET status = ?1, status_reason = ?2, updated_at = ?3 WHERE fid = ?4",
+                params![to, reason, now, id],
+            )
+            .map_err(me.err("update the alert status"))?;
+            let text = match &reason {
+                Some(r) => format!("{note} (reason: {r})"),
+                None => note.clone(),
+            };
+            tx.execute(
+                "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, now, actor, current.status, to, text],
+            )
+            .map_err(me.err("record the alert history"))?;
+            let updated = read_alerts_where(me, &tx, Some(id))?.pop().ok_or(StoreError::NoAlert(id))?;
+            tx.commit().map_err(me.err("commit the status change"))?;
+            Ok(updated)
+        })
+        .await
+    }
+
+    async fn alert_history(&self, id: i64) -> Result<Vec<crate::alerts::AlertEvent>> {
+        self.with(move |me, conn| {
+            if read_alerts_where(me, conn, Some(id))?.is_empty() {
+                return Err(StoreError::NoAlert(id));
+            }
+            let mut st = conn
+                .prepare("SELECT at, actor, from_status, to_status, note FROM alert_history WHERE alert_id = ?1 ORDER BY fid")
+                .map_err(me.err("read the alert history"))?;
+            let rows = st
+                .query_map([id], |r| {
+                    Ok(crate::alerts::AlertEvent {
+                        at: parse_ts(&r.get::<_, String>(0)?),
+                        actor: r.get(1)?,
+                        from_status: r.get(2)?,
+                        to_status: r.get(3)?,
+                        note: r.get(4)?,
+                    })
+                })
+                .map_err(me.err("read the alert history"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(me.err("read the alert history"))
+        })
+        .await
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         self.with(|me, conn| {
             let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
@@ -976,51 +1040,72 @@ fn envelope_of(g: &geo_types::MultiPolygon<f64>) -> [f64; 4] {
 }
 
 fn read_alerts(me: &GpkgStore, conn: &Connection) -> Result<Vec<StoredAlert>> {
-    let mut st = conn
-        .prepare(
-            "SELECT fid, geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr, first_observed,
-               last_clear_before, plots, created_at, updated_at FROM alerts ORDER BY priority DESC, fid",
-        )
-        .map_err(me.err("read the alerts"))?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i32>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, f64>(7)?,
-                r.get::<_, f64>(8)?,
-                r.get::<_, Option<f64>>(9)?,
-                r.get::<_, String>(10)?,
-                r.get::<_, Option<String>>(11)?,
-                r.get::<_, String>(12)?,
-                r.get::<_, String>(13)?,
-                r.get::<_, String>(14)?,
-            ))
-        })
-        .map_err(me.err("read the alerts"))?;
+    read_alerts_where(me, conn, None)
+}
+
+fn read_alerts_where(
+    me: &GpkgStore,
+    conn: &Connection,
+    id: Option<i64>,
+) -> Result<Vec<StoredAlert>> {
+    let sql = format!(
+        "SELECT fid, geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr, first_observed,
+           last_clear_before, plots, created_at, updated_at, status_reason FROM alerts {} ORDER BY priority DESC, fid",
+        if id.is_some() { "WHERE fid = ?1" } else { "" }
+    );
+    let mut st = conn.prepare(&sql).map_err(me.err("read the alerts"))?;
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(
+        i64,
+        Vec<u8>,
+        [String; 9],
+        i32,
+        [f64; 2],
+        Option<f64>,
+        Option<String>,
+        Option<String>,
+    )> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            [
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(6)?,
+                r.get(10)?,
+                r.get(12)?,
+                r.get(13)?,
+                r.get(14)?,
+                String::new(),
+            ],
+            r.get(5)?,
+            [r.get(7)?, r.get(8)?],
+            r.get(9)?,
+            r.get(11)?,
+            r.get(15)?,
+        ))
+    };
+    let rows: Vec<_> = match id {
+        Some(id) => st
+            .query_map([id], map)
+            .map_err(me.err("read the alerts"))?
+            .collect(),
+        None => st
+            .query_map([], map)
+            .map_err(me.err("read the alerts"))?
+            .collect(),
+    };
     let mut out = Vec::new();
     for row in rows {
         let (
             id,
             geom,
-            class,
-            confidence,
-            status,
+            [class, confidence, status, reasons, first, plots, created, updated, _],
             priority,
-            reasons,
-            area_ha,
-            mean_drop,
+            [area_ha, mean_drop],
             mean_dnbr,
-            first,
             last,
-            plots,
-            created,
-            updated,
+            status_reason,
         ) = row.map_err(me.err("read the alerts"))?;
         let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
             key: format!("alert {id}"),
@@ -1030,6 +1115,7 @@ fn read_alerts(me: &GpkgStore, conn: &Connection) -> Result<Vec<StoredAlert>> {
         out.push(StoredAlert {
             id,
             status,
+            status_reason,
             class,
             confidence,
             priority,
