@@ -1043,6 +1043,19 @@ fn read_alerts(me: &GpkgStore, conn: &Connection) -> Result<Vec<StoredAlert>> {
     read_alerts_where(me, conn, None)
 }
 
+/// Columns of an alert row: id, geometry blob, text columns, priority,
+/// (area, mean drop), mean dNBR, last clear date, status reason.
+type AlertRow = (
+    i64,
+    Vec<u8>,
+    [String; 9],
+    i32,
+    [f64; 2],
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+);
+
 fn read_alerts_where(
     me: &GpkgStore,
     conn: &Connection,
@@ -1054,16 +1067,7 @@ fn read_alerts_where(
         if id.is_some() { "WHERE fid = ?1" } else { "" }
     );
     let mut st = conn.prepare(&sql).map_err(me.err("read the alerts"))?;
-    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(
-        i64,
-        Vec<u8>,
-        [String; 9],
-        i32,
-        [f64; 2],
-        Option<f64>,
-        Option<String>,
-        Option<String>,
-    )> {
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<AlertRow> {
         Ok((
             r.get(0)?,
             r.get(1)?,
