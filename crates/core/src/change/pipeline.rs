@@ -105,7 +105,7 @@ pub struct Outcome {
 /// the prior of every pixel.
 pub trait StripSource {
     /// Error of the source.
-    type Error;
+    type Error: Send;
     /// Fills `ndvi[scene]`, `nbr[scene]` (each `strip.len()` long) and
     /// `prior`, returning the quality tallies per scene.
     fn read(
@@ -120,7 +120,7 @@ pub trait StripSource {
 
 /// Runs the detection over `grid` for `scenes` date-sorted scenes of which
 /// the first `baseline` form the baseline, reading `strip_rows` rows at a time.
-pub fn run<S: StripSource>(
+pub fn run<S: StripSource + Send>(
     grid: &GridSpec,
     scenes: usize,
     baseline: usize,
@@ -164,46 +164,68 @@ pub fn run<S: StripSource>(
     let offsets = est.finish();
     let detector = Detector::new(params.clone(), scenes, baseline, offsets.clone());
 
-    // Pass 2: classify and label.
+    // Pass 2: classify and label. A reader thread fills the next strip while
+    // this one is classified (two buffer sets circulate between them).
     let mut changes = Segmenter::changes();
     let mut unobserved = Segmenter::unobserved();
     let mut pixels = [0u64; 6];
     let mut quality = vec![QualityCounts::default(); scenes];
-    let mut out = vec![
-        PixelResult {
-            class: PixelClass::NotForest,
-            seen: 0,
-            first: 0,
-            last_clear: 0,
-            drop: 0.0,
-            dnbr: 0.0
-        };
-        cap
-    ];
-    for k in 0..strips {
-        let strip = grid.rows(k * strip_rows, strip_rows);
-        resize(&mut nd, &mut nb, &mut prior, strip.len());
-        out.truncate(strip.len());
-        let q = source.read(&strip, k * strip_rows, &mut nd, &mut nb, &mut prior)?;
-        for (a, b) in quality.iter_mut().zip(&q) {
-            a.add(b);
-        }
-        detector.classify(
-            Series {
-                ndvi: &nd,
-                nbr: &nb,
-            },
-            &prior,
-            strip.width,
-            &mut out,
-        );
-        for p in out.iter() {
-            pixels[p.class as usize] += 1;
-        }
-        changes.push(&out, strip.width);
-        unobserved.push(&out, strip.width);
-        progress.report(sampled + k as u64 + 1, Some(total));
+    let blank = PixelResult { class: PixelClass::NotForest, seen: 0, first: 0, last_clear: 0, drop: 0.0, dnbr: 0.0 };
+    let mut out = vec![blank; cap];
+    drop((nd, nb, prior));
+    struct Buf {
+        nd: Vec<Vec<f32>>,
+        nb: Vec<Vec<f32>>,
+        prior: Vec<Prior>,
+        quality: Vec<QualityCounts>,
     }
+    let result: Result<(), S::Error> = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Buf, S::Error>>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buf>(2);
+        for _ in 0..2 {
+            let _ = empty_tx.send(Buf { nd: vec![vec![]; scenes], nb: vec![vec![]; scenes], prior: vec![], quality: vec![] });
+        }
+        let source = &mut *source;
+        scope.spawn(move || {
+            for k in 0..strips {
+                let Ok(mut buf) = empty_rx.recv() else { return };
+                let strip = grid.rows(k * strip_rows, strip_rows);
+                resize(&mut buf.nd, &mut buf.nb, &mut buf.prior, strip.len());
+                let r = source.read(&strip, k * strip_rows, &mut buf.nd, &mut buf.nb, &mut buf.prior);
+                let failed = r.is_err();
+                let msg = r.map(|q| {
+                    buf.quality = q;
+                    buf
+                });
+                if full_tx.send(msg).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for k in 0..strips {
+            let buf = match full_rx.recv() {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
+            };
+            let strip = grid.rows(k * strip_rows, strip_rows);
+            out.truncate(strip.len());
+            out.resize(strip.len(), blank);
+            for (a, b) in quality.iter_mut().zip(&buf.quality) {
+                a.add(b);
+            }
+            detector.classify(Series { ndvi: &buf.nd, nbr: &buf.nb }, &buf.prior, strip.width, &mut out);
+            for p in out.iter() {
+                pixels[p.class as usize] += 1;
+            }
+            changes.push(&out, strip.width);
+            unobserved.push(&out, strip.width);
+            progress.report(sampled + k as u64 + 1, Some(total));
+            let _ = empty_tx.send(buf);
+        }
+        Ok(())
+    });
+    result?;
     Ok(Outcome {
         changes: changes.finish(),
         unobserved: unobserved.finish(),
