@@ -164,24 +164,42 @@ pub(crate) enum Action {
 /// a stored one (overlapping geometry; change classes all count as one kind,
 /// since a clearing may later be seen burnt).
 pub(crate) fn plan(existing: &[StoredAlert], incoming: &[NewAlert]) -> Vec<Action> {
-    let mut taken: Vec<i64> = Vec::new();
+    use rstar::primitives::{GeomWithData, Rectangle};
+    use rstar::{RTree, AABB};
+    let tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
+        existing
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let r = e.geometry.bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    i,
+                ))
+            })
+            .collect(),
+    );
+    let mut taken = std::collections::HashSet::new();
     incoming
         .iter()
         .map(|n| {
             let g = &n.candidate.geometry;
-            let r = g.bounding_rect();
-            let hit = existing.iter().find(|e| {
-                !taken.contains(&e.id)
-                    && e.geometry
-                        .bounding_rect()
-                        .zip(r)
-                        .is_some_and(|(a, b)| a.intersects(&b))
-                    && e.geometry.intersects(g)
+            let hit = g.bounding_rect().and_then(|r| {
+                let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                let mut cands: Vec<usize> = tree
+                    .locate_in_envelope_intersecting(&env)
+                    .map(|c| c.data)
+                    .collect();
+                cands.sort_unstable();
+                cands
+                    .into_iter()
+                    .map(|i| &existing[i])
+                    .find(|e| !taken.contains(&e.id) && e.geometry.intersects(g))
             });
             match hit {
                 None => Action::Insert,
                 Some(e) => {
-                    taken.push(e.id);
+                    taken.insert(e.id);
                     let conf = n.candidate.confidence.as_str();
                     let class = n.candidate.class.as_str();
                     let mut notes = Vec::new();

@@ -170,7 +170,14 @@ pub fn run<S: StripSource + Send>(
     let mut unobserved = Segmenter::unobserved();
     let mut pixels = [0u64; 6];
     let mut quality = vec![QualityCounts::default(); scenes];
-    let blank = PixelResult { class: PixelClass::NotForest, seen: 0, first: 0, last_clear: 0, drop: 0.0, dnbr: 0.0 };
+    let blank = PixelResult {
+        class: PixelClass::NotForest,
+        seen: 0,
+        first: 0,
+        last_clear: 0,
+        drop: 0.0,
+        dnbr: 0.0,
+    };
     let mut out = vec![blank; cap];
     drop((nd, nb, prior));
     struct Buf {
@@ -183,7 +190,12 @@ pub fn run<S: StripSource + Send>(
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Buf, S::Error>>(1);
         let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buf>(2);
         for _ in 0..2 {
-            let _ = empty_tx.send(Buf { nd: vec![vec![]; scenes], nb: vec![vec![]; scenes], prior: vec![], quality: vec![] });
+            let _ = empty_tx.send(Buf {
+                nd: vec![vec![]; scenes],
+                nb: vec![vec![]; scenes],
+                prior: vec![],
+                quality: vec![],
+            });
         }
         let source = &mut *source;
         scope.spawn(move || {
@@ -191,7 +203,13 @@ pub fn run<S: StripSource + Send>(
                 let Ok(mut buf) = empty_rx.recv() else { return };
                 let strip = grid.rows(k * strip_rows, strip_rows);
                 resize(&mut buf.nd, &mut buf.nb, &mut buf.prior, strip.len());
-                let r = source.read(&strip, k * strip_rows, &mut buf.nd, &mut buf.nb, &mut buf.prior);
+                let r = source.read(
+                    &strip,
+                    k * strip_rows,
+                    &mut buf.nd,
+                    &mut buf.nb,
+                    &mut buf.prior,
+                );
                 let failed = r.is_err();
                 let msg = r.map(|q| {
                     buf.quality = q;
@@ -214,7 +232,15 @@ pub fn run<S: StripSource + Send>(
             for (a, b) in quality.iter_mut().zip(&buf.quality) {
                 a.add(b);
             }
-            detector.classify(Series { ndvi: &buf.nd, nbr: &buf.nb }, &buf.prior, strip.width, &mut out);
+            detector.classify(
+                Series {
+                    ndvi: &buf.nd,
+                    nbr: &buf.nb,
+                },
+                &buf.prior,
+                strip.width,
+                &mut out,
+            );
             for p in out.iter() {
                 pixels[p.class as usize] += 1;
             }
