@@ -7,7 +7,8 @@
 #              clearing/degradation/burn, unobserved, 0.3 ha MMU, outlines, attribution to
 #              the province's plots, priority, alerts written to a GeoPackage store)
 # The pair: the committed sample scenes tiled into a ≥ 20,000 × 20,000 px mosaic over the
-# province-scale plot layer (four UInt16 bands B04 B08 B12 SCL, tiled GeoTIFF).
+# province-scale plot layer (132 communes, 12 × 11 of them, so the mosaic inside their
+# extent is over 20,000 px each way; four UInt16 bands B04 B08 B12 SCL, tiled GeoTIFF).
 # Prints wall time, megapixels/s and peak memory (RSS) of each, and the ratio.
 # Usage: bash scripts/bench-detect.sh [compression]   (NONE by default; DEFLATE also works)
 set -euo pipefail
@@ -18,11 +19,11 @@ bash scripts/setup-system.sh >/dev/null
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 cargo build --release --locked --quiet --bin forest
 forest=$PWD/target/release/forest
-data=target/bench-data/scale-120
+data=target/bench-data/scale-132
 work=target/bench-detect
 mkdir -p "$work"
 if [ ! -f "$data/province_plots.shp" ]; then
-  $forest sample-data --scale 120 --out "$data" 2>/dev/null
+  $forest sample-data --scale 132 --out "$data" 2>/dev/null
 fi
 if [ ! -f "$work/plots.gpkg" ]; then
   $forest --store "$work/plots.gpkg.part" import plots "$data/province_plots.shp" >/dev/null 2>&1
@@ -43,7 +44,10 @@ src, vrt, extent = sys.argv[1], sys.argv[2], sys.argv[3]
 x0, y0, x1, y1 = map(float, re.findall(r"-?\d+\.?\d*", extent))
 ds = gdal.Open(src)
 w, h = ds.RasterXSize, ds.RasterYSize
-cols, rows = int((x1 - x0) / 10 / w) + 1, int((y1 - y0) / 10 / h) + 1
+import math
+x0, y1 = math.ceil(x0 / 10) * 10, math.floor(y1 / 10) * 10  # on the 10 m analysis grid
+cols, rows = int((x1 - x0) / 10 / w), int((y1 - y0) / 10 / h)  # inside the plots' extent
+assert cols * w >= 20000 and rows * h >= 20000, (cols * w, rows * h)
 W, H = cols * w, rows * h
 bands = []
 for b in range(1, ds.RasterCount + 1):
@@ -59,7 +63,7 @@ open(vrt, "w").write(
     f'<GeoTransform>{x0}, 10, 0, {y1}, 0, -10</GeoTransform><Metadata>{md}</Metadata>{"".join(bands)}</VRTDataset>')
 print(W, H)
 PY
-  gdal_translate -q -co TILED=YES -co BLOCKXSIZE=512 -co BLOCKYSIZE=512 -co INTERLEAVE=BAND -co COMPRESS="$compress" -co BIGTIFF=YES \
+  gdal_translate -q -of GTiff -co TILED=YES -co BLOCKXSIZE=512 -co BLOCKYSIZE=512 -co INTERLEAVE=BAND -co COMPRESS="$compress" -co BIGTIFF=YES \
     "$work/$name.vrt" "$out.part"
   mv "$out.part" "$out"
 done
@@ -86,12 +90,12 @@ ref_calc='gdal_calc.py --quiet --overwrite --hideNoData --type=Byte --NoDataValu
     -A "$B" --A_band=1 -B "$B" --B_band=2 -C "$A" --C_band=1 -D "$A" --D_band=2 -E "$B" --E_band=4 -F "$A" --F_band=4 \
     --outfile="$tmp/mask.tif" \
     --calc="logical_and.reduce(((B.astype(float32)-A)/(B.astype(float32)+A+1e-6) - (D.astype(float32)-C)/(D.astype(float32)+C+1e-6) >= 0.30, isin(E, [2,4,5,6,7]), isin(F, [2,4,5,6,7]))).astype(uint8)"'
-measure "reference 1/3 gdal_calc.py" bash -c "$ref_calc"
-measure "reference 2/3 gdal_sieve.py" gdal_sieve.py -q -st 30 -8 -nomask "$tmp/mask.tif" "$tmp/sieved.tif"
-measure "reference 3/3 gdal_polygonize.py" gdal_polygonize.py -q -8 -mask "$tmp/sieved.tif" "$tmp/sieved.tif" -f GPKG "$tmp/ref.gpkg" alerts value
+measure "reference 1 gdal_calc.py" bash -c "$ref_calc"
+measure "reference 2 gdal_sieve.py" gdal_sieve.py -q -st 30 -8 -nomask "$tmp/mask.tif" "$tmp/sieved.tif"
+measure "reference 3 gdal_polygonize.py" gdal_polygonize.py -q -8 -mask "$tmp/sieved.tif" "$tmp/sieved.tif" -f GPKG "$tmp/ref.gpkg" alerts value
 cp "$work/plots.gpkg" "$tmp/store.gpkg"
 measure "forest detect (alerts written)" env GDAL_NUM_THREADS=ALL_CPUS $forest --store "$tmp/store.gpkg" detect "$B" "$A"
-ref=$(echo "$(cat "$tmp/reference 1/3 gdal_calc.py.secs") + $(cat "$tmp/reference 2/3 gdal_sieve.py.secs") + $(cat "$tmp/reference 3/3 gdal_polygonize.py.secs")" | bc -l)
+ref=$(echo "$(cat "$tmp/reference 1 gdal_calc.py.secs") + $(cat "$tmp/reference 2 gdal_sieve.py.secs") + $(cat "$tmp/reference 3 gdal_polygonize.py.secs")" | bc -l)
 ours=$(cat "$tmp/forest detect (alerts written).secs")
 refkb=$(sort -n "$tmp"/reference*.kb | tail -1)
 printf '%-44s %8.1f s %8.1f Mpx/s %8.0f MiB (peak of the three)\n' "reference pipeline, total" "$ref" "$(echo "$mpx / $ref" | bc -l)" "$(echo "$refkb / 1024" | bc -l)"

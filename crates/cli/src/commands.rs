@@ -39,22 +39,30 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
     open(cfg).await
 }
 
-/// Every plot of the store.
-pub async fn all_plots(store: &DynStore) -> anyhow::Result<Vec<forest_core::Plot>> {
-    let mut plots = Vec::new();
+/// What detection needs of every plot, converted page by page so the full
+/// plots are never all in memory at once.
+pub async fn all_plot_shapes(
+    store: &DynStore,
+) -> anyhow::Result<Vec<forest_core::change::alert::PlotShape>> {
+    let mut shapes = Vec::new();
     let page_size = 5_000;
     loop {
         let q = forest_store::PlotQuery {
             bbox: None,
             filters: vec![],
             limit: page_size,
-            offset: plots.len() as u64,
+            offset: shapes.len() as u64,
         };
         let page = store.query_plots(&q).await?;
         let n = page.plots.len();
-        plots.extend(page.plots.into_iter().map(|s| s.plot));
+        shapes.extend(
+            page.plots
+                .iter()
+                .map(|s| forest_core::change::alert::PlotShape::of(&s.plot)),
+        );
         if n < page_size as usize {
-            return Ok(plots);
+            shapes.shrink_to_fit();
+            return Ok(shapes);
         }
     }
 }

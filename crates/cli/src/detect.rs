@@ -174,7 +174,14 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
 
     // The plots, and the grid over what both the plots and the scenes cover.
     let store = open_store(cfg).await?;
-    let plots = crate::commands::all_plots(&store).await?;
+    let started = std::time::Instant::now();
+    let plots = crate::commands::all_plot_shapes(&store).await?;
+    tracing::info!(
+        plots = plots.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        rss_mib = rss_mib(),
+        "plots read"
+    );
     if plots.is_empty() {
         bail!(
             "{} holds no plots: import the plot layer first (forest import plots …)",
@@ -230,6 +237,19 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
             &mut source,
             &prog,
         )?;
+        let t = outcome.timings;
+        tracing::info!(
+            offsets_s = t.offsets.as_secs_f64(),
+            read_s = t.read.as_secs_f64(),
+            classify_s = t.classify.as_secs_f64(),
+            label_s = t.label.as_secs_f64(),
+            wait_for_reader_s = t.wait.as_secs_f64(),
+            rss_mib = rss_mib(),
+            changed_components = outcome.changes.len(),
+            unobserved_components = outcome.unobserved.len(),
+            "pixels classified"
+        );
+        let started = std::time::Instant::now();
         let dates: Vec<NaiveDate> = scenes2.iter().map(|s| s.date).collect();
         let cands = change::candidates(&outcome.changes, &grid, &dates, p2.min_area_ha);
         let alerts: Vec<NewAlert> = cands
@@ -250,6 +270,12 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
                 }
             })
             .collect();
+        tracing::info!(
+            alerts = alerts.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            rss_mib = rss_mib(),
+            "alerts outlined and attributed"
+        );
         drop(source);
         drop(index);
         Ok((outcome, alerts, plots))
@@ -450,4 +476,22 @@ fn intersect(a: Rect<f64>, b: Rect<f64>) -> Option<Rect<f64>> {
         y: a.max().y.min(b.max().y),
     };
     (min.x < max.x && min.y < max.y).then(|| Rect::new(min, max))
+}
+
+/// Resident memory of this process in MiB (Linux), for the run log.
+fn rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:").map(|v| {
+                    v.trim()
+                        .trim_end_matches(" kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                })
+            })
+        })
+        .map_or(0, |kb| kb / 1024)
 }

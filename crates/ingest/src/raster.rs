@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use forest_core::change::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts, Scaling};
-use forest_core::change::pipeline::indices;
+use forest_core::change::pipeline::{indices_from_bands, QualityRule};
 use forest_core::change::{Bands, GridSpec, PlotIndex, Prior, Quality, StripSource};
 use forest_core::crs::EPSG_9213_WKT1;
 use gdal::raster::{Buffer, GdalDataType, RasterCreationOptions};
@@ -143,9 +143,23 @@ fn gdal_err<'a>(
     }
 }
 
+/// Detection reads strips that walk each tile row of every band in order, so
+/// a block cache holding one tile row is all that helps: GDAL's default (5 %
+/// of RAM) is capped at 256 MiB before the first raster is read, to keep a
+/// run's memory bounded. `GDAL_CACHEMAX` in the environment still wins.
+fn bound_block_cache() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("GDAL_CACHEMAX").is_none() {
+            let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "256");
+        }
+    });
+}
+
 /// Reads what a scene is and checks it can be used.
 pub fn inspect_scene(path: &Path, opts: &SceneOptions) -> Result<SceneInfo, IngestError> {
     crate::route_gdal_messages();
+    bound_block_cache();
     if !path.exists() {
         return Err(err(path, "no such file"));
     }
@@ -719,12 +733,12 @@ impl SceneReader {
     ) -> Result<(), IngestError> {
         let path = self.info.path.as_path();
         let n = grid.width * rows;
-        out.clear();
         out.resize(n, f32::NAN);
         let b = self
             .ds
             .rasterband(band)
             .map_err(gdal_err(path, "read a band"))?;
+        let read_err = || gdal_err(path, "read a window (is the file truncated or corrupt?)");
         match self.direct {
             None => {
                 b.read_into_slice(
@@ -734,13 +748,9 @@ impl SceneReader {
                     out,
                     None,
                 )
-                .map_err(gdal_err(
-                    path,
-                    "read a window (is the file truncated or corrupt?)",
-                ))?;
+                .map_err(read_err())?;
             }
             Some((c0, r0)) => {
-                // The part of the window inside the file; the rest stays NaN.
                 let (fw, fh) = (self.info.width as i64, self.info.height as i64);
                 let (wc0, wr0) = (c0, r0 + strip_row0 as i64);
                 let (x0, y0) = (wc0.max(0), wr0.max(0));
@@ -748,16 +758,31 @@ impl SceneReader {
                     (wc0 + grid.width as i64).min(fw),
                     (wr0 + rows as i64).min(fh),
                 );
+                if x0 == wc0
+                    && y0 == wr0
+                    && x1 == wc0 + grid.width as i64
+                    && y1 == wr0 + rows as i64
+                {
+                    // The window lies inside the file: straight into the strip.
+                    b.read_into_slice(
+                        (x0 as isize, y0 as isize),
+                        (grid.width, rows),
+                        (grid.width, rows),
+                        out,
+                        None,
+                    )
+                    .map_err(read_err())?;
+                    return Ok(());
+                }
+                // Partly outside the file: the rest is no data.
+                out.fill(f32::NAN);
                 if x1 <= x0 || y1 <= y0 {
                     return Ok(());
                 }
                 let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
                 let mut tmp = vec![0f32; w * h];
                 b.read_into_slice((x0 as isize, y0 as isize), (w, h), (w, h), &mut tmp, None)
-                    .map_err(gdal_err(
-                        path,
-                        "read a window (is the file truncated or corrupt?)",
-                    ))?;
+                    .map_err(read_err())?;
                 for r in 0..h {
                     let dst = (y0 - wr0) as usize + r;
                     let dc = (x0 - wc0) as usize;
@@ -769,15 +794,17 @@ impl SceneReader {
         Ok(())
     }
 
-    /// Reads the strip of `rows` rows from `row0` of `grid` into `bands`.
-    #[allow(clippy::needless_range_loop)] // four parallel arrays
-    pub fn read(
+    /// Reads the strip of `rows` rows from `row0` of `grid` into NDVI and NBR,
+    /// using `bands` as scratch space; returns the quality tallies.
+    pub fn read_indices(
         &self,
         grid: &GridSpec,
         row0: usize,
         rows: usize,
         bands: &mut Bands,
-    ) -> Result<(), IngestError> {
+        ndvi: &mut [f32],
+        nbr: &mut [f32],
+    ) -> Result<QualityCounts, IngestError> {
         let [red, nir, swir2, qa] = self.bands;
         if let Some(b) = red {
             self.read_band(b, row0, grid, rows, &mut bands.red)?;
@@ -790,32 +817,27 @@ impl SceneReader {
             Some(b) => self.read_band(b, row0, grid, rows, &mut bands.swir2)?,
             None => bands.swir2.clear(),
         }
-        let n = grid.width * rows;
-        bands.quality.clear();
-        bands.quality.resize(n, Quality::Clear);
-        let nodata = self.info.nodata.map(|v| v as f32);
-        let mut qa_buf = Vec::new();
+        // the quality band goes into the (otherwise unused) quality scratch as f32
+        let mut qa_buf = std::mem::take(&mut bands.qa);
         if let Some(b) = qa {
             self.read_band(b, row0, grid, rows, &mut qa_buf)?;
         }
-        let kind = self.info.roles.quality.map(|q| q.1);
-        for i in 0..n {
-            let r = bands.red[i];
-            bands.quality[i] = if !r.is_finite()
-                || nodata == Some(r)
-                || bands
-                    .nir
-                    .get(i)
-                    .is_some_and(|v| !v.is_finite() || nodata == Some(*v))
-            {
-                Quality::NoData
-            } else if let Some(kind) = kind {
-                quality_of(kind, qa_buf[i])
-            } else {
-                Quality::Clear
-            };
-        }
-        Ok(())
+        let rule = self.info.roles.quality.map(|q| match q.1 {
+            QualityBand::Scl => QualityRule::Scl,
+            QualityBand::LandsatQa => QualityRule::LandsatQa,
+        });
+        let q = indices_from_bands(
+            &bands.red,
+            &bands.nir,
+            &bands.swir2,
+            rule.map(|r| (qa_buf.as_slice(), r)),
+            self.info.nodata.map(|v| v as f32),
+            self.info.product.scaling().linear(),
+            ndvi,
+            nbr,
+        );
+        bands.qa = qa_buf;
+        Ok(q)
     }
 }
 
@@ -870,14 +892,14 @@ impl StripSource for GdalSource<'_, '_> {
     ) -> Result<Vec<QualityCounts>, IngestError> {
         let mut q = Vec::with_capacity(self.readers.len());
         for (k, r) in self.readers.iter().enumerate() {
-            r.read(&self.grid, row0, strip.height, &mut self.bands)?;
-            q.push(indices(
-                &self.bands,
-                r.info.product.scaling(),
-                r.info.product == Product::Ndvi,
+            q.push(r.read_indices(
+                &self.grid,
+                row0,
+                strip.height,
+                &mut self.bands,
                 &mut ndvi[k],
                 &mut nbr[k],
-            ));
+            )?);
         }
         self.index.prior(strip, &mut self.scratch, prior);
         Ok(q)

@@ -2,6 +2,7 @@
 //! plain grids (no GDAL): the targets of the change-detection issue.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use forest_core::change::alert::PlotShape;
 use forest_core::change::evaluate::evaluate;
 use forest_core::change::index::{scl_is_clear, QualityCounts, Scaling};
 use forest_core::change::pipeline::indices;
@@ -43,6 +44,7 @@ impl StripSource for Memory<'_> {
                         _ => Quality::Cloud,
                     })
                     .collect(),
+                qa: vec![],
             };
             let scaling = Scaling::Sentinel2 {
                 offset: BOA_ADD_OFFSET as f32,
@@ -58,10 +60,11 @@ impl StripSource for Memory<'_> {
 fn sample_series_meets_the_targets() {
     let commune = &forest_sample::generate(forest_sample::figures::SEED, 1)[0];
     let series = scenes::generate(&commune.plots, forest_sample::figures::SEED);
+    let plot_shapes: Vec<PlotShape> = commune.plots.iter().map(PlotShape::of).collect();
     let params = Params::default();
     let mut src = Memory {
         series: &series,
-        index: PlotIndex::new(&commune.plots),
+        index: PlotIndex::new(&plot_shapes),
         scratch: vec![],
     };
     let out = change::run(&series.grid, 3, 1, &params, 64, &mut src, &Progress::none()).unwrap();
@@ -102,7 +105,7 @@ fn sample_series_meets_the_targets() {
     assert!(hidden.found, "the clouded half is reported unobserved");
 
     // classes, confidence and priority
-    let index = PlotIndex::new(&commune.plots);
+    let index = PlotIndex::new(&plot_shapes);
     let find = |id: &str| {
         let e = ev.events.iter().find(|e| e.id == id).unwrap();
         &alerts[*e

@@ -109,8 +109,32 @@ pub struct PlotTouch {
     pub contracted: bool,
 }
 
+/// What detection needs of a plot: its outline, whether it is forest, and
+/// the attribution an alert that touches it carries. A fraction of a full
+/// [`Plot`] in memory, so a province's plots fit beside the rasters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotShape {
+    /// Outline in EPSG:9213.
+    pub geometry: MultiPolygon<f64>,
+    /// Forest by the national rule.
+    pub forest: bool,
+    /// Attribution (with `overlap_ha` 0).
+    pub touch: PlotTouch,
+}
+
+impl PlotShape {
+    /// The shape of a plot.
+    pub fn of(p: &Plot) -> Self {
+        PlotShape {
+            geometry: p.geometry.clone(),
+            forest: p.is_forest(),
+            touch: touch(p, 0.0),
+        }
+    }
+}
+
 struct Indexed<'a> {
-    plot: &'a Plot,
+    plot: &'a PlotShape,
     env: AABB<[f64; 2]>,
 }
 
@@ -134,7 +158,7 @@ impl std::fmt::Debug for PlotIndex<'_> {
 
 impl<'a> PlotIndex<'a> {
     /// Indexes the plots.
-    pub fn new(plots: &'a [Plot]) -> Self {
+    pub fn new(plots: &'a [PlotShape]) -> Self {
         let items = plots
             .iter()
             .filter_map(|p| {
@@ -151,7 +175,7 @@ impl<'a> PlotIndex<'a> {
     }
 
     /// Plots whose bounding box meets `rect`.
-    pub fn near(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = &'a Plot> + '_ {
+    pub fn near(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = &'a PlotShape> + '_ {
         self.tree
             .locate_in_envelope_intersecting(&AABB::from_corners(min, max))
             .map(|i| i.plot)
@@ -165,7 +189,7 @@ impl<'a> PlotIndex<'a> {
         scratch.resize(strip.len(), NO_LABEL);
         let e = strip.extent();
         for p in self.near([e.min().x, e.min().y], [e.max().x, e.max().y]) {
-            burn(strip, &p.geometry, u32::from(p.is_forest()), scratch);
+            burn(strip, &p.geometry, u32::from(p.forest), scratch);
         }
         for (o, l) in out.iter_mut().zip(scratch.iter()) {
             *o = match *l {
@@ -189,7 +213,10 @@ impl<'a> PlotIndex<'a> {
             .filter(|p| p.geometry.intersects(shape))
             .filter_map(|p| {
                 let overlap = p.geometry.intersection(shape).unsigned_area() / 10_000.0;
-                (overlap > 0.0 && overlap >= min_ha).then(|| touch(p, overlap))
+                (overlap > 0.0 && overlap >= min_ha).then(|| PlotTouch {
+                    overlap_ha: (overlap * 10_000.0).round() / 10_000.0,
+                    ..p.touch.clone()
+                })
             })
             .collect();
         out.sort_by(|a, b| {

@@ -269,28 +269,52 @@ impl Detector {
             .enumerate()
             .for_each(|(row, chunk)| {
                 let start = row * width;
-                for (i, px) in chunk.iter_mut().enumerate() {
-                    *px = self.classify_pixel(series, prior[start + i], start + i);
+                // Small fixed buffers for the baseline median: most runs have
+                // a handful of baseline scenes.
+                match self.baseline {
+                    0..=4 => {
+                        for (i, px) in chunk.iter_mut().enumerate() {
+                            *px = self.classify_pixel::<4>(series, prior[start + i], start + i);
+                        }
+                    }
+                    5..=16 => {
+                        for (i, px) in chunk.iter_mut().enumerate() {
+                            *px = self.classify_pixel::<16>(series, prior[start + i], start + i);
+                        }
+                    }
+                    _ => {
+                        for (i, px) in chunk.iter_mut().enumerate() {
+                            *px = self.classify_pixel::<64>(series, prior[start + i], start + i);
+                        }
+                    }
                 }
             });
     }
 
-    fn classify_pixel(&self, s: Series<'_>, prior: Prior, at: usize) -> PixelResult {
+    fn classify_pixel<const N: usize>(
+        &self,
+        s: Series<'_>,
+        prior: Prior,
+        at: usize,
+    ) -> PixelResult {
         let p = &self.params;
-        let mut base_ndvi = [0f32; 32];
-        let mut base_nbr = [0f32; 32];
+        if prior == Prior::NonForest {
+            return PixelResult::of(PixelClass::NotForest);
+        }
+        let mut base_ndvi = [0f32; N];
+        let mut base_nbr = [0f32; N];
         let (mut n, mut m) = (0, 0);
         let mut last_clear = NO_SCENE;
         for k in 0..self.baseline {
             let v = s.ndvi[k][at];
             if v.is_finite() {
-                if n < 32 {
+                if n < N {
                     base_ndvi[n] = v;
                     n += 1;
                 }
                 last_clear = k as u8;
                 let b = s.nbr.get(k).map_or(f32::NAN, |b| b[at]);
-                if b.is_finite() && m < 32 {
+                if b.is_finite() && m < N {
                     base_nbr[m] = b;
                     m += 1;
                 }

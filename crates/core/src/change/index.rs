@@ -18,6 +18,15 @@ pub enum Scaling {
 }
 
 impl Scaling {
+    /// `(gain, bias)` with reflectance = DN × gain + bias.
+    pub fn linear(self) -> (f32, f32) {
+        match self {
+            Scaling::Sentinel2 { offset } => (1.0 / 10_000.0, offset / 10_000.0),
+            Scaling::LandsatC2L2 => (0.000_027_5, -0.2),
+            Scaling::Identity => (1.0, 0.0),
+        }
+    }
+
     /// Surface reflectance of a digital number.
     #[inline]
     pub fn reflectance(self, dn: f32) -> f32 {

@@ -32,6 +32,8 @@ pub struct Bands {
     pub swir2: Vec<f32>,
     /// Quality per pixel.
     pub quality: Vec<Quality>,
+    /// Raw quality band values (scratch for readers).
+    pub qa: Vec<f32>,
 }
 
 /// Turns bands into NDVI and NBR (`NaN` where not clear) and tallies the
@@ -86,6 +88,123 @@ pub fn indices(
     q
 }
 
+/// How a quality band flags pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QualityRule {
+    /// Sentinel-2 SCL classes.
+    Scl,
+    /// Landsat `QA_PIXEL` bits.
+    LandsatQa,
+}
+
+/// NDVI and NBR (`NaN` where not clear) straight from band values in one
+/// pass: `reflectance = value × gain + bias`; a pixel is no data where red or
+/// NIR is `NaN` or equals `nodata`, cloud where the quality band says so.
+/// With `nir` empty, `red` holds NDVI itself.
+#[allow(clippy::too_many_arguments)]
+pub fn indices_from_bands(
+    red: &[f32],
+    nir: &[f32],
+    swir2: &[f32],
+    qa: Option<(&[f32], QualityRule)>,
+    nodata: Option<f32>,
+    (gain, bias): (f32, f32),
+    out_ndvi: &mut [f32],
+    out_nbr: &mut [f32],
+) -> QualityCounts {
+    let n = out_ndvi.len();
+    let nd = nodata.unwrap_or(f32::NAN);
+    let ndvi_only = nir.is_empty();
+    // 1. quality per pixel (0 clear, 1 cloud, 2 no data), by table for the
+    //    quality band; counted once.
+    let mut q = vec![0u8; n];
+    if let Some((band, rule)) = qa {
+        let mut table = [1u8; 256];
+        for (c, t) in table.iter_mut().enumerate() {
+            let c = c as u16;
+            *t = match rule {
+                QualityRule::Scl if c == 0 => 2,
+                QualityRule::Scl if super::index::scl_is_clear(c) => 0,
+                QualityRule::Scl => 1,
+                QualityRule::LandsatQa => 0, // bits checked below
+            };
+        }
+        for (qi, c) in q.iter_mut().zip(band) {
+            *qi = if c.is_nan() {
+                2
+            } else {
+                let c = *c as u16;
+                match rule {
+                    QualityRule::Scl => {
+                        if c < 256 {
+                            table[c as usize]
+                        } else {
+                            1
+                        }
+                    }
+                    QualityRule::LandsatQa if c & 1 == 1 => 2,
+                    QualityRule::LandsatQa if super::index::landsat_qa_is_clear(c) => 0,
+                    QualityRule::LandsatQa => 1,
+                }
+            };
+        }
+    }
+    let other = if ndvi_only { red } else { nir };
+    for ((qi, r), v) in q.iter_mut().zip(red).zip(other) {
+        let missing = r.is_nan() || v.is_nan() || *r == nd || *v == nd;
+        *qi = if missing { 2 } else { *qi };
+    }
+    // 2. the indices, branch-free so the loop vectorises; masked afterwards.
+    if ndvi_only {
+        for ((o, r), qi) in out_ndvi.iter_mut().zip(red).zip(&q) {
+            let x = r * gain + bias;
+            *o = if *qi == 0 && (-1.0..=1.0).contains(&x) {
+                x
+            } else {
+                f32::NAN
+            };
+        }
+        out_nbr.fill(f32::NAN);
+    } else {
+        for (((o, r), v), qi) in out_ndvi.iter_mut().zip(red).zip(nir).zip(&q) {
+            let rr = r * gain + bias;
+            let vv = v * gain + bias;
+            let s = vv + rr;
+            let x = ((vv - rr) / s).clamp(-1.0, 1.0);
+            *o = if *qi == 0 && s.abs() >= 1e-6 {
+                x
+            } else {
+                f32::NAN
+            };
+        }
+        if swir2.len() == n {
+            for (((o, v), w), qi) in out_nbr.iter_mut().zip(nir).zip(swir2).zip(&q) {
+                let vv = v * gain + bias;
+                let ww = w * gain + bias;
+                let s = vv + ww;
+                let x = ((vv - ww) / s).clamp(-1.0, 1.0);
+                *o = if *qi == 0 && s.abs() >= 1e-6 {
+                    x
+                } else {
+                    f32::NAN
+                };
+            }
+        } else {
+            out_nbr.fill(f32::NAN);
+        }
+    }
+    let mut counts = QualityCounts::default();
+    for (qi, o) in q.iter().zip(out_ndvi.iter()) {
+        match qi {
+            0 if o.is_nan() => counts.nodata += 1,
+            0 => counts.clear += 1,
+            1 => counts.cloud += 1,
+            _ => counts.nodata += 1,
+        }
+    }
+    counts
+}
+
 /// What a run found.
 #[derive(Debug)]
 pub struct Outcome {
@@ -99,6 +218,23 @@ pub struct Outcome {
     pub quality: Vec<QualityCounts>,
     /// Seasonal (NDVI, NBR) offsets applied per scene.
     pub offsets: Vec<(f32, f32)>,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Time spent in each stage of a run (reading overlaps the others).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Pass 1 (offsets), reading included.
+    pub offsets: std::time::Duration,
+    /// Reading strips in pass 2 (on its own thread).
+    pub read: std::time::Duration,
+    /// Classifying pixels.
+    pub classify: std::time::Duration,
+    /// Labelling components.
+    pub label: std::time::Duration,
+    /// Waiting for the reader.
+    pub wait: std::time::Duration,
 }
 
 /// Reads one strip (`GridSpec::rows`) of every scene into NDVI/NBR layers and
@@ -143,12 +279,26 @@ pub fn run<S: StripSource + Send>(
             prior.resize(n, Prior::Unknown);
         };
 
-    // Pass 1: seasonal offsets from at most ~32 evenly spread strips.
-    let step = strips.div_ceil(32).max(1);
-    let sampled = strips.div_ceil(step) as u64;
+    let t0 = std::time::Instant::now();
+    let mut timings = Timings::default();
+    // Pass 1: seasonal offsets from a sample: small rasters entirely, large
+    // ones in three bands of consecutive strips (~5 % of the rows), so the
+    // reads stay sequential within the file's tiles.
+    let sample: Vec<usize> = if strips <= 24 {
+        (0..strips).collect()
+    } else {
+        let run = strips.div_ceil(60).max(1);
+        (0..3)
+            .flat_map(|g| {
+                let start = (g * 2 + 1) * strips / 6 - run / 2;
+                start..(start + run).min(strips)
+            })
+            .collect()
+    };
+    let sampled = sample.len() as u64;
     let total = sampled + strips as u64;
     let mut est = OffsetEstimator::new(scenes, baseline);
-    for (n, k) in (0..strips).step_by(step).enumerate() {
+    for (n, k) in sample.into_iter().enumerate() {
         let strip = grid.rows(k * strip_rows, strip_rows);
         resize(&mut nd, &mut nb, &mut prior, strip.len());
         source.read(&strip, k * strip_rows, &mut nd, &mut nb, &mut prior)?;
@@ -162,6 +312,7 @@ pub fn run<S: StripSource + Send>(
         progress.report(n as u64 + 1, Some(total));
     }
     let offsets = est.finish();
+    timings.offsets = t0.elapsed();
     let detector = Detector::new(params.clone(), scenes, baseline, offsets.clone());
 
     // Pass 2: classify and label. A reader thread fills the next strip while
@@ -198,11 +349,15 @@ pub fn run<S: StripSource + Send>(
             });
         }
         let source = &mut *source;
-        scope.spawn(move || {
+        let reader = scope.spawn(move || {
+            let mut spent = std::time::Duration::ZERO;
             for k in 0..strips {
-                let Ok(mut buf) = empty_rx.recv() else { return };
+                let Ok(mut buf) = empty_rx.recv() else {
+                    return spent;
+                };
                 let strip = grid.rows(k * strip_rows, strip_rows);
                 resize(&mut buf.nd, &mut buf.nb, &mut buf.prior, strip.len());
+                let t = std::time::Instant::now();
                 let r = source.read(
                     &strip,
                     k * strip_rows,
@@ -210,18 +365,23 @@ pub fn run<S: StripSource + Send>(
                     &mut buf.nb,
                     &mut buf.prior,
                 );
+                spent += t.elapsed();
                 let failed = r.is_err();
                 let msg = r.map(|q| {
                     buf.quality = q;
                     buf
                 });
                 if full_tx.send(msg).is_err() || failed {
-                    return;
+                    return spent;
                 }
             }
+            spent
         });
         for k in 0..strips {
-            let buf = match full_rx.recv() {
+            let t = std::time::Instant::now();
+            let received = full_rx.recv();
+            timings.wait += t.elapsed();
+            let buf = match received {
                 Ok(Ok(b)) => b,
                 Ok(Err(e)) => return Err(e),
                 Err(_) => break,
@@ -232,6 +392,7 @@ pub fn run<S: StripSource + Send>(
             for (a, b) in quality.iter_mut().zip(&buf.quality) {
                 a.add(b);
             }
+            let t = std::time::Instant::now();
             detector.classify(
                 Series {
                     ndvi: &buf.nd,
@@ -241,18 +402,25 @@ pub fn run<S: StripSource + Send>(
                 strip.width,
                 &mut out,
             );
+            timings.classify += t.elapsed();
+            let t = std::time::Instant::now();
             for p in out.iter() {
                 pixels[p.class as usize] += 1;
             }
             changes.push(&out, strip.width);
             unobserved.push(&out, strip.width);
+            timings.label += t.elapsed();
             progress.report(sampled + k as u64 + 1, Some(total));
             let _ = empty_tx.send(buf);
         }
+        drop(full_rx);
+        drop(empty_tx);
+        timings.read = reader.join().unwrap_or_default();
         Ok(())
     });
     result?;
     Ok(Outcome {
+        timings,
         changes: changes.finish(),
         unobserved: unobserved.finish(),
         pixels,

@@ -127,7 +127,8 @@ pub struct Component {
 /// Labels the pixels selected by a predicate, strip after strip.
 #[derive(Debug)]
 pub struct Segmenter {
-    select: fn(&PixelResult) -> bool,
+    /// Selected classes, indexed by `PixelClass as usize`.
+    select: [bool; 6],
     runs: Vec<Run>,
     tallies: Vec<Tally>,
     parent: Vec<u32>,
@@ -138,15 +139,15 @@ pub struct Segmenter {
 impl Segmenter {
     /// A segmenter of change pixels.
     pub fn changes() -> Self {
-        Self::new(|p| p.class.is_change())
+        Self::new([false, false, false, true, true, true])
     }
 
     /// A segmenter of unobserved forest pixels.
     pub fn unobserved() -> Self {
-        Self::new(|p| p.class == PixelClass::Unobserved)
+        Self::new([false, false, true, false, false, false])
     }
 
-    fn new(select: fn(&PixelResult) -> bool) -> Self {
+    fn new(select: [bool; 6]) -> Self {
         Segmenter {
             select,
             runs: vec![],
@@ -170,13 +171,13 @@ impl Segmenter {
         let mut current = Vec::new();
         let mut x = 0;
         while x < row.len() {
-            if !(self.select)(&row[x]) {
+            if !self.select[row[x].class as usize] {
                 x += 1;
                 continue;
             }
             let x0 = x;
             let mut tally = Tally::default();
-            while x < row.len() && (self.select)(&row[x]) {
+            while x < row.len() && self.select[row[x].class as usize] {
                 tally.add_pixel(&row[x]);
                 x += 1;
             }
