@@ -39,34 +39,6 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
     open(cfg).await
 }
 
-/// What detection needs of every plot, converted page by page so the full
-/// plots are never all in memory at once.
-pub async fn all_plot_shapes(
-    store: &DynStore,
-) -> anyhow::Result<Vec<forest_core::change::alert::PlotShape>> {
-    let mut shapes = Vec::new();
-    let page_size = 5_000;
-    loop {
-        let q = forest_store::PlotQuery {
-            bbox: None,
-            filters: vec![],
-            limit: page_size,
-            offset: shapes.len() as u64,
-        };
-        let page = store.query_plots(&q).await?;
-        let n = page.plots.len();
-        shapes.extend(
-            page.plots
-                .iter()
-                .map(|s| forest_core::change::alert::PlotShape::of(&s.plot)),
-        );
-        if n < page_size as usize {
-            shapes.shrink_to_fit();
-            return Ok(shapes);
-        }
-    }
-}
-
 /// The progress bar of [`progress`], for the other command modules.
 pub fn progress_bar(what: &'static str) -> (forest_core::Progress, ProgressBar) {
     progress(what)

@@ -175,7 +175,7 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
     // The plots, and the grid over what both the plots and the scenes cover.
     let store = open_store(cfg).await?;
     let started = std::time::Instant::now();
-    let plots = crate::commands::all_plot_shapes(&store).await?;
+    let plots = store.plot_shapes().await?;
     tracing::info!(
         plots = plots.len(),
         seconds = started.elapsed().as_secs_f64(),

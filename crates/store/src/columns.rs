@@ -4,7 +4,7 @@
 //! tell a changed plot from a reloaded one.
 
 use forest_core::schema::{national_field, FieldDef, FieldKind, NATIONAL_FIELDS};
-use forest_core::{Plot, Record, Value};
+use forest_core::{Plot, PlotKey, Record, Value};
 use geo_types::{Geometry, MultiPolygon};
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sha2::{Digest, Sha256};
@@ -213,4 +213,72 @@ pub fn filter(field: &str, value: &Value) -> Result<(&'static FieldDef, Value), 
         (FieldKind::Text, other) => Value::Text(other.to_string()),
     };
     Ok((def, v))
+}
+
+/// Columns a detection run needs of each plot, in [`shape_from`] order.
+pub const SHAPE_COLUMNS: &str =
+    "maxa, tk, khoanh, lo, nggocr, thanhrung, ldlr, maldlr, churung, machur, nguoink, mangnk, khoan, malr3, sldlr, namtr";
+
+/// Builds a plot shape from the [`SHAPE_COLUMNS`] values and WKB.
+pub fn shape_from(
+    v: &[Value],
+    wkb: &[u8],
+) -> Result<forest_core::change::alert::PlotShape, StoreError> {
+    use forest_core::change::alert::{PlotShape, ShapeFields};
+    let int = |i: usize| match &v[i] {
+        Value::Int(x) => Some(*x),
+        Value::Real(x) => Some(*x as i64),
+        Value::Text(t) => t.trim().parse().ok(),
+        _ => None,
+    };
+    let text = |i: usize| match &v[i] {
+        Value::Text(t) => Some(t.clone()),
+        Value::Int(x) => Some(x.to_string()),
+        _ => None,
+    };
+    let key_text = format!(
+        "{}/{}/{}/{}",
+        int(0).unwrap_or_default(),
+        text(1).unwrap_or_default(),
+        text(2).unwrap_or_default(),
+        text(3).unwrap_or_default()
+    );
+    let key: PlotKey = key_text.parse().map_err(|e| StoreError::Corrupt {
+        key: key_text.clone(),
+        reason: format!("{e}"),
+    })?;
+    let geometry = match geozero::wkb::Wkb(wkb).to_geo() {
+        Ok(Geometry::MultiPolygon(mp)) => mp,
+        Ok(Geometry::Polygon(p)) => MultiPolygon(vec![p]),
+        Ok(_) => {
+            return Err(StoreError::Corrupt {
+                key: key.to_string(),
+                reason: "geometry is not a polygon".into(),
+            })
+        }
+        Err(e) => {
+            return Err(StoreError::Corrupt {
+                key: key.to_string(),
+                reason: format!("geometry: {e}"),
+            })
+        }
+    };
+    Ok(PlotShape::from_fields(
+        key,
+        geometry,
+        ShapeFields {
+            nggocr: int(4),
+            thanhrung: int(5),
+            ldlr: text(6),
+            maldlr: int(7),
+            churung: text(8),
+            machur: int(9),
+            nguoink: text(10),
+            mangnk: int(11),
+            khoan: int(12),
+            malr3: int(13),
+            sldlr: text(14),
+            namtr: int(15),
+        },
+    ))
 }

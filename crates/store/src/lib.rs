@@ -190,6 +190,10 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
         actor: &str,
     ) -> Result<alerts::SaveReport>;
 
+    /// What change detection needs of every plot (outline, forest or not,
+    /// attribution fields), read column by column rather than as whole plots.
+    async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>>;
+
     /// Every alert, highest priority first.
     async fn alerts(&self) -> Result<Vec<alerts::StoredAlert>>;
 

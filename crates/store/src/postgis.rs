@@ -797,6 +797,57 @@ impl PlotStore for PgStore {
             .collect())
     }
 
+    async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT ST_AsBinary(geom) AS wkb, maxa::bigint AS maxa, tk, khoanh, lo, nggocr::bigint AS nggocr,
+               thanhrung::bigint AS thanhrung, ldlr, maldlr::bigint AS maldlr, churung, machur::bigint AS machur, nguoink,
+               mangnk::bigint AS mangnk, khoan::bigint AS khoan, malr3::bigint AS malr3, sldlr, namtr::bigint AS namtr
+             FROM plots ORDER BY fid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the plots"))?;
+        let corrupt = |e: sqlx::Error| StoreError::Corrupt {
+            key: "plot".into(),
+            reason: e.to_string(),
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let wkb: Vec<u8> = r.try_get("wkb").map_err(corrupt)?;
+            let int = |c: &str| -> Result<Value> {
+                Ok(r.try_get::<Option<i64>, _>(c)
+                    .map_err(corrupt)?
+                    .map_or(Value::Null, Value::Int))
+            };
+            let text = |c: &str| -> Result<Value> {
+                Ok(r.try_get::<Option<String>, _>(c)
+                    .map_err(corrupt)?
+                    .map_or(Value::Null, Value::Text))
+            };
+            let values = vec![
+                int("maxa")?,
+                text("tk")?,
+                text("khoanh")?,
+                text("lo")?,
+                int("nggocr")?,
+                int("thanhrung")?,
+                text("ldlr")?,
+                int("maldlr")?,
+                text("churung")?,
+                int("machur")?,
+                text("nguoink")?,
+                int("mangnk")?,
+                int("khoan")?,
+                int("malr3")?,
+                text("sldlr")?,
+                int("namtr")?,
+            ];
+            out.push(columns::shape_from(&values, &wkb)?);
+        }
+        Ok(out)
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
             .fetch_all(&self.pool)

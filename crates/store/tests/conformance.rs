@@ -122,6 +122,7 @@ conformance!(
     contract_register_round_trip,
     alerts_are_kept_once_and_upgraded,
     alert_lifecycle_with_history,
+    plot_shapes_match_the_plots,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -633,4 +634,20 @@ async fn alert_lifecycle_with_history(s: DynStore) {
         .find(|x| x.id == a)
         .unwrap();
     assert_eq!(again.status, "false_positive");
+}
+
+async fn plot_shapes_match_the_plots(s: DynStore) {
+    use forest_core::change::alert::PlotShape;
+    let c = sample();
+    s.load_plots(&c.plots, "sample").await.unwrap();
+    let mut got = s.plot_shapes().await.unwrap();
+    got.sort_by(|a, b| a.touch.key.cmp(&b.touch.key));
+    let mut want: Vec<PlotShape> = c.plots.iter().map(PlotShape::of).collect();
+    want.sort_by(|a, b| a.touch.key.cmp(&b.touch.key));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.touch, w.touch);
+        assert_eq!(g.forest, w.forest, "{}", w.touch.key);
+        assert_eq!(g.geometry, w.geometry, "{}", w.touch.key);
+    }
 }

@@ -63,7 +63,7 @@ pub fn candidates(
             geometry: outline(&c.runs, grid),
             area_ha,
             class: t.class(),
-            confidence: if t.confirmed * 2 > t.pixels {
+            confidence: if u64::from(t.confirmed) * 2 > t.pixels {
                 Confidence::High
             } else {
                 Confidence::Low
@@ -122,6 +122,26 @@ pub struct PlotShape {
     pub touch: PlotTouch,
 }
 
+/// The stored fields a [`PlotShape`] is built from, for stores that read
+/// only these columns instead of whole plots. Codes that do not parse are
+/// taken as absent (the plot was validated when it was imported).
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
+pub struct ShapeFields {
+    pub nggocr: Option<i64>,
+    pub thanhrung: Option<i64>,
+    pub ldlr: Option<String>,
+    pub maldlr: Option<i64>,
+    pub churung: Option<String>,
+    pub machur: Option<i64>,
+    pub nguoink: Option<String>,
+    pub mangnk: Option<i64>,
+    pub khoan: Option<i64>,
+    pub malr3: Option<i64>,
+    pub sldlr: Option<String>,
+    pub namtr: Option<i64>,
+}
+
 impl PlotShape {
     /// The shape of a plot.
     pub fn of(p: &Plot) -> Self {
@@ -129,6 +149,45 @@ impl PlotShape {
             geometry: p.geometry.clone(),
             forest: p.is_forest(),
             touch: touch(p, 0.0),
+        }
+    }
+
+    /// The shape from stored fields.
+    pub fn from_fields(key: PlotKey, geometry: MultiPolygon<f64>, f: ShapeFields) -> Self {
+        use crate::codes::{Establishment, ForestState};
+        let nz = |v: Option<i64>| v.filter(|x| *x != 0);
+        let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let origin = nz(f.nggocr).and_then(|c| ForestOrigin::from_code(c).ok());
+        let established = nz(f.thanhrung).and_then(|c| Establishment::from_code(c).ok());
+        let state = ForestState::parse(
+            f.ldlr.as_deref().filter(|s| !s.trim().is_empty()),
+            nz(f.maldlr),
+        )
+        .ok();
+        let forest = crate::plot::is_forest(origin, established, state.as_ref());
+        let (churung, nguoink) = (text(f.churung), text(f.nguoink));
+        let (machur, mangnk) = (nz(f.machur), nz(f.mangnk));
+        let contracted = crate::plot::is_contracted(nz(f.khoan), nguoink.as_deref(), mangnk);
+        PlotShape {
+            geometry,
+            forest,
+            touch: PlotTouch {
+                key,
+                overlap_ha: 0.0,
+                churung,
+                machur,
+                nguoink,
+                mangnk,
+                malr3: nz(f.malr3)
+                    .and_then(|c| ForestFunction::from_code(c).ok())
+                    .map(ForestFunction::code),
+                nggocr: origin.map(ForestOrigin::code),
+                ldlr: state.as_ref().and_then(|s| s.code().map(str::to_string)),
+                forest_type: state.as_ref().map(|s| s.label_en()),
+                sldlr: text(f.sldlr),
+                namtr: nz(f.namtr),
+                contracted,
+            },
         }
     }
 }

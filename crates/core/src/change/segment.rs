@@ -10,15 +10,15 @@ pub struct Tally {
     /// Pixels.
     pub pixels: u64,
     /// Pixels per change class: degradation, clearing, burn.
-    pub per_class: [u64; 3],
+    pub per_class: [u32; 3],
     /// Pixels whose change was confirmed by a later observation.
-    pub confirmed: u64,
+    pub confirmed: u32,
     /// Sum of NDVI drops.
     pub drop_sum: f64,
     /// Sum of dNBR over pixels where it is known, and their number.
     pub dnbr_sum: f64,
     /// Pixels with a known dNBR.
-    pub dnbr_pixels: u64,
+    pub dnbr_pixels: u32,
     /// Earliest scene index that showed the change.
     pub first: u8,
     /// Latest clear scene before `first` (among pixels first seen then).
@@ -90,7 +90,7 @@ impl Tally {
     /// The class with most pixels; a burn wins once it covers a third of the
     /// component (a clearing that was burnt is reported as a burn).
     pub fn class(&self) -> PixelClass {
-        let [deg, clr, burn] = self.per_class;
+        let [deg, clr, burn] = self.per_class.map(u64::from);
         let changed = deg + clr + burn;
         if changed == 0 {
             PixelClass::Unobserved

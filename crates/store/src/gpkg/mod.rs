@@ -990,6 +990,33 @@ impl PlotStore for GpkgStore {
         .await
     }
 
+    async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
+        self.with(|me, conn| {
+            let mut st = conn
+                .prepare(&format!(
+                    "SELECT geom, {} FROM plots ORDER BY fid",
+                    columns::SHAPE_COLUMNS
+                ))
+                .map_err(me.err("read the plots"))?;
+            let mut rows = st.query([]).map_err(me.err("read the plots"))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(me.err("read the plots"))? {
+                let geom: Vec<u8> = r.get(0).map_err(me.err("read the plots"))?;
+                let values: Vec<Value> = (1..=16)
+                    .map(|i| r.get::<_, SqlValue>(i).map(from_sql))
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(me.err("read the plots"))?;
+                let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
+                    key: "plot".into(),
+                    reason,
+                })?;
+                out.push(columns::shape_from(&values, &geom[h.wkb_offset..])?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         self.with(|me, conn| {
             let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
