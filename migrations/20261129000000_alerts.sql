@@ -31,3 +31,20 @@ CREATE TABLE alert_history (
   note TEXT NOT NULL
 );
 CREATE INDEX alert_history_alert ON alert_history (alert_id, at);
+
+-- Registered remote-sensing scenes.
+CREATE TABLE scenes (
+  id BIGSERIAL PRIMARY KEY,
+  geom geometry(Polygon, 9213) NOT NULL,
+  path TEXT NOT NULL UNIQUE,
+  date DATE NOT NULL,
+  date_source TEXT NOT NULL,
+  product TEXT NOT NULL,
+  product_hint TEXT,
+  bands TEXT,
+  cloud_fraction DOUBLE PRECISION NOT NULL,
+  width BIGINT NOT NULL,
+  height BIGINT NOT NULL,
+  registered_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX scenes_geom ON scenes USING GIST (geom);

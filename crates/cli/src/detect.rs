@@ -89,6 +89,88 @@ pub async fn inspect(
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn add(
+    cfg: &Config,
+    files: Vec<PathBuf>,
+    product: Option<String>,
+    bands: Option<String>,
+    date: Option<NaiveDate>,
+) -> anyhow::Result<ExitCode> {
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .map(|f| std::path::absolute(&f).unwrap_or(f))
+        .collect();
+    let (p2, b2) = (product.clone(), bands.clone());
+    let infos = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SceneInfo>> {
+        let opts = SceneOptions {
+            date,
+            product: p2,
+            bands: b2,
+        };
+        files
+            .iter()
+            .map(|f| inspect_scene(f, &opts).map_err(anyhow::Error::from))
+            .collect()
+    })
+    .await??;
+    let now = chrono::Utc::now();
+    let records: Vec<forest_store::scenes::SceneRecord> = infos
+        .iter()
+        .map(|i| forest_store::scenes::SceneRecord {
+            path: i.path.display().to_string(),
+            date: i.date,
+            date_source: i.date_source.clone(),
+            product: i.product.name().to_string(),
+            product_hint: product.clone(),
+            bands: bands.clone(),
+            cloud_fraction: i.cloud_fraction,
+            width: i.width as i64,
+            height: i.height as i64,
+            footprint: i.footprint.clone(),
+            registered_at: now,
+        })
+        .collect();
+    let store = open_store(cfg).await?;
+    let r = store.register_scenes(&records).await?;
+    for i in &infos {
+        println!(
+            "{} {} ({}), {}, cloud {:.1} %",
+            i.date,
+            i.path.display(),
+            i.date_source,
+            i.product.name(),
+            i.cloud_fraction * 100.0
+        );
+        for w in &i.warnings {
+            println!("  warning: {w}");
+        }
+    }
+    println!("registered: {} new, {} updated", r.inserted, r.updated);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn list(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(cfg).await?;
+    let scenes = store.scenes().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&scenes)?);
+    } else {
+        println!("{} scene(s)", scenes.len());
+        for s in &scenes {
+            println!(
+                "{} {:14} cloud {:5.1} %  {} × {} px  {}",
+                s.date,
+                s.product,
+                s.cloud_fraction * 100.0,
+                s.width,
+                s.height,
+                s.path
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Debug, Serialize)]
 struct SceneReport {
     path: String,
@@ -135,15 +217,38 @@ struct GridDto {
 }
 
 pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        o.scenes.len() >= 2,
-        "detection needs at least two scenes: a baseline and a later one"
-    );
     cfg.detect.validate().map_err(anyhow::Error::msg)?;
     let params = cfg.detect.clone();
-    let (files, product, bands) = (o.scenes.clone(), o.product.clone(), o.bands.clone());
-    let mut scenes =
-        tokio::task::spawn_blocking(move || inspect_all(&files, product, bands)).await??;
+    let mut scenes = if o.scenes.is_empty() {
+        // The registered scenes, each with the options it was registered with.
+        let registered = open_store(cfg).await?.scenes().await?;
+        anyhow::ensure!(
+            registered.len() >= 2,
+            "detection needs at least two scenes, a baseline and a later one: name the files, or register them with forest scenes add"
+        );
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SceneInfo>> {
+            registered
+                .iter()
+                .map(|r| {
+                    let opts = SceneOptions {
+                        date: Some(r.date),
+                        product: r.product_hint.clone(),
+                        bands: r.bands.clone(),
+                    };
+                    inspect_scene(Path::new(&r.path), &opts)
+                        .map_err(|e| anyhow::anyhow!("registered scene {}: {e}", r.path))
+                })
+                .collect()
+        })
+        .await??
+    } else {
+        anyhow::ensure!(
+            o.scenes.len() >= 2,
+            "detection needs at least two scenes: a baseline and a later one"
+        );
+        let (files, product, bands) = (o.scenes.clone(), o.product.clone(), o.bands.clone());
+        tokio::task::spawn_blocking(move || inspect_all(&files, product, bands)).await??
+    };
     scenes.sort_by_key(|s| s.date);
     let since = match o.since {
         Some(d) => d,

@@ -92,8 +92,7 @@ enum Command {
     /// Detect forest change (clearing, degradation, burn) between scenes and
     /// store the alerts, attributed to plots, owners and contract holders.
     Detect {
-        /// GeoTIFF scenes (any order; sorted by date).
-        #[arg(required = true)]
+        /// GeoTIFF scenes (any order; sorted by date); none: the registered scenes.
         scenes: Vec<PathBuf>,
         /// First day of the monitoring period (default: the second-earliest scene date).
         #[arg(long)]
@@ -170,6 +169,28 @@ enum AlertsCommand {
 
 #[derive(Debug, Subcommand)]
 enum ScenesCommand {
+    /// Register GeoTIFF scenes in the store (date, product, bands, footprint, cloud fraction);
+    /// `forest detect` without files uses the registered scenes.
+    Add {
+        /// GeoTIFF files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Acquisition date, when neither the metadata nor the file name has it.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// s2, landsat or ndvi.
+        #[arg(long)]
+        product: Option<String>,
+        /// Band roles, e.g. red=1,nir=2,swir2=3,scl=4.
+        #[arg(long)]
+        bands: Option<String>,
+    },
+    /// The registered scenes, by date.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what each GeoTIFF is: date and where it came from, product, band roles, cloud fraction.
     Inspect {
         /// GeoTIFF files.
@@ -347,6 +368,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reason,
             actor,
         }) => alerts::set(&cfg, id, &status, reason.as_deref(), &note, actor).await,
+        Command::Scenes(ScenesCommand::Add {
+            files,
+            date,
+            product,
+            bands,
+        }) => detect::add(&cfg, files, product, bands, date).await,
+        Command::Scenes(ScenesCommand::List { json }) => detect::list(&cfg, json).await,
         Command::Scenes(ScenesCommand::Inspect {
             files,
             date,

@@ -1172,8 +1172,32 @@ fn detect_on_postgis_gives_the_same_alerts() {
     let gpkg = dir.path().join("forest.gpkg");
     load_sample(&db.url);
     load_sample(gpkg.to_str().unwrap());
-    let pg = detect_json(&db.url, &sample_scenes(), &[]);
-    let gp = detect_json(gpkg.to_str().unwrap(), &sample_scenes(), &[]);
+    // scenes registered in the store, then detection over the registered scenes
+    for store in [db.url.as_str(), gpkg.to_str().unwrap()] {
+        let mut c = forest(store);
+        c.args(["scenes", "add"]).args(sample_scenes());
+        assert!(ok(c).contains("registered: 3 new, 0 updated"));
+        let mut c = forest(store);
+        c.args(["scenes", "add"]).args(sample_scenes());
+        assert!(
+            ok(c).contains("registered: 0 new, 3 updated"),
+            "re-registering updates"
+        );
+        let mut c = forest(store);
+        c.args(["scenes", "list", "--json"]);
+        let list: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();
+        let dates: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["date"].as_str().unwrap())
+            .collect();
+        assert_eq!(dates, vec!["2025-12-12", "2026-03-17", "2026-05-06"]);
+        assert!(list[0]["cloud_fraction"].as_f64().unwrap() > 0.0);
+    }
+    let pg = detect_json(&db.url, &[], &[]);
+    let gp = detect_json(gpkg.to_str().unwrap(), &[], &[]);
+    assert_targets(&gp, 0.70);
     assert_eq!(pg["alerts"], gp["alerts"]);
     assert_eq!(pg["saved"], gp["saved"]);
     let n = Command::new("psql")

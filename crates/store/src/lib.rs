@@ -13,6 +13,7 @@ mod columns;
 pub mod error;
 mod gpkg;
 mod postgis;
+pub mod scenes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -193,6 +194,15 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
     /// What change detection needs of every plot (outline, forest or not,
     /// attribution fields), read column by column rather than as whole plots.
     async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>>;
+
+    /// Registers scenes (upsert by path) in one transaction.
+    async fn register_scenes(
+        &self,
+        scenes: &[scenes::SceneRecord],
+    ) -> Result<scenes::RegisterReport>;
+
+    /// Registered scenes, by date.
+    async fn scenes(&self) -> Result<Vec<scenes::SceneRecord>>;
 
     /// Every alert, highest priority first.
     async fn alerts(&self) -> Result<Vec<alerts::StoredAlert>>;

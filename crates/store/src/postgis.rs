@@ -848,6 +848,105 @@ impl PlotStore for PgStore {
         Ok(out)
     }
 
+    async fn register_scenes(
+        &self,
+        scenes: &[crate::scenes::SceneRecord],
+    ) -> Result<crate::scenes::RegisterReport> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        let mut report = crate::scenes::RegisterReport::default();
+        for sc in scenes {
+            let wkb = crate::scenes::wkb_of(&sc.footprint)?;
+            let inserted: bool = sqlx::query_scalar(
+                "INSERT INTO scenes (geom, path, date, date_source, product, product_hint, bands, cloud_fraction, width, height, registered_at)
+                 VALUES (ST_GeomFromWKB($1, 9213), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (path) DO UPDATE SET geom = excluded.geom, date = excluded.date, date_source = excluded.date_source,
+                   product = excluded.product, product_hint = excluded.product_hint, bands = excluded.bands,
+                   cloud_fraction = excluded.cloud_fraction, width = excluded.width, height = excluded.height,
+                   registered_at = excluded.registered_at
+                 RETURNING (xmax = 0)",
+            )
+            .bind(wkb)
+            .bind(&sc.path)
+            .bind(sc.date)
+            .bind(&sc.date_source)
+            .bind(&sc.product)
+            .bind(&sc.product_hint)
+            .bind(&sc.bands)
+            .bind(sc.cloud_fraction)
+            .bind(sc.width)
+            .bind(sc.height)
+            .bind(sc.registered_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err("register a scene"))?;
+            if inserted {
+                report.inserted += 1;
+            } else {
+                report.updated += 1;
+            }
+        }
+        tx.commit().await.map_err(self.err("commit the scenes"))?;
+        Ok(report)
+    }
+
+    async fn scenes(&self) -> Result<Vec<crate::scenes::SceneRecord>> {
+        type Row = (
+            Vec<u8>,
+            String,
+            chrono::NaiveDate,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            f64,
+            i64,
+            i64,
+            DateTime<Utc>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT ST_AsBinary(geom), path, date, date_source, product, product_hint, bands, cloud_fraction, width, height, registered_at
+             FROM scenes ORDER BY date, path COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the scenes"))?;
+        rows.into_iter()
+            .map(
+                |(
+                    wkb,
+                    path,
+                    date,
+                    date_source,
+                    product,
+                    product_hint,
+                    bands,
+                    cloud_fraction,
+                    width,
+                    height,
+                    registered_at,
+                )| {
+                    Ok(crate::scenes::SceneRecord {
+                        footprint: crate::scenes::footprint_of(&path, &wkb)?,
+                        path,
+                        date,
+                        date_source,
+                        product,
+                        product_hint,
+                        bands,
+                        cloud_fraction,
+                        width,
+                        height,
+                        registered_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
             .fetch_all(&self.pool)

@@ -252,6 +252,12 @@ CREATE TABLE alert_history (fid INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTE
   at TEXT NOT NULL, actor TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, note TEXT NOT NULL);
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('alert_history', 'attributes', 'alert_history', 'Every change of every alert: who, when, note');
+CREATE TABLE scenes (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POLYGON NOT NULL, path TEXT NOT NULL UNIQUE,
+  date TEXT NOT NULL, date_source TEXT NOT NULL, product TEXT NOT NULL, product_hint TEXT, bands TEXT,
+  cloud_fraction REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, registered_at TEXT NOT NULL);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('scenes', 'features', 'scenes', 'Registered remote-sensing scenes: footprint, date, cloud fraction', {SRS_ID});
+INSERT INTO gpkg_geometry_columns VALUES ('scenes', 'geom', 'POLYGON', {SRS_ID}, 0, 0);
 UPDATE forest_meta SET value = '2' WHERE key = 'schema_version';",
         rtree = rtree_triggers("alerts", "geom")
     )
@@ -1011,6 +1017,93 @@ impl PlotStore for GpkgStore {
                     reason,
                 })?;
                 out.push(columns::shape_from(&values, &geom[h.wkb_offset..])?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn register_scenes(
+        &self,
+        scenes: &[crate::scenes::SceneRecord],
+    ) -> Result<crate::scenes::RegisterReport> {
+        let scenes = scenes.to_vec();
+        self.with(move |me, conn| {
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            let mut report = crate::scenes::RegisterReport::default();
+            for sc in &scenes {
+                let wkb = crate::scenes::wkb_of(&sc.footprint)?;
+                let env = {
+                    use geo::BoundingRect;
+                    sc.footprint.bounding_rect().map_or([0.0; 4], |r| [r.min().x, r.max().x, r.min().y, r.max().y])
+                };
+                let exists: bool = tx
+                    .query_row("SELECT COUNT(*) FROM scenes WHERE path = ?1", [&sc.path], |r| r.get::<_, i64>(0))
+                    .map_err(me.err("read the scenes"))?
+                    > 0;
+                tx.execute(
+                    "INSERT INTO scenes (geom, path, date, date_source, product, product_hint, bands, cloud_fraction, width, height, registered_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (path) DO UPDATE SET geom = excluded.geom, date = excluded.date, date_source = excluded.date_source,
+                       product = excluded.product, product_hint = excluded.product_hint, bands = excluded.bands,
+                       cloud_fraction = excluded.cloud_fraction, width = excluded.width, height = excluded.height,
+                       registered_at = excluded.registered_at",
+                    params![
+                        blob::encode(SRS_ID, env, &wkb),
+                        sc.path,
+                        sc.date.to_string(),
+                        sc.date_source,
+                        sc.product,
+                        sc.product_hint,
+                        sc.bands,
+                        sc.cloud_fraction,
+                        sc.width,
+                        sc.height,
+                        ts(sc.registered_at)
+                    ],
+                )
+                .map_err(me.err("register a scene"))?;
+                if exists {
+                    report.updated += 1;
+                } else {
+                    report.inserted += 1;
+                }
+            }
+            tx.commit().map_err(me.err("commit the scenes"))?;
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn scenes(&self) -> Result<Vec<crate::scenes::SceneRecord>> {
+        self.with(|me, conn| {
+            let mut st = conn
+                .prepare(
+                    "SELECT geom, path, date, date_source, product, product_hint, bands, cloud_fraction, width, height, registered_at
+                     FROM scenes ORDER BY date, path",
+                )
+                .map_err(me.err("read the scenes"))?;
+            let mut rows = st.query([]).map_err(me.err("read the scenes"))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(me.err("read the scenes"))? {
+                let geom: Vec<u8> = r.get(0).map_err(me.err("read the scenes"))?;
+                let path: String = r.get(1).map_err(me.err("read the scenes"))?;
+                let date: String = r.get(2).map_err(me.err("read the scenes"))?;
+                let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt { key: format!("scene {path}"), reason })?;
+                out.push(crate::scenes::SceneRecord {
+                    footprint: crate::scenes::footprint_of(&path, &geom[h.wkb_offset..])?,
+                    date: chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                        .map_err(|e| StoreError::Corrupt { key: format!("scene {path}"), reason: e.to_string() })?,
+                    date_source: r.get(3).map_err(me.err("read the scenes"))?,
+                    product: r.get(4).map_err(me.err("read the scenes"))?,
+                    product_hint: r.get(5).map_err(me.err("read the scenes"))?,
+                    bands: r.get(6).map_err(me.err("read the scenes"))?,
+                    cloud_fraction: r.get(7).map_err(me.err("read the scenes"))?,
+                    width: r.get(8).map_err(me.err("read the scenes"))?,
+                    height: r.get(9).map_err(me.err("read the scenes"))?,
+                    registered_at: parse_ts(&r.get::<_, String>(10).map_err(me.err("read the scenes"))?),
+                    path,
+                });
             }
             Ok(out)
         })
