@@ -1351,3 +1351,65 @@ fn bad_scenes_give_clear_errors_and_leave_alerts_untouched() {
     );
     assert!(text.contains("0 alert(s)"), "{text}");
 }
+
+#[test]
+fn ndvi_and_landsat_scenes_are_read_with_their_own_scaling() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let d = dir.path();
+    let srcs: Vec<String> = sample_scenes().iter().map(|p| p.to_str().unwrap().to_string()).collect();
+    // The sample series re-expressed as single-band float NDVI (clouds as NaN)
+    // and as Landsat Collection 2 Level 2 (DN = (reflectance + 0.2) / 0.0000275,
+    // QA_PIXEL bits from SCL).
+    python_gdal(&format!(
+        r#"
+import re
+import numpy as np
+from osgeo import gdal
+for src in {srcs:?}:
+    ds = gdal.Open(src)
+    date = re.search(r"_(\d{{8}})T", src).group(1)
+    red, nir, swir, scl = [ds.GetRasterBand(i).ReadAsArray().astype(np.float64) for i in (1, 2, 3, 4)]
+    rr, nn, ss = (red - 1000) / 10000, (nir - 1000) / 10000, (swir - 1000) / 10000
+    clear = np.isin(scl, [2, 4, 5, 6, 7]) & (red > 0)
+    ndvi = np.where(clear, (nn - rr) / (nn + rr), np.nan).astype(np.float32)
+    o = gdal.GetDriverByName("GTiff").Create("{d}/ndvi_" + date + ".tif", ds.RasterXSize, ds.RasterYSize, 1, gdal.GDT_Float32)
+    o.SetGeoTransform(ds.GetGeoTransform()); o.SetProjection(ds.GetProjection())
+    b = o.GetRasterBand(1); b.SetNoDataValue(float("nan")); b.WriteArray(ndvi); b.SetDescription("NDVI"); o = None
+    dn = lambda r: np.clip(np.round((r + 0.2) / 0.0000275), 1, 65535).astype(np.uint16)
+    qa = np.where(red == 0, 1, np.where(np.isin(scl, [8, 9, 10]), 1 << 3, np.where(scl == 3, 1 << 4, 1 << 6))).astype(np.uint16)
+    o = gdal.GetDriverByName("GTiff").Create("{d}/LC08_L2SP_" + date + ".tif", ds.RasterXSize, ds.RasterYSize, 4, gdal.GDT_UInt16)
+    o.SetGeoTransform(ds.GetGeoTransform()); o.SetProjection(ds.GetProjection())
+    o.SetMetadataItem("SPACECRAFT_ID", "LANDSAT_8")
+    for i, (name, arr) in enumerate([("SR_B4", dn(rr)), ("SR_B5", dn(nn)), ("SR_B7", dn(ss)), ("QA_PIXEL", qa)]):
+        b = o.GetRasterBand(i + 1); b.SetDescription(name); b.WriteArray(np.where(red == 0, 0, arr) if name != "QA_PIXEL" else arr)
+        if name != "QA_PIXEL": b.SetNoDataValue(0)
+    o = None
+"#,
+        d = d.display()
+    ));
+    let pick = |prefix: &str| {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .collect();
+        v.sort();
+        assert_eq!(v.len(), 3, "{v:?}");
+        v
+    };
+    let mut c = forest(store);
+    c.args(["scenes", "inspect"]).args(pick("ndvi_"));
+    let text = ok(c);
+    assert!(text.contains("ndvi") && text.contains("(file name)"), "{text}");
+    let v = detect_json(store, &pick("ndvi_"), &["--dry-run"]);
+    assert_targets(&v, 0.70);
+    let mut c = forest(store);
+    c.args(["scenes", "inspect"]).args(pick("LC08_"));
+    assert!(ok(c).contains("landsat_c2l2"));
+    let v = detect_json(store, &pick("LC08_"), &["--dry-run"]);
+    assert_targets(&v, 0.70);
+    assert!(v["alerts"].as_array().unwrap().iter().any(|a| a["class"] == "burn"), "NBR from SR_B7 finds the burn");
+}
