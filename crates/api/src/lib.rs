@@ -6,6 +6,7 @@
 //! `forest_store::PlotStore`. Wire types live in [`dto`]; domain types do not
 //! derive `Serialize`.
 
+mod alerts;
 pub mod dto;
 mod error;
 pub mod ogc;

@@ -1,5 +1,6 @@
 //! OGC API – Features (Part 1 Core, GeoJSON; Part 2 CRS by reference) for
-//! the plot layer: landing page, conformance, collections, items, one item.
+//! the plot layer and the change alerts (`alerts.rs`): landing page,
+//! conformance, collections, items, one item.
 //!
 //! Requests are anonymous until access control exists, so personal data
 //! (owner, contract holder and disputing party names and codes) is removed
@@ -45,7 +46,7 @@ const CRS_LIST: [Crs; 5] = [
     Crs::Vn2000Utm48n,
 ];
 
-fn base(headers: &HeaderMap) -> String {
+pub(crate) fn base(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -53,7 +54,7 @@ fn base(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn link(href: String, rel: &str, ty: &str, title: &str) -> serde_json::Value {
+pub(crate) fn link(href: String, rel: &str, ty: &str, title: &str) -> serde_json::Value {
     json!({ "href": href, "rel": rel, "type": ty, "title": title })
 }
 
@@ -73,6 +74,31 @@ pub fn landing_json(headers: &HeaderMap) -> Json<serde_json::Value> {
 
 pub async fn conformance() -> Json<serde_json::Value> {
     Json(json!({ "conformsTo": CONFORMANCE }))
+}
+
+/// The CRS URIs every collection offers.
+pub(crate) fn crs_list() -> Vec<String> {
+    CRS_LIST.iter().map(|c| c.uri()).collect()
+}
+
+/// `minx,miny,maxx,maxy`.
+pub(crate) fn parse_bbox(v: &str) -> Result<geo_types::Rect<f64>, ApiError> {
+    let n: Vec<f64> = v
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::BadRequest(format!("bbox '{v}': four numbers minx,miny,maxx,maxy"))
+        })?;
+    if n.len() != 4 || n[0] > n[2] || n[1] > n[3] || n.iter().any(|x| !x.is_finite()) {
+        return Err(ApiError::BadRequest(format!(
+            "bbox '{v}': four numbers minx,miny,maxx,maxy with min ≤ max"
+        )));
+    }
+    Ok(geo_types::Rect::new(
+        geo_types::coord! { x: n[0], y: n[1] },
+        geo_types::coord! { x: n[2], y: n[3] },
+    ))
 }
 
 fn plots_collection(b: &str) -> serde_json::Value {
@@ -95,7 +121,7 @@ pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     Json(json!({
         "links": [link(format!("{b}/collections"), "self", "application/json", "collections")],
         "crs": CRS_LIST.iter().map(|c| c.uri()).collect::<Vec<_>>(),
-        "collections": [plots_collection(&b)],
+        "collections": [plots_collection(&b), crate::alerts::collection(&b)],
     }))
 }
 
@@ -103,15 +129,16 @@ pub async fn collection(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if id != "plots" {
-        return Err(ApiError::NotFound(format!(
+    match id.as_str() {
+        "plots" => Ok(Json(plots_collection(&base(&headers)))),
+        "alerts" => Ok(Json(crate::alerts::collection(&base(&headers)))),
+        _ => Err(ApiError::NotFound(format!(
             "no collection '{id}'; see /collections"
-        )));
+        ))),
     }
-    Ok(Json(plots_collection(&base(&headers))))
 }
 
-fn parse_crs(name: &str, v: &str) -> Result<Crs, ApiError> {
+pub(crate) fn parse_crs(name: &str, v: &str) -> Result<Crs, ApiError> {
     let crs: Crs = v
         .parse()
         .map_err(|e: forest_core::CrsError| ApiError::BadRequest(format!("{name}: {e}")))?;
@@ -149,7 +176,7 @@ fn feature(p: &StoredPlot, to: &Transformer) -> Result<serde_json::Value, ApiErr
     )
 }
 
-fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
+pub(crate) fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
     let mut r = Json(body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -170,6 +197,9 @@ pub async fn items(
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if id == "alerts" {
+        return crate::alerts::items(s, params, headers).await;
+    }
     if id != "plots" {
         return Err(ApiError::NotFound(format!(
             "no collection '{id}'; see /collections"
@@ -191,17 +221,7 @@ pub async fn items(
                 limit = limit.min(MAX_LIMIT);
             }
             "offset" => offset = v.parse().map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))?,
-            "bbox" => {
-                let n: Vec<f64> = v
-                    .split(',')
-                    .map(|x| x.trim().parse::<f64>())
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| ApiError::BadRequest(format!("bbox '{v}': four numbers minx,miny,maxx,maxy")))?;
-                if n.len() != 4 || n[0] > n[2] || n[1] > n[3] {
-                    return Err(ApiError::BadRequest(format!("bbox '{v}': four numbers minx,miny,maxx,maxy with min ≤ max")));
-                }
-                bbox = Some(geo_types::Rect::new(geo_types::coord! { x: n[0], y: n[1] }, geo_types::coord! { x: n[2], y: n[3] }));
-            }
+            "bbox" => bbox = Some(parse_bbox(v)?),
             "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
             "crs" => crs = parse_crs("crs", v)?,
             "f" if v == "json" || v == "geojson" => {}
@@ -286,7 +306,7 @@ fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' | b':' => {
@@ -304,6 +324,9 @@ pub async fn item(
     Path((id, fid)): Path<(String, String)>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    if id == "alerts" {
+        return crate::alerts::item(s, &fid, params).await;
+    }
     if id != "plots" {
         return Err(ApiError::NotFound(format!(
             "no collection '{id}'; see /collections"

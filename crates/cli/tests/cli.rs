@@ -1359,7 +1359,10 @@ fn ndvi_and_landsat_scenes_are_read_with_their_own_scaling() {
     let store = gpkg.to_str().unwrap();
     load_sample(store);
     let d = dir.path();
-    let srcs: Vec<String> = sample_scenes().iter().map(|p| p.to_str().unwrap().to_string()).collect();
+    let srcs: Vec<String> = sample_scenes()
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
     // The sample series re-expressed as single-band float NDVI (clouds as NaN)
     // and as Landsat Collection 2 Level 2 (DN = (reflectance + 0.2) / 0.0000275,
     // QA_PIXEL bits from SCL).
@@ -1403,7 +1406,10 @@ for src in {srcs:?}:
     let mut c = forest(store);
     c.args(["scenes", "inspect"]).args(pick("ndvi_"));
     let text = ok(c);
-    assert!(text.contains("ndvi") && text.contains("(file name)"), "{text}");
+    assert!(
+        text.contains("ndvi") && text.contains("(file name)"),
+        "{text}"
+    );
     let v = detect_json(store, &pick("ndvi_"), &["--dry-run"]);
     assert_targets(&v, 0.70);
     let mut c = forest(store);
@@ -1411,5 +1417,12 @@ for src in {srcs:?}:
     assert!(ok(c).contains("landsat_c2l2"));
     let v = detect_json(store, &pick("LC08_"), &["--dry-run"]);
     assert_targets(&v, 0.70);
-    assert!(v["alerts"].as_array().unwrap().iter().any(|a| a["class"] == "burn"), "NBR from SR_B7 finds the burn");
+    assert!(
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["class"] == "burn"),
+        "NBR from SR_B7 finds the burn"
+    );
 }

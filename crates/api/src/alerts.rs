@@ -1,0 +1,484 @@
+//! The `alerts` collection of the OGC API: change alerts as GeoJSON, highest
+//! priority first, with filters rangers use (status, class, confidence,
+//! compartment, `datetime` on the first observation) and paging.
+//!
+//! Anonymous requests: owner and contract-holder names and codes are removed
+//! from the plots an alert touches, and from its reasons.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::NaiveDate;
+use forest_core::{Crs, Transformer};
+use forest_store::alerts::{StoredAlert, STATUSES};
+use geo::{BoundingRect, Intersects};
+use serde_json::json;
+
+use crate::ogc::{base, geojson_response, link, parse_crs, urlencode, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::{ApiError, AppState};
+
+/// The collection document.
+pub fn collection(b: &str) -> serde_json::Value {
+    json!({
+        "id": "alerts",
+        "title": "Forest change alerts",
+        "description": "Clearing, degradation and burn detected in satellite scenes, highest priority first, with the plots they touch. Filters: status, class, confidence, tk, datetime (first observation).",
+        "itemType": "feature",
+        "crs": crate::ogc::crs_list(),
+        "storageCrs": Crs::Vn2000Tm3_10630.uri(),
+        "extent": { "temporal": { "interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian" } },
+        "links": [
+            link(format!("{b}/collections/alerts"), "self", "application/json", "this collection"),
+            link(format!("{b}/collections/alerts/items"), "items", "application/geo+json", "alerts"),
+        ]
+    })
+}
+
+/// A `datetime` parameter: one date, or an interval with `..` for open ends.
+fn parse_datetime(v: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let date = |s: &str| -> Result<Option<NaiveDate>, ApiError> {
+        let s = s.trim();
+        if s.is_empty() || s == ".." {
+            return Ok(None);
+        }
+        let d = s.get(..10).unwrap_or(s);
+        NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("datetime '{v}': dates as YYYY-MM-DD (RFC 3339), intervals as start/end with .. for an open end")))
+    };
+    match v.split_once('/') {
+        Some((a, b)) => {
+            let (a, b) = (date(a)?, date(b)?);
+            if let (Some(x), Some(y)) = (a, b) {
+                if x > y {
+                    return Err(ApiError::BadRequest(format!(
+                        "datetime '{v}': the interval ends before it starts"
+                    )));
+                }
+            }
+            Ok((a, b))
+        }
+        None => {
+            let d = date(v)?.ok_or_else(|| {
+                ApiError::BadRequest(format!("datetime '{v}': a date or an interval"))
+            })?;
+            Ok((Some(d), Some(d)))
+        }
+    }
+}
+
+fn feature(a: &StoredAlert, to: &Transformer) -> Result<serde_json::Value, ApiError> {
+    let plots: Vec<serde_json::Value> = a
+        .plots
+        .iter()
+        .map(|p| {
+            json!({
+                "key": p.key.to_string(),
+                "overlap_ha": p.overlap_ha,
+                "malr3": p.malr3,
+                "nggocr": p.nggocr,
+                "ldlr": p.ldlr,
+                "forest_type": p.forest_type,
+                "sldlr": p.sldlr,
+                "namtr": p.namtr,
+                "contracted": p.contracted,
+            })
+        })
+        .collect();
+    // "protection contract held by <name> on <key>" names a household.
+    let reasons: Vec<String> = a
+        .reasons
+        .iter()
+        .map(|r| {
+            match (
+                r.strip_prefix("protection contract held by "),
+                r.rfind(" on "),
+            ) {
+                (Some(_), Some(i)) => format!("protection contract{}", &r[i..]),
+                _ => r.clone(),
+            }
+        })
+        .collect();
+    let g = to
+        .multipolygon(&a.geometry)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let geometry =
+        geojson::Geometry::new(geojson::Value::from(&geo_types::Geometry::MultiPolygon(g)));
+    Ok(json!({
+        "type": "Feature",
+        "id": a.id,
+        "geometry": geometry,
+        "properties": {
+            "class": a.class,
+            "confidence": a.confidence,
+            "status": a.status,
+            "status_reason": a.status_reason,
+            "priority": a.priority,
+            "reasons": reasons,
+            "area_ha": (a.area_ha * 10_000.0).round() / 10_000.0,
+            "mean_drop": (a.mean_drop * 1000.0).round() / 1000.0,
+            "mean_dnbr": a.mean_dnbr.map(|d| (d * 1000.0).round() / 1000.0),
+            "first_observed": a.first_observed.to_string(),
+            "last_clear_before": a.last_clear_before.map(|d| d.to_string()),
+            "datetime": a.first_observed.to_string(),
+            "plots": plots,
+            "updated_at": a.updated_at.to_rfc3339(),
+        }
+    }))
+}
+
+/// `GET /collections/alerts/items`.
+pub async fn items(
+    s: Arc<AppState>,
+    params: BTreeMap<String, String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut limit = DEFAULT_LIMIT;
+    let mut offset = 0u64;
+    let mut bbox = None;
+    let mut bbox_crs = Crs::Crs84;
+    let mut crs = Crs::Crs84;
+    let mut when = (None, None);
+    let (mut status, mut class, mut confidence, mut tk) = (None, None, None, None);
+    for (k, v) in &params {
+        match k.as_str() {
+            "limit" => {
+                limit = v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("limit '{v}' is not a positive whole number")))?;
+                if limit == 0 {
+                    return Err(ApiError::BadRequest("limit must be at least 1".into()));
+                }
+                limit = limit.min(MAX_LIMIT);
+            }
+            "offset" => offset = v.parse().map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))?,
+            "bbox" => bbox = Some(crate::ogc::parse_bbox(v)?),
+            "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
+            "crs" => crs = parse_crs("crs", v)?,
+            "datetime" => when = parse_datetime(v)?,
+            "status" if STATUSES.contains(&v.as_str()) => status = Some(v.clone()),
+            "status" => return Err(ApiError::BadRequest(format!("status '{v}': one of {}", STATUSES.join(", ")))),
+            "class" if ["clearing", "degradation", "burn"].contains(&v.as_str()) => class = Some(v.clone()),
+            "class" => return Err(ApiError::BadRequest(format!("class '{v}': clearing, degradation or burn"))),
+            "confidence" if v == "low" || v == "high" => confidence = Some(v.clone()),
+            "confidence" => return Err(ApiError::BadRequest(format!("confidence '{v}': low or high"))),
+            "tk" => tk = Some(v.clone()),
+            "f" if v == "json" || v == "geojson" => {}
+            "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, datetime, status, class, confidence, tk or f"
+                )))
+            }
+        }
+    }
+    let window = match bbox {
+        Some(r) => {
+            let to9213 = Transformer::new(bbox_crs, Crs::Vn2000Tm3_10630)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            Some(
+                to9213
+                    .rect(r, 16)
+                    .map_err(|e| ApiError::BadRequest(format!("bbox: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let all = s.store.alerts().await?;
+    let matched: Vec<&StoredAlert> = all
+        .iter()
+        .filter(|a| status.as_ref().is_none_or(|x| &a.status == x))
+        .filter(|a| class.as_ref().is_none_or(|x| &a.class == x))
+        .filter(|a| confidence.as_ref().is_none_or(|x| &a.confidence == x))
+        .filter(|a| {
+            tk.as_ref()
+                .is_none_or(|x| a.plots.iter().any(|p| p.key.tk() == x))
+        })
+        .filter(|a| {
+            when.0.is_none_or(|d| a.first_observed >= d)
+                && when.1.is_none_or(|d| a.first_observed <= d)
+        })
+        .filter(|a| {
+            window.as_ref().is_none_or(|w| {
+                a.geometry
+                    .bounding_rect()
+                    .zip(w.bounding_rect())
+                    .is_some_and(|(r, wr)| r.intersects(&wr))
+                    && a.geometry.intersects(w)
+            })
+        })
+        .collect();
+    let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let features = matched
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|a| feature(a, &to))
+        .collect::<Result<Vec<_>, _>>()?;
+    let b = base(&headers);
+    let mut query: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| *k != "offset" && *k != "limit")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    query.push(("limit".into(), limit.to_string()));
+    let href = |off: u64| {
+        let mut q = query.clone();
+        q.push(("offset".into(), off.to_string()));
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        format!("{b}/collections/alerts/items?{}", qs.join("&"))
+    };
+    let total = matched.len() as u64;
+    let mut links = vec![link(
+        href(offset),
+        "self",
+        "application/geo+json",
+        "this page",
+    )];
+    if offset + (features.len() as u64) < total {
+        links.push(link(
+            href(offset + limit),
+            "next",
+            "application/geo+json",
+            "next page",
+        ));
+    }
+    if offset > 0 {
+        links.push(link(
+            href(offset.saturating_sub(limit)),
+            "prev",
+            "application/geo+json",
+            "previous page",
+        ));
+    }
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": total,
+        "numberReturned": features.len(),
+        "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "links": links,
+        "features": features,
+    });
+    Ok(geojson_response(body, crs))
+}
+
+/// `GET /collections/alerts/items/{id}`.
+pub async fn item(
+    s: Arc<AppState>,
+    fid: &str,
+    params: BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let mut crs = Crs::Crs84;
+    for (k, v) in &params {
+        match k.as_str() {
+            "crs" => crs = parse_crs("crs", v)?,
+            "f" if v == "json" || v == "geojson" => {}
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter '{other}': use crs or f"
+                )))
+            }
+        }
+    }
+    let id: i64 = fid
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no alert '{fid}': alert ids are numbers")))?;
+    let a = s
+        .store
+        .alerts()
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(geojson_response(feature(&a, &to)?, crs))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use chrono::NaiveDate;
+    use forest_core::change::alert::{PlotIndex, PlotShape};
+    use forest_core::change::{priority, AlertCandidate, Confidence, PixelClass};
+    use forest_core::Targets;
+    use forest_store::alerts::NewAlert;
+    use forest_store::{GpkgStore, PlotStore};
+    use tower::ServiceExt;
+
+    use crate::{router, AppState};
+
+    async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("host", "test")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn alerts_are_served_by_priority_with_filters_and_without_personal_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(dir.path().join("t.gpkg")).unwrap();
+        store.migrate().await.unwrap();
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        store.load_plots(&c.plots, "test").await.unwrap();
+        let shapes: Vec<PlotShape> = c.plots.iter().map(PlotShape::of).collect();
+        let index = PlotIndex::new(&shapes);
+        // one alert over a contracted forest plot, one over a natural plot, a month later
+        let contracted = c
+            .plots
+            .iter()
+            .find(|p| p.is_contracted() && p.is_forest())
+            .unwrap();
+        let natural = c
+            .plots
+            .iter()
+            .find(|p| p.attrs.nggocr.map(|o| o.code()) == Some(1) && !p.is_contracted())
+            .unwrap();
+        let mut alerts = Vec::new();
+        for (p, day, class) in [
+            (contracted, 17, PixelClass::Clearing),
+            (natural, 28, PixelClass::Burn),
+        ] {
+            let cand = AlertCandidate {
+                geometry: p.geometry.clone(),
+                area_ha: p.area_ha(),
+                class,
+                confidence: Confidence::High,
+                mean_drop: 0.4,
+                mean_dnbr: Some(0.6),
+                first_observed: NaiveDate::from_ymd_opt(2026, 3, day).unwrap(),
+                last_clear_before: NaiveDate::from_ymd_opt(2025, 12, 12),
+                pixels: 100,
+            };
+            let plots = index.attribute(&cand.geometry);
+            let prio = priority(cand.class, cand.confidence, cand.area_ha, &plots, 2026);
+            alerts.push(NewAlert {
+                candidate: cand,
+                plots,
+                priority: prio,
+            });
+        }
+        store.save_alerts(&alerts, "test").await.unwrap();
+        let app = router(AppState {
+            store: Arc::new(store),
+            targets: Targets::default(),
+            reference_year: 2026,
+        });
+
+        let (s, body) = get(&app, "/collections/alerts/items").await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["numberMatched"], 2);
+        let prios: Vec<i64> = v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["priority"].as_i64().unwrap())
+            .collect();
+        assert!(prios[0] >= prios[1], "highest priority first: {prios:?}");
+        let holder = contracted.attrs.nguoink.clone().unwrap();
+        assert!(
+            !body.contains(&holder),
+            "contract holder's name is not served anonymously"
+        );
+        if let Some(owner) = &contracted.attrs.churung {
+            assert!(
+                !body.contains(owner.as_str()),
+                "owner's name is not served anonymously"
+            );
+        }
+        assert!(body.contains("protection contract on "), "{body}");
+
+        let (_, body) = get(&app, "/collections/alerts/items?class=burn").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["numberMatched"], 1);
+        let (_, body) = get(
+            &app,
+            "/collections/alerts/items?datetime=2026-03-01/2026-03-20",
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (
+                v["numberMatched"].as_i64(),
+                v["features"][0]["properties"]["class"].as_str()
+            ),
+            (Some(1), Some("clearing"))
+        );
+        let (_, body) = get(&app, "/collections/alerts/items?datetime=../2026-02-01").await;
+        assert!(body.contains("\"numberMatched\":0"), "{body}");
+        let (_, body) = get(&app, "/collections/alerts/items?status=new&limit=1").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (v["numberMatched"].as_i64(), v["numberReturned"].as_i64()),
+            (Some(2), Some(1))
+        );
+        assert!(v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "next"));
+        let id = v["features"][0]["id"].as_i64().unwrap();
+        let (s, body) = get(
+            &app,
+            &format!(
+                "/collections/alerts/items/{id}?crs=http://www.opengis.net/def/crs/EPSG/0/9213"
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let (_, body) = get(&app, "/collections").await;
+        assert!(body.contains("\"id\":\"alerts\""));
+
+        for (uri, want) in [
+            (
+                "/collections/alerts/items?datetime=yesterday",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/alerts/items?datetime=2026-04-01/2026-03-01",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/alerts/items?status=gone",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/alerts/items?owner=12",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/alerts/items?bbox=1,2,3",
+                StatusCode::BAD_REQUEST,
+            ),
+            ("/collections/alerts/items/999", StatusCode::NOT_FOUND),
+            (
+                "/collections/alerts/items/x'%20OR%201=1",
+                StatusCode::NOT_FOUND,
+            ),
+        ] {
+            let (s, body) = get(&app, uri).await;
+            assert_eq!(s, want, "{uri}: {body}");
+            assert!(body.contains("\"error\""), "{uri}: JSON error body: {body}");
+        }
+    }
+}
