@@ -14,6 +14,7 @@ pub mod change;
 pub mod codes;
 pub mod contract;
 pub mod crs;
+pub mod fire;
 pub mod indicators;
 pub mod plot;
 pub mod progress;
