@@ -48,3 +48,15 @@ CREATE TABLE scenes (
   registered_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX scenes_geom ON scenes USING GIST (geom);
+
+-- Daily weather at 13:00 for the fire-danger index.
+CREATE TABLE weather (
+  date DATE PRIMARY KEY,
+  t13 DOUBLE PRECISION NOT NULL,
+  rh13 DOUBLE PRECISION,
+  td13 DOUBLE PRECISION,
+  rain_mm DOUBLE PRECISION NOT NULL,
+  source TEXT NOT NULL,
+  loaded_at TIMESTAMPTZ NOT NULL,
+  CHECK (rh13 IS NOT NULL OR td13 IS NOT NULL)
+);

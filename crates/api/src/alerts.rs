@@ -382,6 +382,7 @@ mod tests {
             store: Arc::new(store),
             targets: Targets::default(),
             reference_year: 2026,
+            fire: Default::default(),
         });
 
         let (s, body) = get(&app, "/collections/alerts/items").await;

@@ -289,3 +289,42 @@ pub struct ImportReportDto {
     /// What was written.
     pub load: Option<LoadDto>,
 }
+
+/// The latest unbroken run of days (the index cannot be carried over a gap).
+pub fn latest_run(days: &[forest_core::fire::DailyWeather]) -> &[forest_core::fire::DailyWeather] {
+    let mut start = 0;
+    for i in 1..days.len() {
+        if (days[i].date - days[i - 1].date).num_days() != 1 {
+            start = i;
+        }
+    }
+    &days[start..]
+}
+
+/// The fire-danger document of `/api/fire-danger` and `forest danger --json`.
+pub fn fire_danger(
+    days: &[forest_core::fire::DailyWeather],
+    p: &forest_core::fire::DangerParams,
+) -> serde_json::Value {
+    use forest_core::fire::{danger_series, roman};
+    let run = latest_run(days);
+    let series = danger_series(run, p).unwrap_or_default();
+    let current = series.last();
+    serde_json::json!({
+        "method": "cumulative Nesterov index P = Σ t13·d13 since the last day with rain ≥ rain_reset_mm (Decision 127/2000/QĐ-BNN-KL)",
+        "rain_reset_mm": p.rain_reset_mm,
+        "thresholds": p.thresholds,
+        "levels": ["I", "II", "III", "IV", "V"],
+        "gap_before": (run.len() < days.len()).then(|| run.first().map(|d| d.date.to_string())).flatten(),
+        "current": current.map(|d| serde_json::json!({
+            "date": d.date.to_string(), "index": (d.index * 10.0).round() / 10.0, "level": d.level, "level_roman": roman(d.level)
+        })),
+        "days": series.iter().map(|d| serde_json::json!({
+            "date": d.date.to_string(),
+            "deficit_hpa": (d.deficit_hpa * 100.0).round() / 100.0,
+            "index": (d.index * 10.0).round() / 10.0,
+            "level": d.level,
+            "reset": d.reset,
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -36,6 +36,8 @@ pub struct AppState {
     pub targets: Targets,
     /// Year whose planting is compared with the yearly target.
     pub reference_year: i64,
+    /// Fire-danger thresholds and rain reset.
+    pub fire: forest_core::fire::DangerParams,
 }
 
 /// Builds the router.
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
+        .route("/api/fire-danger", get(fire_danger))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -131,6 +134,13 @@ async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     }
 }
 
+/// `GET /api/fire-danger`: the daily Nesterov index and level over the
+/// latest unbroken run of stored weather, and today's level.
+async fn fire_danger(State(s): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let weather = s.store.weather().await?;
+    Ok(Json(dto::fire_danger(&weather, &s.fire)))
+}
+
 async fn stats(State(s): State<Arc<AppState>>) -> Result<Json<dto::IndicatorsDto>, ApiError> {
     let groups = s.store.fact_groups().await?;
     let ind = Indicators::compute(&groups, &s.targets, s.reference_year);
@@ -156,6 +166,7 @@ mod tests {
             store: Arc::new(store),
             targets: Targets::default(),
             reference_year: 2026,
+            fire: Default::default(),
         });
         let res = app
             .clone()

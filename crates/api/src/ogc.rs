@@ -380,6 +380,7 @@ mod tests {
                 store: Arc::new(store),
                 targets: Targets::default(),
                 reference_year: 2026,
+                fire: Default::default(),
             }),
             dir,
             c,

@@ -691,6 +691,7 @@ async fn serve_store(cfg: &Config, store: DynStore) -> anyhow::Result<ExitCode> 
         store: Arc::clone(&store),
         targets: cfg.targets,
         reference_year: cfg.reference_year,
+        fire: cfg.fire.clone(),
     };
     forest_api::serve(listener, state, shutdown())
         .await

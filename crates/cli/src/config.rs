@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// Change-detection thresholds and windows (`[detect]`).
     #[serde(default)]
     pub detect: forest_core::change::Params,
+    /// Fire-danger thresholds, rain reset and fuel weights (`[fire]`).
+    #[serde(default)]
+    pub fire: forest_core::fire::DangerParams,
 }
 
 /// Plan targets; missing keys keep the commune plan's values.
@@ -86,6 +89,8 @@ pub struct Config {
     pub targets: Targets,
     /// Change-detection parameters.
     pub detect: forest_core::change::Params,
+    /// Fire-danger parameters.
+    pub fire: forest_core::fire::DangerParams,
 }
 
 impl Config {
@@ -140,6 +145,12 @@ impl Config {
                 .or(fc.reference_year)
                 .unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
             targets,
+            fire: {
+                fc.fire
+                    .validate()
+                    .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+                fc.fire
+            },
             detect: {
                 fc.detect
                     .validate()

@@ -5,6 +5,7 @@ mod alerts;
 mod commands;
 mod config;
 mod detect;
+mod fire;
 mod sample;
 
 use std::path::PathBuf;
@@ -113,6 +114,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Daily weather for the fire-danger index.
+    #[command(subcommand)]
+    Weather(WeatherCommand),
+    /// Fire danger: the Nesterov index and level I–V, day by day.
+    Danger {
+        /// How many recent days to show.
+        #[arg(long, default_value_t = 14)]
+        days: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The alert queue: list, show, change status.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -127,6 +140,18 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = forest_sample::figures::SEED)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WeatherCommand {
+    /// Import a daily weather CSV (date, t13, rh13 or td13, rain); all or nothing.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Check without writing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -357,6 +382,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { .. } => commands::serve(&cfg).await,
         Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,
+        Command::Weather(WeatherCommand::Import { file, dry_run }) => {
+            fire::import_weather(&cfg, &file, dry_run).await
+        }
+        Command::Danger { days, json } => fire::danger(&cfg, days, json).await,
         Command::Alerts(AlertsCommand::List { status, json }) => {
             alerts::list(&cfg, status, json).await
         }

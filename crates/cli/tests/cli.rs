@@ -526,6 +526,12 @@ fn serve_answers_health_and_stats_and_stops_gracefully() {
     assert_eq!(health.0, 200);
     let (status, body) = http_get(port, "/readyz").unwrap();
     assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(port, "/api/fire-danger").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Nesterov") && body.contains("\"thresholds\""),
+        "{body}"
+    );
     let (status, body) = http_get(port, "/api/stats").unwrap();
     assert_eq!(status, 200);
     let body = body.trim();
@@ -1425,4 +1431,75 @@ for src in {srcs:?}:
             .any(|a| a["class"] == "burn"),
         "NBR from SR_B7 finds the burn"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Fire danger
+
+#[test]
+fn weather_gives_fire_danger_through_every_level_and_bad_files_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    let mut c = forest(store);
+    c.args(["weather", "import"])
+        .arg(sample("vinh_thong_weather_2026.csv"));
+    assert!(ok(c).contains("120 new day(s)"));
+    let mut c = forest(store);
+    c.args(["danger", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();
+    let levels: std::collections::BTreeSet<i64> = v["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["level"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        levels.into_iter().collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5],
+        "the sample season passes every level"
+    );
+    assert_eq!(v["current"]["date"], "2026-04-30");
+    assert!(v["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["reset"] == true));
+    let before = std::fs::read(&gpkg).unwrap();
+    for (text, want) in [
+        (
+            "date,t13,rh13,rain\n2026-05-01,30,50,0\n2026-05-03,30,50,0\n",
+            "missing for 2026-05-02",
+        ),
+        (
+            "date,t13,rh13,rain\n2026-05-01,30,50,0\n2026-05-02,75,50,0\n",
+            "row 3 (2026-05-02): temperature 75",
+        ),
+        (
+            "date,t13,rh13,rain\n2026-05-01,30,50,0\n2026-05-02,30,abc,0\n",
+            "row 3: rh13 'abc'",
+        ),
+        ("date,t13,rain\n2026-05-01,30,0\n", "no humidity column"),
+        (
+            "date,t13,rh13,rain\n2026-05-01,30,50,0\n2026-05-01,31,50,0\n",
+            "appears twice",
+        ),
+    ] {
+        let f = dir.path().join("bad.csv");
+        std::fs::write(&f, text).unwrap();
+        let mut c = forest(store);
+        c.args(["weather", "import"]).arg(&f);
+        let out = run(c);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            err.contains(want) && err.contains("bad.csv"),
+            "expected {want:?} in {err}"
+        );
+        assert_eq!(
+            before,
+            std::fs::read(&gpkg).unwrap(),
+            "{text} changed the store"
+        );
+    }
 }

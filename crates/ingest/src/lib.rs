@@ -11,6 +11,7 @@ mod dbf;
 pub mod error;
 pub mod raster;
 pub mod vector;
+pub mod weather;
 
 /// Routes GDAL's own messages into the service's structured log instead of
 /// raw stderr lines (once per process). A null-object complaint from GDAL is

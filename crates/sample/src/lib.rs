@@ -17,6 +17,7 @@ pub mod attributes;
 mod layout;
 mod names;
 pub mod scenes;
+pub mod weather;
 
 use forest_core::{Contract, Plot};
 use geo_types::MultiPolygon;

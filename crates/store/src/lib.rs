@@ -204,6 +204,17 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
     /// Registered scenes, by date.
     async fn scenes(&self) -> Result<Vec<scenes::SceneRecord>>;
 
+    /// Stores daily weather (upsert by date) in one transaction; returns
+    /// (new days, replaced days).
+    async fn upsert_weather(
+        &self,
+        days: &[forest_core::fire::DailyWeather],
+        source: &str,
+    ) -> Result<(u64, u64)>;
+
+    /// All stored daily weather, by date.
+    async fn weather(&self) -> Result<Vec<forest_core::fire::DailyWeather>>;
+
     /// Every alert, highest priority first.
     async fn alerts(&self) -> Result<Vec<alerts::StoredAlert>>;
 

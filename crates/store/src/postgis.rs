@@ -947,6 +947,79 @@ impl PlotStore for PgStore {
             .collect()
     }
 
+    async fn upsert_weather(
+        &self,
+        days: &[forest_core::fire::DailyWeather],
+        source: &str,
+    ) -> Result<(u64, u64)> {
+        use forest_core::fire::Humidity;
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        let (mut new, mut replaced) = (0, 0);
+        for d in days {
+            let (rh, td) = match d.humidity {
+                Humidity::Relative(v) => (Some(v), None),
+                Humidity::DewPoint(v) => (None, Some(v)),
+            };
+            let inserted: bool = sqlx::query_scalar(
+                "INSERT INTO weather (date, t13, rh13, td13, rain_mm, source, loaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (date) DO UPDATE SET t13 = excluded.t13, rh13 = excluded.rh13, td13 = excluded.td13,
+                   rain_mm = excluded.rain_mm, source = excluded.source, loaded_at = excluded.loaded_at
+                 RETURNING (xmax = 0)",
+            )
+            .bind(d.date)
+            .bind(d.t13)
+            .bind(rh)
+            .bind(td)
+            .bind(d.rain_mm)
+            .bind(source)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err("store the weather"))?;
+            if inserted {
+                new += 1;
+            } else {
+                replaced += 1;
+            }
+        }
+        tx.commit().await.map_err(self.err("commit the weather"))?;
+        Ok((new, replaced))
+    }
+
+    async fn weather(&self) -> Result<Vec<forest_core::fire::DailyWeather>> {
+        use forest_core::fire::{DailyWeather, Humidity};
+        let rows: Vec<(chrono::NaiveDate, f64, Option<f64>, Option<f64>, f64)> =
+            sqlx::query_as("SELECT date, t13, rh13, td13, rain_mm FROM weather ORDER BY date")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("read the weather"))?;
+        rows.into_iter()
+            .map(|(date, t13, rh, td, rain_mm)| {
+                let humidity = match (rh, td) {
+                    (Some(v), _) => Humidity::Relative(v),
+                    (None, Some(v)) => Humidity::DewPoint(v),
+                    (None, None) => {
+                        return Err(StoreError::Corrupt {
+                            key: format!("weather {date}"),
+                            reason: "no humidity".into(),
+                        })
+                    }
+                };
+                Ok(DailyWeather {
+                    date,
+                    t13,
+                    humidity,
+                    rain_mm,
+                })
+            })
+            .collect()
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
             .fetch_all(&self.pool)

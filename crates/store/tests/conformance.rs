@@ -123,6 +123,7 @@ conformance!(
     alerts_are_kept_once_and_upgraded,
     alert_lifecycle_with_history,
     plot_shapes_match_the_plots,
+    weather_is_upserted_by_date,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -650,4 +651,26 @@ async fn plot_shapes_match_the_plots(s: DynStore) {
         assert_eq!(g.forest, w.forest, "{}", w.touch.key);
         assert_eq!(g.geometry, w.geometry, "{}", w.touch.key);
     }
+}
+
+async fn weather_is_upserted_by_date(s: DynStore) {
+    use forest_core::fire::{DailyWeather, Humidity};
+    let d = |day: u32, t: f64, h: Humidity, rain: f64| DailyWeather {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 3, day).unwrap(),
+        t13: t,
+        humidity: h,
+        rain_mm: rain,
+    };
+    let first = vec![
+        d(1, 30.0, Humidity::Relative(50.0), 0.0),
+        d(2, 31.5, Humidity::DewPoint(18.25), 7.5),
+    ];
+    assert_eq!(s.upsert_weather(&first, "a.csv").await.unwrap(), (2, 0));
+    let second = vec![
+        d(2, 32.0, Humidity::Relative(40.0), 0.0),
+        d(3, 29.0, Humidity::Relative(60.0), 0.0),
+    ];
+    assert_eq!(s.upsert_weather(&second, "b.csv").await.unwrap(), (1, 1));
+    let all = s.weather().await.unwrap();
+    assert_eq!(all, vec![first[0], second[0], second[1]]);
 }

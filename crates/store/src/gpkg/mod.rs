@@ -258,6 +258,10 @@ CREATE TABLE scenes (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POLYGON NOT NUL
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('scenes', 'features', 'scenes', 'Registered remote-sensing scenes: footprint, date, cloud fraction', {SRS_ID});
 INSERT INTO gpkg_geometry_columns VALUES ('scenes', 'geom', 'POLYGON', {SRS_ID}, 0, 0);
+CREATE TABLE weather (date TEXT PRIMARY KEY, t13 REAL NOT NULL, rh13 REAL, td13 REAL, rain_mm REAL NOT NULL,
+  source TEXT NOT NULL, loaded_at TEXT NOT NULL);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('weather', 'attributes', 'weather', 'Daily weather at 13:00 for the fire-danger index');
 UPDATE forest_meta SET value = '2' WHERE key = 'schema_version';",
         rtree = rtree_triggers("alerts", "geom")
     )
@@ -1103,6 +1107,93 @@ impl PlotStore for GpkgStore {
                     height: r.get(9).map_err(me.err("read the scenes"))?,
                     registered_at: parse_ts(&r.get::<_, String>(10).map_err(me.err("read the scenes"))?),
                     path,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn upsert_weather(
+        &self,
+        days: &[forest_core::fire::DailyWeather],
+        source: &str,
+    ) -> Result<(u64, u64)> {
+        use forest_core::fire::Humidity;
+        let days = days.to_vec();
+        let source = source.to_string();
+        self.with(move |me, conn| {
+            let now = ts(Utc::now().trunc_subsecs(3));
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            let (mut new, mut replaced) = (0, 0);
+            for d in &days {
+                let (rh, td) = match d.humidity {
+                    Humidity::Relative(v) => (Some(v), None),
+                    Humidity::DewPoint(v) => (None, Some(v)),
+                };
+                let existed: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM weather WHERE date = ?1", [d.date.to_string()], |r| r.get(0))
+                    .map_err(me.err("read the weather"))?;
+                tx.execute(
+                    "INSERT INTO weather (date, t13, rh13, td13, rain_mm, source, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (date) DO UPDATE SET t13 = excluded.t13, rh13 = excluded.rh13, td13 = excluded.td13,
+                       rain_mm = excluded.rain_mm, source = excluded.source, loaded_at = excluded.loaded_at",
+                    params![d.date.to_string(), d.t13, rh, td, d.rain_mm, source, now],
+                )
+                .map_err(me.err("store the weather"))?;
+                if existed > 0 {
+                    replaced += 1;
+                } else {
+                    new += 1;
+                }
+            }
+            tx.commit().map_err(me.err("commit the weather"))?;
+            Ok((new, replaced))
+        })
+        .await
+    }
+
+    async fn weather(&self) -> Result<Vec<forest_core::fire::DailyWeather>> {
+        use forest_core::fire::{DailyWeather, Humidity};
+        self.with(|me, conn| {
+            let mut st = conn
+                .prepare("SELECT date, t13, rh13, td13, rain_mm FROM weather ORDER BY date")
+                .map_err(me.err("read the weather"))?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, f64>(1)?,
+                        r.get::<_, Option<f64>>(2)?,
+                        r.get::<_, Option<f64>>(3)?,
+                        r.get::<_, f64>(4)?,
+                    ))
+                })
+                .map_err(me.err("read the weather"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (date, t13, rh, td, rain) = row.map_err(me.err("read the weather"))?;
+                let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| {
+                    StoreError::Corrupt {
+                        key: format!("weather {date}"),
+                        reason: e.to_string(),
+                    }
+                })?;
+                let humidity = match (rh, td) {
+                    (Some(v), _) => Humidity::Relative(v),
+                    (None, Some(v)) => Humidity::DewPoint(v),
+                    (None, None) => {
+                        return Err(StoreError::Corrupt {
+                            key: format!("weather {date}"),
+                            reason: "no humidity".into(),
+                        })
+                    }
+                };
+                out.push(DailyWeather {
+                    date,
+                    t13,
+                    humidity,
+                    rain_mm: rain,
                 });
             }
             Ok(out)
