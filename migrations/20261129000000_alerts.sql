@@ -2,7 +2,7 @@
 CREATE TABLE alerts (
   id BIGSERIAL PRIMARY KEY,
   geom geometry(MultiPolygon, 9213) NOT NULL,
-  class TEXT NOT NULL CHECK (class IN ('clearing', 'degradation', 'burn')),
+  class TEXT NOT NULL CHECK (class IN ('clearing', 'degradation', 'burn', 'fire')),
   confidence TEXT NOT NULL CHECK (confidence IN ('low', 'high')),
   status TEXT NOT NULL DEFAULT 'new'
     CHECK (status IN ('new', 'under_verification', 'confirmed', 'false_positive', 'resolved')),

@@ -3,7 +3,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use forest_core::change::alert::PlotIndex;
+use forest_core::change::{fire_priority, AlertCandidate, Confidence, PixelClass};
 use forest_core::fire::{danger_series, roman};
+use forest_core::{Crs, Transformer};
+use forest_store::alerts::NewAlert;
 
 use crate::commands::open_store;
 use crate::config::Config;
@@ -86,6 +90,102 @@ pub async fn danger(cfg: &Config, days: usize, json: bool) -> anyhow::Result<Exi
         cur.date,
         roman(cur.level),
         cur.index
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `forest hotspots import`: hotspots inside or within one pixel footprint of
+/// a forest plot become fire alerts (attributed and prioritised like loss
+/// alerts); a hotspot already imported is not imported twice.
+pub async fn import_hotspots(cfg: &Config, file: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let f = file.to_path_buf();
+    let read =
+        tokio::task::spawn_blocking(move || forest_ingest::hotspots::read_hotspots(&f)).await??;
+    if !read.errors.is_empty() {
+        for e in &read.errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        eprintln!(
+            "error: {} bad row(s) in {}; nothing was written — fix them and import again",
+            read.errors.len(),
+            file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<_> = read
+        .hotspots
+        .iter()
+        .filter(|h| seen.insert(h.key()))
+        .cloned()
+        .collect();
+    let repeated = read.hotspots.len() - unique.len();
+    let store = open_store(cfg).await?;
+    let shapes = store.plot_shapes().await?;
+    anyhow::ensure!(
+        !shapes.is_empty(),
+        "{} holds no plots: import the plot layer first",
+        store.describe()
+    );
+    let index = PlotIndex::new(&shapes);
+    let to = Transformer::new(Crs::Crs84, Crs::Vn2000Tm3_10630)?;
+    let (mut alerts, mut outside) = (Vec::new(), 0usize);
+    for h in &unique {
+        let (x, y) = to.point(h.longitude, h.latitude)?;
+        let r = h.half_footprint_m();
+        let square = geo_types::Rect::new(
+            geo_types::coord! { x: x - r, y: y - r },
+            geo_types::coord! { x: x + r, y: y + r },
+        );
+        let footprint = geo_types::MultiPolygon::new(vec![square.to_polygon()]);
+        if !index.touches_forest(&footprint) {
+            outside += 1;
+            continue;
+        }
+        let plots = index.attribute(&footprint);
+        let confident = h.is_confident();
+        let candidate = AlertCandidate {
+            area_ha: (2.0 * r) * (2.0 * r) / 10_000.0,
+            geometry: footprint,
+            class: PixelClass::Fire,
+            confidence: if confident {
+                Confidence::High
+            } else {
+                Confidence::Low
+            },
+            mean_drop: 0.0,
+            mean_dnbr: None,
+            first_observed: h.acq_date,
+            last_clear_before: None,
+            pixels: 1,
+        };
+        let mut priority = fire_priority(confident, h.frp, &plots);
+        priority.reasons.push(format!(
+            "{} {} {:04} UTC, confidence {}",
+            h.instrument, h.acq_date, h.acq_time, h.confidence
+        ));
+        alerts.push(NewAlert {
+            candidate,
+            plots,
+            priority,
+        });
+    }
+    println!(
+        "{}: {} hotspot(s), {} repeated in the file; {} in or within a pixel of forest, {} elsewhere (no alert)",
+        file.display(),
+        read.hotspots.len(),
+        repeated,
+        alerts.len(),
+        outside
+    );
+    if dry_run {
+        println!("dry run: nothing was written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = store.save_alerts(&alerts, "hotspots").await?;
+    println!(
+        "fire alerts: {} new, {} updated, {} already known",
+        r.inserted, r.updated, r.unchanged
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -126,6 +126,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Satellite hotspots (FIRMS CSV) → fire alerts.
+    #[command(subcommand)]
+    Hotspots(HotspotsCommand),
     /// The alert queue: list, show, change status.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -140,6 +143,18 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = forest_sample::figures::SEED)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HotspotsCommand {
+    /// Import a FIRMS hotspot CSV (VIIRS or MODIS); hotspots in or near forest become fire alerts.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Report without writing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -384,6 +399,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { sample_dir, .. } => commands::demo(&cfg, &sample_dir).await,
         Command::Weather(WeatherCommand::Import { file, dry_run }) => {
             fire::import_weather(&cfg, &file, dry_run).await
+        }
+        Command::Hotspots(HotspotsCommand::Import { file, dry_run }) => {
+            fire::import_hotspots(&cfg, &file, dry_run).await
         }
         Command::Danger { days, json } => fire::danger(&cfg, days, json).await,
         Command::Alerts(AlertsCommand::List { status, json }) => {

@@ -15,6 +15,9 @@ pub const CONTRACTS: &str = "vinh_thong_contracts.csv";
 /// Daily weather of the 2026 dry season.
 pub const WEATHER: &str = "vinh_thong_weather_2026.csv";
 
+/// Satellite hotspots of March 2026.
+pub const HOTSPOTS: &str = "vinh_thong_hotspots_2026-03.csv";
+
 /// Folder of the sample scene series and its ground truth.
 pub const SCENES: &str = "scenes";
 /// Ground truth of the planted events.
@@ -102,6 +105,10 @@ pub fn run(out: &Path, seed: u64, scale: usize) -> anyhow::Result<()> {
         write_contracts(&out.join(CONTRACTS), &c.contracts)?;
         tracing::info!(plots = c.plots.len(), contracts = c.contracts.len(), dir = %out.display(), "sample data written");
         write_scenes(&out.join(SCENES), &c.plots, seed)?;
+        forest_ingest::hotspots::write_hotspots(
+            &out.join(HOTSPOTS),
+            &forest_sample::hotspots::generate(&c.plots, seed),
+        )?;
         forest_ingest::weather::write_weather(
             &out.join(WEATHER),
             &forest_sample::weather::season(seed),

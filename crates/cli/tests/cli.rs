@@ -1503,3 +1503,88 @@ fn weather_gives_fire_danger_through_every_level_and_bad_files_change_nothing() 
         );
     }
 }
+
+#[test]
+fn hotspots_in_forest_become_fire_alerts_once_and_bad_files_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let file = sample("vinh_thong_hotspots_2026-03.csv");
+    let mut c = forest(store);
+    c.args(["hotspots", "import"]).arg(&file);
+    let text = ok(c);
+    assert!(
+        text.contains(
+            "10 hotspot(s), 1 repeated in the file; 6 in or within a pixel of forest, 3 elsewhere"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("fire alerts: 6 new"), "{text}");
+    let mut c = forest(store);
+    c.args(["hotspots", "import"]).arg(&file);
+    assert!(
+        ok(c).contains("fire alerts: 0 new, 0 updated, 6 already known"),
+        "re-import never duplicates"
+    );
+    let mut c = forest(store);
+    c.args(["alerts", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();
+    let fires: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["class"] == "fire")
+        .collect();
+    assert_eq!(fires.len(), 6);
+    assert!(
+        fires
+            .iter()
+            .all(|a| !a["plots"].as_array().unwrap().is_empty()),
+        "attributed to plots"
+    );
+    // natural forest ranks first among fires
+    let first = fires[0]["reasons"].as_array().unwrap();
+    assert!(
+        first.iter().any(|r| r == "natural forest")
+            || first.iter().any(|r| r == "protection forest"),
+        "{first:?}"
+    );
+    // loss detection over the same area keeps its own alerts
+    detect_json(store, &sample_scenes(), &[]);
+    let before = std::fs::read(&gpkg).unwrap();
+    let header = "latitude,longitude,bright_ti4,scan,track,acq_date,acq_time,satellite,instrument,confidence,version,bright_ti5,frp,daynight\n";
+    for (text, want) in [
+        (
+            "latitude,longitude,acq_date\n22.2,105.9,2026-03-01\n",
+            "no `bright_ti4` column",
+        ),
+        (
+            &format!(
+                "{header}122.2,105.9,330,0.39,0.36,2026-03-20,0612,N,VIIRS,n,2.0NRT,290,5,D\n"
+            ),
+            "row 2: coordinates 122.2",
+        ),
+        (
+            &format!("{header}22.2,105.9,330,0.39,0.36,20/03/2026,0612,N,VIIRS,n,2.0NRT,290,5,D\n"),
+            "row 2: acq_date '20/03/2026'",
+        ),
+        (
+            &format!("{header}22.2,105.9,330,0.39,0.36,2026-03-20,2575,N,VIIRS,n,2.0NRT,290,5,D\n"),
+            "acq_time 2575",
+        ),
+    ] {
+        let f = dir.path().join("bad_hotspots.csv");
+        std::fs::write(&f, text).unwrap();
+        let mut c = forest(store);
+        c.args(["hotspots", "import"]).arg(&f);
+        let out = run(c);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains(want) && err.contains("bad_hotspots.csv"),
+            "expected {want:?} in {err}"
+        );
+        assert_eq!(before, std::fs::read(&gpkg).unwrap());
+    }
+}

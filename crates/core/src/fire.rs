@@ -277,6 +277,89 @@ pub fn roman(level: u8) -> &'static str {
         .unwrap_or("V")
 }
 
+/// A satellite thermal hotspot in the FIRMS layout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hotspot {
+    /// Latitude, WGS 84.
+    pub latitude: f64,
+    /// Longitude, WGS 84.
+    pub longitude: f64,
+    /// Brightness temperature (VIIRS `bright_ti4`, MODIS `brightness`), K.
+    pub brightness: f64,
+    /// Pixel size along scan, km.
+    pub scan: f64,
+    /// Pixel size along track, km.
+    pub track: f64,
+    /// Acquisition date (UTC).
+    pub acq_date: NaiveDate,
+    /// Acquisition time, HHMM (UTC).
+    pub acq_time: u16,
+    /// Satellite (N, 1, Terra, Aqua…).
+    pub satellite: String,
+    /// Instrument (VIIRS, MODIS).
+    pub instrument: String,
+    /// Confidence as given: `l`/`n`/`h` (VIIRS) or 0–100 (MODIS).
+    pub confidence: String,
+    /// Fire radiative power, MW.
+    pub frp: f64,
+    /// `D` or `N`.
+    pub daynight: String,
+}
+
+impl Hotspot {
+    /// Identity of a detection: the same satellite pass seeing the same pixel.
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{:04}|{:.5}|{:.5}",
+            self.satellite.to_ascii_uppercase(),
+            self.acq_date,
+            self.acq_time,
+            self.latitude,
+            self.longitude
+        )
+    }
+
+    /// Whether the detection is confident enough to act on at once: VIIRS
+    /// nominal or high, MODIS ≥ 50.
+    pub fn is_confident(&self) -> bool {
+        match self.confidence.trim().to_ascii_lowercase().as_str() {
+            "h" | "high" | "n" | "nominal" => true,
+            "l" | "low" => false,
+            other => other.parse::<f64>().is_ok_and(|c| c >= 50.0),
+        }
+    }
+
+    /// Half the pixel footprint, metres: the distance within which a plot
+    /// counts as touched by this detection.
+    pub fn half_footprint_m(&self) -> f64 {
+        let km = self.scan.max(self.track).max(0.375);
+        km * 1000.0 / 2.0
+    }
+
+    /// Checks the values are possible; the reason otherwise.
+    pub fn check(&self) -> Result<(), String> {
+        if !(-90.0..=90.0).contains(&self.latitude) || !(-180.0..=180.0).contains(&self.longitude) {
+            return Err(format!(
+                "coordinates {}, {} are not a latitude and longitude",
+                self.latitude, self.longitude
+            ));
+        }
+        if !(0.1..=10.0).contains(&self.scan) || !(0.1..=10.0).contains(&self.track) {
+            return Err(format!(
+                "scan {} / track {} km are not pixel sizes",
+                self.scan, self.track
+            ));
+        }
+        if self.acq_time > 2359 || self.acq_time % 100 > 59 {
+            return Err(format!("acq_time {:04} is not HHMM", self.acq_time));
+        }
+        if !(self.frp >= 0.0 && self.frp < 100_000.0) {
+            return Err(format!("frp {} MW is not a fire radiative power", self.frp));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

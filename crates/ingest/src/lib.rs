@@ -9,6 +9,7 @@ pub mod contracts;
 mod crs;
 mod dbf;
 pub mod error;
+pub mod hotspots;
 pub mod raster;
 pub mod vector;
 pub mod weather;

@@ -14,6 +14,7 @@
 //! (11,261.60 ha) and contracted area (4,594.34 ha) hold to 1e-6 ha.
 
 pub mod attributes;
+pub mod hotspots;
 mod layout;
 mod names;
 pub mod scenes;

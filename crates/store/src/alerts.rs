@@ -191,10 +191,11 @@ pub(crate) fn plan(existing: &[StoredAlert], incoming: &[NewAlert]) -> Vec<Actio
                     .map(|c| c.data)
                     .collect();
                 cands.sort_unstable();
-                cands
-                    .into_iter()
-                    .map(|i| &existing[i])
-                    .find(|e| !taken.contains(&e.id) && e.geometry.intersects(g))
+                cands.into_iter().map(|i| &existing[i]).find(|e| {
+                    !taken.contains(&e.id)
+                        && (e.class == "fire") == (n.candidate.class == PixelClass::Fire)
+                        && e.geometry.intersects(g)
+                })
             });
             match hit {
                 None => Action::Insert,

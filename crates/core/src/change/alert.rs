@@ -259,6 +259,15 @@ impl<'a> PlotIndex<'a> {
         }
     }
 
+    /// Whether `shape` meets a forest plot.
+    pub fn touches_forest(&self, shape: &MultiPolygon<f64>) -> bool {
+        let Some(r) = shape.bounding_rect() else {
+            return false;
+        };
+        self.near([r.min().x, r.min().y], [r.max().x, r.max().y])
+            .any(|p| p.forest && p.geometry.intersects(shape))
+    }
+
     /// The plots `shape` overlaps, largest overlap first. Slivers where a
     /// pixel outline crosses a plot boundary — under 5 % of the alert and
     /// under 0.5 ha — are not attributions and are dropped.
@@ -418,6 +427,44 @@ pub fn priority(
         score: score.max(0),
         reasons,
     }
+}
+
+/// The priority of a fire alert: natural, special-use and protection forest
+/// and contracted plots first; a confident detection and a high fire
+/// radiative power (MW) weigh in.
+pub fn fire_priority(confident: bool, frp: f64, plots: &[PlotTouch]) -> Priority {
+    let mut score = 45;
+    let mut reasons = vec![format!("active fire, FRP {frp:.1} MW")];
+    if plots.iter().any(|p| p.nggocr == Some(1)) {
+        score += 30;
+        reasons.push("natural forest".into());
+    }
+    if plots.iter().any(|p| p.malr3 == Some(2)) {
+        score += 25;
+        reasons.push("special-use forest".into());
+    } else if plots.iter().any(|p| p.malr3 == Some(1)) {
+        score += 20;
+        reasons.push("protection forest".into());
+    }
+    if let Some(c) = plots.iter().find(|p| p.contracted) {
+        score += 15;
+        reasons.push(
+            match c
+                .nguoink
+                .clone()
+                .or_else(|| c.mangnk.map(|m| m.to_string()))
+            {
+                Some(h) => format!("protection contract held by {h} on {}", c.key),
+                None => format!("protection contract on {}", c.key),
+            },
+        );
+    }
+    if confident {
+        score += 10;
+        reasons.push("confident detection".into());
+    }
+    score += (frp / 5.0).round().clamp(0.0, 20.0) as i32;
+    Priority { score, reasons }
 }
 
 /// The year used to judge plantation age for an alert first seen on `date`.

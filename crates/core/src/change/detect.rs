@@ -127,6 +127,9 @@ pub enum PixelClass {
     Clearing = 4,
     /// High dNBR with charred signature.
     Burn = 5,
+    /// An active fire seen by a thermal hotspot (not a pixel class of the
+    /// detector; used by fire alerts).
+    Fire = 6,
 }
 
 impl PixelClass {
@@ -147,6 +150,7 @@ impl PixelClass {
             PixelClass::Degradation => "degradation",
             PixelClass::Clearing => "clearing",
             PixelClass::Burn => "burn",
+            PixelClass::Fire => "fire",
         }
     }
 }

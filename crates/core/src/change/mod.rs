@@ -20,7 +20,9 @@ pub mod polygon;
 pub mod rasterize;
 pub mod segment;
 
-pub use alert::{candidates, priority, AlertCandidate, PlotIndex, PlotTouch, Priority};
+pub use alert::{
+    candidates, fire_priority, priority, AlertCandidate, PlotIndex, PlotTouch, Priority,
+};
 pub use detect::{
     Confidence, Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series,
 };

@@ -213,7 +213,7 @@ pub struct Outcome {
     /// Components of unobserved forest pixels.
     pub unobserved: Vec<Component>,
     /// Pixels per class, indexed by [`PixelClass`] as `u8`.
-    pub pixels: [u64; 6],
+    pub pixels: [u64; 7],
     /// Quality tallies per scene.
     pub quality: Vec<QualityCounts>,
     /// Seasonal (NDVI, NBR) offsets applied per scene.
@@ -319,7 +319,7 @@ pub fn run<S: StripSource + Send>(
     // this one is classified (two buffer sets circulate between them).
     let mut changes = Segmenter::changes();
     let mut unobserved = Segmenter::unobserved();
-    let mut pixels = [0u64; 6];
+    let mut pixels = [0u64; 7];
     let mut quality = vec![QualityCounts::default(); scenes];
     let blank = PixelResult {
         class: PixelClass::NotForest,

@@ -128,7 +128,7 @@ pub struct Component {
 #[derive(Debug)]
 pub struct Segmenter {
     /// Selected classes, indexed by `PixelClass as usize`.
-    select: [bool; 6],
+    select: [bool; 7],
     runs: Vec<Run>,
     tallies: Vec<Tally>,
     parent: Vec<u32>,
@@ -139,15 +139,15 @@ pub struct Segmenter {
 impl Segmenter {
     /// A segmenter of change pixels.
     pub fn changes() -> Self {
-        Self::new([false, false, false, true, true, true])
+        Self::new([false, false, false, true, true, true, false])
     }
 
     /// A segmenter of unobserved forest pixels.
     pub fn unobserved() -> Self {
-        Self::new([false, false, true, false, false, false])
+        Self::new([false, false, true, false, false, false, false])
     }
 
-    fn new(select: [bool; 6]) -> Self {
+    fn new(select: [bool; 7]) -> Self {
         Segmenter {
             select,
             runs: vec![],
