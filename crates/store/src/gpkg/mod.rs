@@ -258,7 +258,7 @@ CREATE TABLE scenes (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POLYGON NOT NUL
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('scenes', 'features', 'scenes', 'Registered remote-sensing scenes: footprint, date, cloud fraction', {SRS_ID});
 INSERT INTO gpkg_geometry_columns VALUES ('scenes', 'geom', 'POLYGON', {SRS_ID}, 0, 0);
-CREATE TABLE weather (date TEXT PRIMARY KEY, t13 REAL NOT NULL, rh13 REAL, td13 REAL, rain_mm REAL NOT NULL,
+CREATE TABLE weather (fid INTEGER PRIMARY KEY AUTOINCREMENT, date TEXT NOT NULL UNIQUE, t13 REAL NOT NULL, rh13 REAL, td13 REAL, rain_mm REAL NOT NULL,
   source TEXT NOT NULL, loaded_at TEXT NOT NULL);
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('weather', 'attributes', 'weather', 'Daily weather at 13:00 for the fire-danger index');
