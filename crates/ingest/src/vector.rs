@@ -554,6 +554,75 @@ fn text_source(
     }
 }
 
+/// Largest uncompressed size an entry of an imported archive may declare.
+const MAX_ZIP_ENTRY: u64 = 4 * 1024 * 1024 * 1024 - 1;
+/// Largest expansion ratio of a sizeable entry (a zip bomb expands far more).
+const MAX_ZIP_RATIO: u64 = 1_000;
+
+/// Reads the sizes the archive's central directory declares and refuses
+/// absurd ones before GDAL inflates anything: an entry of 4 GiB or more
+/// (or a ZIP64 size), or one that would expand more than 1,000-fold into more
+/// than 64 MiB.
+fn check_zip_sizes(path: &Path) -> Result<(), IngestError> {
+    let bad = |detail: String| IngestError::Layer {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let u16_at = |i: usize| {
+        bytes
+            .get(i..i + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |i: usize| {
+        bytes
+            .get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // End of central directory: signature 0x06054b50 within the last 64 KiB + 22 bytes.
+    let start = bytes.len().saturating_sub(65_557);
+    let eocd = (start..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&i| u32_at(i) == Some(0x0605_4b50))
+        .ok_or_else(|| bad("is not a readable zip archive (no end of central directory)".into()))?;
+    let count = u16_at(eocd + 10).unwrap_or(0) as usize;
+    let mut at = u32_at(eocd + 16).unwrap_or(0) as usize;
+    for _ in 0..count {
+        if u32_at(at) != Some(0x0201_4b50) {
+            return Err(bad("has a damaged central directory".into()));
+        }
+        let (Some(compressed), Some(size), Some(n), Some(extra), Some(comment)) = (
+            u32_at(at + 20),
+            u32_at(at + 24),
+            u16_at(at + 28),
+            u16_at(at + 30),
+            u16_at(at + 32),
+        ) else {
+            return Err(bad("has a truncated central directory".into()));
+        };
+        let name = bytes
+            .get(at + 46..at + 46 + n as usize)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let (compressed, size) = (u64::from(compressed), u64::from(size));
+        if size >= MAX_ZIP_ENTRY {
+            return Err(bad(format!(
+                "entry {name} declares {size} bytes uncompressed (4 GiB or more): refusing to inflate it"
+            )));
+        }
+        if size > 64 * 1024 * 1024 && size > compressed.saturating_mul(MAX_ZIP_RATIO) {
+            return Err(bad(format!(
+                "entry {name} would expand from {compressed} to {size} bytes (over {MAX_ZIP_RATIO}×): refusing a likely zip bomb"
+            )));
+        }
+        at += 46 + n as usize + extra as usize + comment as usize;
+    }
+    Ok(())
+}
+
 /// For a `.zip`, the GDAL path (`/vsizip/…`) of the vector file inside it:
 /// the only one, or the one whose name is the requested layer.
 fn zip_member(path: &Path, layer: Option<&str>) -> Result<Option<PathBuf>, IngestError> {
@@ -568,6 +637,7 @@ fn zip_member(path: &Path, layer: Option<&str>) -> Result<Option<PathBuf>, Inges
         path: path.to_path_buf(),
         source,
     })?;
+    check_zip_sizes(path)?;
     let root = PathBuf::from(format!("/vsizip/{}", abs.display()));
     let entries =
         gdal::vsi::read_dir(&root, true).map_err(gdal_err(path, "list the zip archive"))?;
@@ -1594,6 +1664,34 @@ mod zip_tests {
                 && (err.contains("outside itself") || err.contains("could not list")),
             "{err}"
         );
+
+        // an archive whose directory declares an absurd size, and a bomb
+        for (name, size, csize) in [
+            ("huge.zip", 0xFFFF_FFF0u32, None),
+            ("bomb.zip", 900_000_000u32, Some(1_000u32)),
+        ] {
+            let z = dir.path().join(name);
+            let script = format!(
+                "import zipfile, struct\nz = zipfile.ZipFile({:?}, 'w', zipfile.ZIP_DEFLATED)\nfor e in ['shp', 'shx', 'dbf', 'prj']:\n    z.write({:?} + '.' + e, 'lo_rung.' + e)\nz.close()\nb = bytearray(open({:?}, 'rb').read())\ni = b.rfind(b'PK\\x01\\x02')\nstruct.pack_into('<I', b, i + 24, {size})\n{}\nopen({:?}, 'wb').write(b)\n",
+                z.display().to_string(),
+                inner.join("lo_rung").display().to_string(),
+                z.display().to_string(),
+                csize.map(|c| format!("struct.pack_into('<I', b, i + 20, {c})")).unwrap_or_default(),
+                z.display().to_string(),
+            );
+            assert!(std::process::Command::new("python3")
+                .args(["-c", &script])
+                .status()
+                .unwrap()
+                .success());
+            let err = read_plots(&z, &ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(name) && (err.contains("4 GiB or more") || err.contains("zip bomb")),
+                "{err}"
+            );
+        }
     }
 }
 
