@@ -301,6 +301,37 @@ pub fn latest_run(days: &[forest_core::fire::DailyWeather]) -> &[forest_core::fi
     &days[start..]
 }
 
+/// Forest plots per fuel-weighted danger level for an index value: plots
+/// and hectares at each level.
+pub fn plots_by_level(
+    index: f64,
+    shapes: &[forest_core::change::alert::PlotShape],
+    p: &forest_core::fire::DangerParams,
+) -> serde_json::Value {
+    use forest_core::fire::{roman, Fuel};
+    let mut plots = [0u64; 5];
+    let mut ha = [0f64; 5];
+    for s in shapes.iter().filter(|s| s.forest) {
+        let fuel = Fuel::of(s.touch.sldlr.as_deref(), s.touch.ldlr.as_deref());
+        let level = p.level(index * fuel.weight(&p.fuel_weights));
+        let k = usize::from(level.clamp(1, 5)) - 1;
+        plots[k] += 1;
+        ha[k] += forest_core::planar_area_ha(&s.geometry);
+    }
+    serde_json::Value::Array(
+        (0..5)
+            .map(|k| {
+                serde_json::json!({
+                    "level": k + 1,
+                    "level_roman": roman(k as u8 + 1),
+                    "forest_plots": plots[k],
+                    "forest_ha": (ha[k] * 100.0).round() / 100.0,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The fire-danger document of `/api/fire-danger` and `forest danger --json`.
 pub fn fire_danger(
     days: &[forest_core::fire::DailyWeather],

@@ -138,7 +138,12 @@ async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
 /// latest unbroken run of stored weather, and today's level.
 async fn fire_danger(State(s): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let weather = s.store.weather().await?;
-    Ok(Json(dto::fire_danger(&weather, &s.fire)))
+    let mut doc = dto::fire_danger(&weather, &s.fire);
+    if let Some(index) = doc["current"]["index"].as_f64() {
+        let shapes = s.store.plot_shapes().await?;
+        doc["forest_plots_by_level"] = dto::plots_by_level(index, &shapes, &s.fire);
+    }
+    Ok(Json(doc))
 }
 
 async fn stats(State(s): State<Arc<AppState>>) -> Result<Json<dto::IndicatorsDto>, ApiError> {

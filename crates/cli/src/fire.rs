@@ -58,7 +58,18 @@ pub async fn import_weather(cfg: &Config, file: &Path, dry_run: bool) -> anyhow:
 pub async fn danger(cfg: &Config, days: usize, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_store(cfg).await?;
     let weather = store.weather().await?;
-    let doc = forest_api::dto::fire_danger(&weather, &cfg.fire);
+    let mut doc = forest_api::dto::fire_danger(&weather, &cfg.fire);
+    let by_level = match doc["current"]["index"].as_f64() {
+        Some(index) => Some(forest_api::dto::plots_by_level(
+            index,
+            &store.plot_shapes().await?,
+            &cfg.fire,
+        )),
+        None => None,
+    };
+    if let Some(b) = &by_level {
+        doc["forest_plots_by_level"] = b.clone();
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
@@ -91,6 +102,23 @@ pub async fn danger(cfg: &Config, days: usize, json: bool) -> anyhow::Result<Exi
         roman(cur.level),
         cur.index
     );
+    if let Some(levels) = by_level.as_ref().and_then(|b| b.as_array()) {
+        let parts: Vec<String> = levels
+            .iter()
+            .filter(|l| l["forest_plots"].as_u64().unwrap_or(0) > 0)
+            .map(|l| {
+                format!(
+                    "{} {} plots ({} ha)",
+                    l["level_roman"].as_str().unwrap_or(""),
+                    l["forest_plots"],
+                    l["forest_ha"]
+                )
+            })
+            .collect();
+        if !parts.is_empty() {
+            println!("forest plots by fuel-weighted level: {}", parts.join(", "));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1460,6 +1460,11 @@ fn weather_gives_fire_danger_through_every_level_and_bad_files_change_nothing() 
         "the sample season passes every level"
     );
     assert_eq!(v["current"]["date"], "2026-04-30");
+    assert_eq!(
+        v["forest_plots_by_level"].as_array().unwrap().len(),
+        5,
+        "{v}"
+    );
     assert!(v["days"]
         .as_array()
         .unwrap()
