@@ -60,3 +60,37 @@ CREATE TABLE weather (
   loaded_at TIMESTAMPTZ NOT NULL,
   CHECK (rh13 IS NOT NULL OR td13 IS NOT NULL)
 );
+
+-- Webhook subscriptions and the delivery outbox (written with the alerts).
+CREATE TABLE subscriptions (
+  id BIGSERIAL PRIMARY KEY,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  filter JSONB NOT NULL,
+  active BOOLEAN NOT NULL DEFAULT TRUE,
+  created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE deliveries (
+  id BIGSERIAL PRIMARY KEY,
+  subscription_id BIGINT NOT NULL REFERENCES subscriptions(id),
+  alert_id BIGINT NOT NULL REFERENCES alerts(id),
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TIMESTAMPTZ NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  created_at TIMESTAMPTZ NOT NULL,
+  delivered_at TIMESTAMPTZ
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+CREATE TABLE delivery_attempts (
+  id BIGSERIAL PRIMARY KEY,
+  delivery_id BIGINT NOT NULL REFERENCES deliveries(id),
+  at TIMESTAMPTZ NOT NULL,
+  status INTEGER,
+  error TEXT,
+  duration_ms BIGINT NOT NULL
+);

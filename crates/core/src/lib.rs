@@ -16,6 +16,7 @@ pub mod contract;
 pub mod crs;
 pub mod fire;
 pub mod indicators;
+pub mod notify;
 pub mod plot;
 pub mod progress;
 pub mod schema;

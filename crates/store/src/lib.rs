@@ -12,6 +12,7 @@ pub mod alerts;
 mod columns;
 pub mod error;
 mod gpkg;
+pub mod notify;
 mod postgis;
 pub mod scenes;
 
@@ -214,6 +215,39 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
 
     /// All stored daily weather, by date.
     async fn weather(&self) -> Result<Vec<forest_core::fire::DailyWeather>>;
+
+    /// Adds a webhook subscription; returns its id.
+    async fn add_subscription(
+        &self,
+        url: &str,
+        secret: &str,
+        filter: &forest_core::notify::SubscriptionFilter,
+    ) -> Result<i64>;
+
+    /// Every subscription.
+    async fn subscriptions(&self) -> Result<Vec<notify::Subscription>>;
+
+    /// Stops a subscription (its pending deliveries are still made).
+    async fn deactivate_subscription(&self, id: i64) -> Result<bool>;
+
+    /// Pending deliveries due at `now`, oldest first.
+    async fn due_deliveries(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<notify::Delivery>>;
+
+    /// Records an attempt (and its outcome) in the delivery log.
+    async fn record_attempt(
+        &self,
+        id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+        attempt: &notify::Attempt,
+        duration_ms: i64,
+    ) -> Result<()>;
+
+    /// Deliveries, newest first.
+    async fn deliveries(&self, limit: i64) -> Result<Vec<notify::Delivery>>;
 
     /// Every alert, highest priority first.
     async fn alerts(&self) -> Result<Vec<alerts::StoredAlert>>;

@@ -616,6 +616,7 @@ impl PlotStore for PgStore {
             .await
             .map_err(self.err("lock the alerts"))?;
         let existing = self.read_alerts(&mut tx).await?;
+        let subs = self.read_subscriptions(&mut tx).await?;
         let plan = crate::alerts::plan(&existing, alerts);
         let mut report = SaveReport::default();
         for (a, action) in alerts.iter().zip(plan) {
@@ -644,6 +645,7 @@ impl PlotStore for PgStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(self.err("insert an alert"))?;
+                    self.outbox(&mut tx, &subs, id, "alert.new", a, now).await?;
                     sqlx::query(
                         "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, NULL, 'new', $4)",
                     )
@@ -696,6 +698,8 @@ impl PlotStore for PgStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(self.err("record the alert history"))?;
+                    self.outbox(&mut tx, &subs, id, "alert.updated", a, now)
+                        .await?;
                     report.updated += 1;
                 }
                 Action::Same { .. } => report.unchanged += 1,
@@ -1020,6 +1024,116 @@ impl PlotStore for PgStore {
             .collect()
     }
 
+    async fn add_subscription(
+        &self,
+        url: &str,
+        secret: &str,
+        filter: &forest_core::notify::SubscriptionFilter,
+    ) -> Result<i64> {
+        sqlx::query_scalar("INSERT INTO subscriptions (url, secret, filter, active, created_at) VALUES ($1, $2, $3::jsonb, TRUE, $4) RETURNING id")
+            .bind(url)
+            .bind(secret)
+            .bind(crate::alerts::json(filter))
+            .bind(Utc::now().trunc_subsecs(3))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("add the subscription"))
+    }
+
+    async fn subscriptions(&self) -> Result<Vec<crate::notify::Subscription>> {
+        let mut conn = self.pool.acquire().await.map_err(self.err("connect"))?;
+        self.read_subscriptions(&mut conn).await
+    }
+
+    async fn deactivate_subscription(&self, id: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE subscriptions SET active = FALSE WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("stop the subscription"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::notify::Delivery>> {
+        let rows: Vec<DeliveryRow> = sqlx::query_as(
+            "SELECT d.id, d.subscription_id, s.url, s.secret, d.alert_id, d.event, d.payload, d.idempotency_key, d.status, d.attempts,
+               d.next_attempt_at, d.last_status, d.last_error, d.delivered_at
+             FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the deliveries"))?;
+        Ok(rows.into_iter().map(PgStore::delivery).collect())
+    }
+
+    async fn record_attempt(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        attempt: &crate::notify::Attempt,
+        duration_ms: i64,
+    ) -> Result<()> {
+        use crate::notify::Attempt;
+        let (status, error) = match attempt {
+            Attempt::Delivered { status } => (Some(i32::from(*status)), None),
+            Attempt::Failed { status, error, .. } => (status.map(i32::from), Some(error.clone())),
+        };
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        sqlx::query("INSERT INTO delivery_attempts (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(at)
+            .bind(status)
+            .bind(&error)
+            .bind(duration_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("log the attempt"))?;
+        match attempt {
+            Attempt::Delivered { .. } => sqlx::query(
+                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $2, last_error = NULL, delivered_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(status)
+            .bind(at),
+            Attempt::Failed { retry_at, .. } => sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, last_status = $2, last_error = $3, next_attempt_at = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .bind(*retry_at),
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("update the delivery"))?;
+        tx.commit().await.map_err(self.err("commit the attempt"))?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, limit: i64) -> Result<Vec<crate::notify::Delivery>> {
+        let rows: Vec<DeliveryRow> = sqlx::query_as(
+            "SELECT d.id, d.subscription_id, s.url, s.secret, d.alert_id, d.event, d.payload, d.idempotency_key, d.status, d.attempts,
+               d.next_attempt_at, d.last_status, d.last_error, d.delivered_at
+             FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id ORDER BY d.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the deliveries"))?;
+        Ok(rows.into_iter().map(PgStore::delivery).collect())
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         let plot_rows = sqlx::query(r#"SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number COLLATE "C", position"#)
             .fetch_all(&self.pool)
@@ -1111,5 +1225,96 @@ impl PgStore {
             });
         }
         Ok(out)
+    }
+}
+
+type DeliveryRow = (
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    DateTime<Utc>,
+    Option<i32>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+impl PgStore {
+    async fn read_subscriptions(
+        &self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<Vec<crate::notify::Subscription>> {
+        let rows: Vec<(i64, String, String, String, bool, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, url, secret, filter::text, active, created_at FROM subscriptions ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(self.err("read the subscriptions"))?;
+        rows.into_iter()
+            .map(|(id, url, secret, filter, active, created_at)| {
+                Ok(crate::notify::Subscription {
+                    id,
+                    url,
+                    secret,
+                    filter: serde_json::from_str(&filter).map_err(|e| StoreError::Corrupt {
+                        key: format!("subscription {id}"),
+                        reason: e.to_string(),
+                    })?,
+                    active,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        subs: &[crate::notify::Subscription],
+        alert_id: i64,
+        event: &str,
+        a: &NewAlert,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (sub, payload, key) in crate::notify::deliveries_for(subs, alert_id, event, a) {
+            sqlx::query(
+                "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(sub)
+            .bind(alert_id)
+            .bind(event)
+            .bind(payload)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("record a delivery"))?;
+        }
+        Ok(())
+    }
+
+    fn delivery(r: DeliveryRow) -> crate::notify::Delivery {
+        crate::notify::Delivery {
+            id: r.0,
+            subscription_id: r.1,
+            url: r.2,
+            secret: r.3,
+            alert_id: r.4,
+            event: r.5,
+            payload: r.6,
+            idempotency_key: r.7,
+            status: r.8,
+            attempts: i64::from(r.9),
+            next_attempt_at: r.10,
+            last_status: r.11.map(i64::from),
+            last_error: r.12,
+            delivered_at: r.13,
+        }
     }
 }

@@ -124,6 +124,7 @@ conformance!(
     alert_lifecycle_with_history,
     plot_shapes_match_the_plots,
     weather_is_upserted_by_date,
+    deliveries_are_written_with_the_alerts_and_logged,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -673,4 +674,117 @@ async fn weather_is_upserted_by_date(s: DynStore) {
     assert_eq!(s.upsert_weather(&second, "b.csv").await.unwrap(), (1, 1));
     let all = s.weather().await.unwrap();
     assert_eq!(all, vec![first[0], second[0], second[1]]);
+}
+
+async fn deliveries_are_written_with_the_alerts_and_logged(s: DynStore) {
+    use forest_core::change::Confidence;
+    use forest_core::notify::SubscriptionFilter;
+    use forest_store::notify::Attempt;
+    let all = s
+        .add_subscription(
+            "http://127.0.0.1:9/hook",
+            "s3cret",
+            &SubscriptionFilter::default(),
+        )
+        .await
+        .unwrap();
+    let fire_only = SubscriptionFilter {
+        kinds: vec!["fire".into()],
+        ..Default::default()
+    };
+    let none = s
+        .add_subscription("http://127.0.0.1:9/fire", "x", &fire_only)
+        .await
+        .unwrap();
+    s.save_alerts(
+        &[alert(500_000.0, 2_400_000.0, 100.0, Confidence::Low)],
+        "detect",
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let due = s.due_deliveries(now, 10).await.unwrap();
+    assert_eq!(
+        due.len(),
+        1,
+        "one delivery, to the subscription that wants loss alerts"
+    );
+    assert_eq!(
+        (
+            due[0].subscription_id,
+            due[0].event.as_str(),
+            due[0].secret.as_str()
+        ),
+        (all, "alert.new", "s3cret")
+    );
+    let body: serde_json::Value = serde_json::from_str(&due[0].payload).unwrap();
+    assert_eq!(body["alert"]["class"], "clearing");
+    assert_eq!(
+        body["idempotency_key"].as_str(),
+        Some(due[0].idempotency_key.as_str())
+    );
+    // the same alert again: no news, no delivery; a confirmation: an update delivery
+    s.save_alerts(
+        &[alert(500_000.0, 2_400_000.0, 100.0, Confidence::Low)],
+        "detect",
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.due_deliveries(now, 10).await.unwrap().len(), 1);
+    s.save_alerts(
+        &[alert(500_000.0, 2_400_000.0, 100.0, Confidence::High)],
+        "detect",
+    )
+    .await
+    .unwrap();
+    let due = s
+        .due_deliveries(now + chrono::Duration::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.event.as_str()).collect::<Vec<_>>(),
+        vec!["alert.new", "alert.updated"]
+    );
+    // a failed attempt is retried later; a delivered one is done
+    let later = now + chrono::Duration::seconds(60);
+    s.record_attempt(
+        due[0].id,
+        now,
+        &Attempt::Failed {
+            status: Some(500),
+            error: "HTTP 500".into(),
+            retry_at: later,
+        },
+        12,
+    )
+    .await
+    .unwrap();
+    s.record_attempt(due[1].id, now, &Attempt::Delivered { status: 204 }, 8)
+        .await
+        .unwrap();
+    assert!(s
+        .due_deliveries(now + chrono::Duration::seconds(2), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let retry = s.due_deliveries(later, 10).await.unwrap();
+    assert_eq!(
+        (retry.len(), retry[0].attempts, retry[0].last_status),
+        (1, 1, Some(500))
+    );
+    let log = s.deliveries(10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log
+        .iter()
+        .any(|d| d.status == "delivered" && d.delivered_at.is_some()));
+    assert!(s.deactivate_subscription(none).await.unwrap());
+    assert!(
+        !s.subscriptions()
+            .await
+            .unwrap()
+            .iter()
+            .find(|x| x.id == none)
+            .unwrap()
+            .active
+    );
 }

@@ -262,6 +262,21 @@ CREATE TABLE weather (fid INTEGER PRIMARY KEY AUTOINCREMENT, date TEXT NOT NULL 
   source TEXT NOT NULL, loaded_at TEXT NOT NULL);
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('weather', 'attributes', 'weather', 'Daily weather at 13:00 for the fire-danger index');
+CREATE TABLE subscriptions (fid INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, secret TEXT NOT NULL,
+  filter TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL);
+CREATE TABLE deliveries (fid INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id INTEGER NOT NULL REFERENCES subscriptions(fid),
+  alert_id INTEGER NOT NULL REFERENCES alerts(fid), event TEXT NOT NULL, payload TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
+  last_status INTEGER, last_error TEXT, created_at TEXT NOT NULL, delivered_at TEXT);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+CREATE TABLE delivery_attempts (fid INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id INTEGER NOT NULL REFERENCES deliveries(fid),
+  at TEXT NOT NULL, status INTEGER, error TEXT, duration_ms INTEGER NOT NULL);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('subscriptions', 'attributes', 'subscriptions', 'Webhook subscriptions to alerts');
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('deliveries', 'attributes', 'deliveries', 'Outbox of webhook deliveries');
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('delivery_attempts', 'attributes', 'delivery_attempts', 'Delivery log: every attempt');
 UPDATE forest_meta SET value = '2' WHERE key = 'schema_version';",
         rtree = rtree_triggers("alerts", "geom")
     )
@@ -851,6 +866,7 @@ impl PlotStore for GpkgStore {
             let now = ts(Utc::now().trunc_subsecs(3));
             let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
             let existing = read_alerts(me, &tx)?;
+            let subs = read_subscriptions(me, &tx)?;
             let plan = crate::alerts::plan(&existing, &alerts);
             let mut report = SaveReport::default();
             for (a, action) in alerts.iter().zip(plan) {
@@ -881,6 +897,7 @@ impl PlotStore for GpkgStore {
                         )
                         .map_err(me.err("insert an alert"))?;
                         let id = tx.last_insert_rowid();
+                        outbox(me, &tx, &subs, id, "alert.new", a, &now)?;
                         tx.execute(
                             "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES (?1, ?2, ?3, NULL, 'new', ?4)",
                             params![id, now, actor, format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())],
@@ -921,6 +938,7 @@ impl PlotStore for GpkgStore {
                             params![id, now, actor, note],
                         )
                         .map_err(me.err("record the alert history"))?;
+                        outbox(me, &tx, &subs, id, "alert.updated", a, &now)?;
                         report.updated += 1;
                     }
                     Action::Same { .. } => report.unchanged += 1,
@@ -1201,6 +1219,93 @@ impl PlotStore for GpkgStore {
         .await
     }
 
+    async fn add_subscription(
+        &self,
+        url: &str,
+        secret: &str,
+        filter: &forest_core::notify::SubscriptionFilter,
+    ) -> Result<i64> {
+        let (url, secret, filter) = (
+            url.to_string(),
+            secret.to_string(),
+            crate::alerts::json(filter),
+        );
+        self.with(move |me, conn| {
+            conn.execute(
+                "INSERT INTO subscriptions (url, secret, filter, active, created_at) VALUES (?1, ?2, ?3, 1, ?4)",
+                params![url, secret, filter, ts(Utc::now().trunc_subsecs(3))],
+            )
+            .map_err(me.err("add the subscription"))?;
+            Ok(conn.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn subscriptions(&self) -> Result<Vec<crate::notify::Subscription>> {
+        self.with(|me, conn| read_subscriptions(me, conn)).await
+    }
+
+    async fn deactivate_subscription(&self, id: i64) -> Result<bool> {
+        self.with(move |me, conn| {
+            Ok(conn
+                .execute("UPDATE subscriptions SET active = 0 WHERE fid = ?1", [id])
+                .map_err(me.err("stop the subscription"))?
+                > 0)
+        })
+        .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::notify::Delivery>> {
+        self.with(move |me, conn| read_deliveries(me, conn, Some(&ts(now)), limit))
+            .await
+    }
+
+    async fn record_attempt(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        attempt: &crate::notify::Attempt,
+        duration_ms: i64,
+    ) -> Result<()> {
+        let attempt = attempt.clone();
+        self.with(move |me, conn| {
+            use crate::notify::Attempt;
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            let (status, error) = match &attempt {
+                Attempt::Delivered { status } => (Some(i64::from(*status)), None),
+                Attempt::Failed { status, error, .. } => (status.map(i64::from), Some(error.clone())),
+            };
+            tx.execute(
+                "INSERT INTO delivery_attempts (delivery_id, at, status, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, ts(at), status, error, duration_ms],
+            )
+            .map_err(me.err("log the attempt"))?;
+            match &attempt {
+                Attempt::Delivered { .. } => tx.execute(
+                    "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ?2, last_error = NULL, delivered_at = ?3 WHERE fid = ?1",
+                    params![id, status, ts(at)],
+                ),
+                Attempt::Failed { retry_at, .. } => tx.execute(
+                    "UPDATE deliveries SET attempts = attempts + 1, last_status = ?2, last_error = ?3, next_attempt_at = ?4 WHERE fid = ?1",
+                    params![id, status, error, ts(*retry_at)],
+                ),
+            }
+            .map_err(me.err("update the delivery"))?;
+            tx.commit().map_err(me.err("commit the attempt"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn deliveries(&self, limit: i64) -> Result<Vec<crate::notify::Delivery>> {
+        self.with(move |me, conn| read_deliveries(me, conn, None, limit))
+            .await
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         self.with(|me, conn| {
             let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
@@ -1350,4 +1455,110 @@ fn read_alerts_where(
         });
     }
     Ok(out)
+}
+
+fn read_subscriptions(
+    me: &GpkgStore,
+    conn: &Connection,
+) -> Result<Vec<crate::notify::Subscription>> {
+    let mut st = conn
+        .prepare(
+            "SELECT fid, url, secret, filter, active, created_at FROM subscriptions ORDER BY fid",
+        )
+        .map_err(me.err("read the subscriptions"))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(me.err("read the subscriptions"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, url, secret, filter, active, created) =
+            row.map_err(me.err("read the subscriptions"))?;
+        out.push(crate::notify::Subscription {
+            id,
+            url,
+            secret,
+            filter: serde_json::from_str(&filter).map_err(|e| StoreError::Corrupt {
+                key: format!("subscription {id}"),
+                reason: e.to_string(),
+            })?,
+            active: active != 0,
+            created_at: parse_ts(&created),
+        });
+    }
+    Ok(out)
+}
+
+fn outbox(
+    me: &GpkgStore,
+    tx: &Connection,
+    subs: &[crate::notify::Subscription],
+    alert_id: i64,
+    event: &str,
+    a: &NewAlert,
+    now: &str,
+) -> Result<()> {
+    for (sub, payload, key) in crate::notify::deliveries_for(subs, alert_id, event, a) {
+        tx.execute(
+            "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![sub, alert_id, event, payload, key, now],
+        )
+        .map_err(me.err("record a delivery"))?;
+    }
+    Ok(())
+}
+
+fn read_deliveries(
+    me: &GpkgStore,
+    conn: &Connection,
+    due: Option<&str>,
+    limit: i64,
+) -> Result<Vec<crate::notify::Delivery>> {
+    let sql = format!(
+        "SELECT d.fid, d.subscription_id, s.url, s.secret, d.alert_id, d.event, d.payload, d.idempotency_key, d.status, d.attempts,
+           d.next_attempt_at, d.last_status, d.last_error, d.delivered_at
+         FROM deliveries d JOIN subscriptions s ON s.fid = d.subscription_id {} LIMIT ?1",
+        if due.is_some() { "WHERE d.status = 'pending' AND d.next_attempt_at <= ?2 ORDER BY d.next_attempt_at, d.fid" } else { "ORDER BY d.fid DESC" }
+    );
+    let mut st = conn.prepare(&sql).map_err(me.err("read the deliveries"))?;
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<crate::notify::Delivery> {
+        Ok(crate::notify::Delivery {
+            id: r.get(0)?,
+            subscription_id: r.get(1)?,
+            url: r.get(2)?,
+            secret: r.get(3)?,
+            alert_id: r.get(4)?,
+            event: r.get(5)?,
+            payload: r.get(6)?,
+            idempotency_key: r.get(7)?,
+            status: r.get(8)?,
+            attempts: r.get(9)?,
+            next_attempt_at: parse_ts(&r.get::<_, String>(10)?),
+            last_status: r.get(11)?,
+            last_error: r.get(12)?,
+            delivered_at: r.get::<_, Option<String>>(13)?.map(|s| parse_ts(&s)),
+        })
+    };
+    let rows: Vec<_> = match due {
+        Some(now) => st
+            .query_map(params![limit, now], map)
+            .map_err(me.err("read the deliveries"))?
+            .collect(),
+        None => st
+            .query_map(params![limit], map)
+            .map_err(me.err("read the deliveries"))?
+            .collect(),
+    };
+    rows.into_iter()
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(me.err("read the deliveries"))
 }
