@@ -9,6 +9,7 @@
 mod alerts;
 pub mod dto;
 mod error;
+pub mod notify;
 pub mod ogc;
 
 use std::sync::Arc;

@@ -693,9 +693,17 @@ async fn serve_store(cfg: &Config, store: DynStore) -> anyhow::Result<ExitCode> 
         reference_year: cfg.reference_year,
         fire: cfg.fire.clone(),
     };
-    forest_api::serve(listener, state, shutdown())
-        .await
-        .context("server failed")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dispatcher = tokio::spawn(forest_api::notify::run_dispatcher(
+        Arc::clone(&store),
+        cfg.notify.clone(),
+        stop_rx,
+    ));
+    let served = forest_api::serve(listener, state, shutdown()).await;
+    let _ = stop_tx.send(true);
+    // an attempt in flight may finish; what is left stays in the outbox
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(15), dispatcher).await;
+    served.context("server failed")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -33,6 +33,9 @@ pub struct FileConfig {
     /// Fire-danger thresholds, rain reset and fuel weights (`[fire]`).
     #[serde(default)]
     pub fire: forest_core::fire::DangerParams,
+    /// Webhook dispatcher settings (`[notify]`).
+    #[serde(default)]
+    pub notify: forest_api::notify::NotifyConfig,
 }
 
 /// Plan targets; missing keys keep the commune plan's values.
@@ -91,6 +94,8 @@ pub struct Config {
     pub detect: forest_core::change::Params,
     /// Fire-danger parameters.
     pub fire: forest_core::fire::DangerParams,
+    /// Webhook dispatcher settings.
+    pub notify: forest_api::notify::NotifyConfig,
 }
 
 impl Config {
@@ -145,6 +150,7 @@ impl Config {
                 .or(fc.reference_year)
                 .unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
             targets,
+            notify: fc.notify,
             fire: {
                 fc.fire
                     .validate()

@@ -7,6 +7,7 @@ mod config;
 mod detect;
 mod fire;
 mod sample;
+mod subscriptions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -129,6 +130,18 @@ enum Command {
     /// Satellite hotspots (FIRMS CSV) → fire alerts.
     #[command(subcommand)]
     Hotspots(HotspotsCommand),
+    /// Webhook subscriptions to alerts.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
+    /// The webhook delivery log, newest first.
+    Deliveries {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The alert queue: list, show, change status.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -143,6 +156,48 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = forest_sample::figures::SEED)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionsCommand {
+    /// Subscribe a webhook URL to alerts; `forest serve` delivers them (signed, retried).
+    Add {
+        /// Where to POST.
+        #[arg(long)]
+        url: String,
+        /// Key of the HMAC-SHA256 signature header (at least 8 characters).
+        #[arg(long, env = "FOREST_WEBHOOK_SECRET")]
+        secret: String,
+        /// loss and/or fire (default both).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Lowest priority.
+        #[arg(long)]
+        min_priority: Option<i32>,
+        /// Lowest confidence: low or high.
+        #[arg(long)]
+        min_confidence: Option<String>,
+        /// Only these compartments (tk).
+        #[arg(long)]
+        tk: Vec<String>,
+        /// Only these plots (maxa/tk/khoanh/lo).
+        #[arg(long = "plot")]
+        plots: Vec<String>,
+        /// Only these forest owner codes (machur).
+        #[arg(long = "owner")]
+        owners: Vec<i64>,
+    },
+    /// The subscriptions.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a subscription.
+    Stop {
+        /// Subscription number.
+        id: i64,
     },
 }
 
@@ -400,6 +455,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Weather(WeatherCommand::Import { file, dry_run }) => {
             fire::import_weather(&cfg, &file, dry_run).await
         }
+        Command::Subscriptions(SubscriptionsCommand::Add {
+            url,
+            secret,
+            kinds,
+            min_priority,
+            min_confidence,
+            tk,
+            plots,
+            owners,
+        }) => {
+            let filter = forest_core::notify::SubscriptionFilter {
+                kinds,
+                min_priority,
+                min_confidence,
+                tk,
+                plots,
+                owners,
+            };
+            subscriptions::add(&cfg, &url, &secret, filter).await
+        }
+        Command::Subscriptions(SubscriptionsCommand::List { json }) => {
+            subscriptions::list(&cfg, json).await
+        }
+        Command::Subscriptions(SubscriptionsCommand::Stop { id }) => {
+            subscriptions::stop(&cfg, id).await
+        }
+        Command::Deliveries { limit, json } => subscriptions::deliveries(&cfg, limit, json).await,
         Command::Hotspots(HotspotsCommand::Import { file, dry_run }) => {
             fire::import_hotspots(&cfg, &file, dry_run).await
         }

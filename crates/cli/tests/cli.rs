@@ -1593,3 +1593,199 @@ fn hotspots_in_forest_become_fire_alerts_once_and_bad_files_change_nothing() {
         assert_eq!(before, std::fs::read(&gpkg).unwrap());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Webhook deliveries
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A webhook receiver on loopback: records every request (headers, body);
+/// answers 500 to the first `fail_first` requests, 200 afterwards.
+fn receiver(
+    port: u16,
+    fail_first: usize,
+) -> std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        let mut served = 0usize;
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body) = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), String::new());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let head = text[..i].to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < i + 4 + len {
+                        let n = s.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let all = String::from_utf8_lossy(&buf).to_string();
+                    break (head, all[i + 4..].to_string());
+                }
+            };
+            served += 1;
+            let status = if served <= fail_first {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = s.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if served > fail_first {
+                g.lock().unwrap().push((head, body));
+            }
+        }
+    });
+    got
+}
+
+#[test]
+fn webhook_deliveries_survive_a_killed_service_and_a_receiver_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = dir.path().join("forest.gpkg");
+    let store = gpkg.to_str().unwrap();
+    load_sample(store);
+    let config = dir.path().join("forest.toml");
+    std::fs::write(&config, "[notify]\ninitial_backoff_ms = 100\nmax_backoff_ms = 400\npoll_ms = 100\ntimeout_ms = 2000\n").unwrap();
+    let hook_port = free_port();
+    let mut c = forest(store);
+    c.args([
+        "subscriptions",
+        "add",
+        "--url",
+        &format!("http://127.0.0.1:{hook_port}/hook"),
+        "--secret",
+        "commune-secret",
+        "--kind",
+        "fire",
+    ]);
+    ok(c);
+    // six fire alerts → six deliveries in the outbox, written with the alerts
+    let mut c = forest(store);
+    c.args(["hotspots", "import"])
+        .arg(sample("vinh_thong_hotspots_2026-03.csv"));
+    assert!(ok(c).contains("fire alerts: 6 new"));
+    let serve = |port: u16| {
+        let mut c = forest(store);
+        c.env("FOREST_CONFIG", &config)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.spawn().unwrap()
+    };
+    let deliveries = || -> Vec<serde_json::Value> {
+        let mut c = forest(store);
+        c.args(["deliveries", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&ok(c))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    // the receiver is down: the service tries, fails, and is killed outright
+    let mut child = serve(free_port());
+    let start = Instant::now();
+    while deliveries()
+        .iter()
+        .filter(|d| d["attempts"].as_i64().unwrap_or(0) >= 1)
+        .count()
+        < 6
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no attempts made: {:?}",
+            deliveries()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let pending = deliveries();
+    assert_eq!(pending.len(), 6);
+    assert!(
+        pending
+            .iter()
+            .all(|d| d["status"] == "pending" && d["last_error"].is_string()),
+        "{pending:?}"
+    );
+    // the receiver comes back (failing its first answer) and the service restarts: everything arrives
+    let got = receiver(hook_port, 1);
+    let mut child = serve(free_port());
+    let start = Instant::now();
+    loop {
+        let delivered = deliveries()
+            .iter()
+            .filter(|d| d["status"] == "delivered")
+            .count();
+        if delivered == 6 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "only {delivered} of 6 delivered: {:?}",
+            deliveries()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got = got.lock().unwrap().clone();
+    let mut keys = std::collections::BTreeSet::new();
+    for (head, body) in &got {
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            header("x-forest-signature"),
+            forest_api::notify::signature("commune-secret", body.as_bytes()),
+            "signed body"
+        );
+        assert_eq!(header("x-forest-event"), "alert.new");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["alert"]["class"], "fire");
+        assert_eq!(
+            v["idempotency_key"].as_str().unwrap(),
+            header("idempotency-key")
+        );
+        keys.insert(header("idempotency-key"));
+    }
+    assert_eq!(
+        keys.len(),
+        6,
+        "every delivery arrived (at least once): {} requests",
+        got.len()
+    );
+}
