@@ -73,7 +73,7 @@ CREATE TABLE subscriptions (
 CREATE TABLE deliveries (
   id BIGSERIAL PRIMARY KEY,
   subscription_id BIGINT NOT NULL REFERENCES subscriptions(id),
-  alert_id BIGINT NOT NULL REFERENCES alerts(id),
+  alert_id BIGINT REFERENCES alerts(id),
   event TEXT NOT NULL,
   payload TEXT NOT NULL,
   idempotency_key TEXT NOT NULL UNIQUE,

@@ -123,12 +123,12 @@ pub async fn run_dispatcher(
             let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             match &attempt {
                 Attempt::Delivered { status } => {
-                    tracing::info!(delivery = d.id, alert = d.alert_id, url = %d.url, status, "webhook delivered")
+                    tracing::info!(delivery = d.id, alert = ?d.alert_id, url = %d.url, status, "webhook delivered")
                 }
                 Attempt::Failed {
                     error, retry_at, ..
                 } => {
-                    tracing::warn!(delivery = d.id, alert = d.alert_id, url = %d.url, attempts = d.attempts + 1, %error, %retry_at, "webhook failed; will retry")
+                    tracing::warn!(delivery = d.id, alert = ?d.alert_id, url = %d.url, attempts = d.attempts + 1, %error, %retry_at, "webhook failed; will retry")
                 }
             }
             if let Err(e) = store.record_attempt(d.id, Utc::now(), &attempt, ms).await {

@@ -44,9 +44,46 @@ pub async fn import_weather(cfg: &Config, file: &Path, dry_run: bool) -> anyhow:
         return Ok(ExitCode::SUCCESS);
     }
     let store = open_store(cfg).await?;
+    // The level on the latest day, before and after this file.
+    let stored = store.weather().await?;
+    let level_of = |days: &[forest_core::fire::DailyWeather]| {
+        let run = forest_api::dto::latest_run(days);
+        danger_series(run, &cfg.fire)
+            .ok()
+            .and_then(|s| s.last().map(|d| (d.date, d.level, d.index)))
+    };
+    let before = level_of(&stored);
+    let mut merged: std::collections::BTreeMap<chrono::NaiveDate, forest_core::fire::DailyWeather> =
+        stored.iter().map(|d| (d.date, *d)).collect();
+    for d in &w.days {
+        merged.insert(d.date, *d);
+    }
+    let merged: Vec<_> = merged.into_values().collect();
+    let after = level_of(&merged);
+    let event = match (before, after) {
+        (b, Some((date, level, index))) if b.map(|x| x.1) != Some(level) => {
+            Some(serde_json::json!({
+                "event": "danger.level_changed",
+                "date": date.to_string(),
+                "level": level,
+                "level_roman": roman(level),
+                "previous_level": b.map(|x| x.1),
+                "index": (index * 10.0).round() / 10.0,
+            }))
+        }
+        _ => None,
+    };
     let (new, replaced) = store
-        .upsert_weather(&w.days, &file.display().to_string())
+        .upsert_weather(&w.days, &file.display().to_string(), event.as_ref())
         .await?;
+    if let Some(e) = &event {
+        println!(
+            "fire danger level now {} on {} (was {})",
+            e["level_roman"].as_str().unwrap_or(""),
+            e["date"].as_str().unwrap_or(""),
+            before.map_or("-".to_string(), |b| roman(b.1).to_string())
+        );
+    }
     println!(
         "weather: {new} new day(s), {replaced} replaced ({} – {})",
         first.map(|d| d.to_string()).unwrap_or_default(),

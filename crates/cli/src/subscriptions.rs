@@ -68,11 +68,12 @@ pub async fn deliveries(cfg: &Config, limit: i64, json: bool) -> anyhow::Result<
     } else {
         for d in &ds {
             println!(
-                "#{:<5} {:9} {:13} alert #{:<5} attempts {:2} {}{}",
+                "#{:<5} {:9} {:21} {:12} attempts {:2} {}{}",
                 d.id,
                 d.status,
                 d.event,
-                d.alert_id,
+                d.alert_id
+                    .map_or("-".to_string(), |a| format!("alert #{a}")),
                 d.attempts,
                 d.url,
                 d.last_error

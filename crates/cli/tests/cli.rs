@@ -1442,9 +1442,37 @@ fn weather_gives_fire_danger_through_every_level_and_bad_files_change_nothing() 
     let gpkg = dir.path().join("forest.gpkg");
     let store = gpkg.to_str().unwrap();
     let mut c = forest(store);
+    c.args([
+        "subscriptions",
+        "add",
+        "--url",
+        "http://127.0.0.1:9/danger",
+        "--secret",
+        "danger-secret",
+        "--kind",
+        "danger",
+    ]);
+    ok(c);
+    let mut c = forest(store);
     c.args(["weather", "import"])
         .arg(sample("vinh_thong_weather_2026.csv"));
-    assert!(ok(c).contains("120 new day(s)"));
+    let text = ok(c);
+    assert!(
+        text.contains("120 new day(s)")
+            && text.contains("fire danger level now II on 2026-04-30 (was -)"),
+        "{text}"
+    );
+    let mut c = forest(store);
+    c.args(["deliveries", "--json"]);
+    let d: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();
+    assert_eq!(d[0]["event"], "danger.level_changed", "{d}");
+    let mut c = forest(store);
+    c.args(["weather", "import"])
+        .arg(sample("vinh_thong_weather_2026.csv"));
+    assert!(
+        !ok(c).contains("fire danger level now"),
+        "no change, no event"
+    );
     let mut c = forest(store);
     c.args(["danger", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&ok(c)).unwrap();

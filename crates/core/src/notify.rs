@@ -10,7 +10,8 @@ use crate::change::{Confidence, PixelClass, PlotTouch};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SubscriptionFilter {
-    /// `loss` (clearing, degradation, burn) and/or `fire`.
+    /// `loss` (clearing, degradation, burn), `fire` and/or `danger` (changes
+    /// of the fire-danger level).
     pub kinds: Vec<String>,
     /// Lowest priority score.
     pub min_priority: Option<i32>,
@@ -30,9 +31,9 @@ impl SubscriptionFilter {
         if let Some(k) = self
             .kinds
             .iter()
-            .find(|k| !["loss", "fire"].contains(&k.as_str()))
+            .find(|k| !["loss", "fire", "danger"].contains(&k.as_str()))
         {
-            return Err(format!("kind '{k}': loss or fire"));
+            return Err(format!("kind '{k}': loss, fire or danger"));
         }
         if let Some(c) = self
             .min_confidence
@@ -49,6 +50,11 @@ impl SubscriptionFilter {
             return Err(format!("plot '{p}' is not a plot key maxa/tk/khoanh/lo"));
         }
         Ok(())
+    }
+
+    /// Whether changes of the fire-danger level are wanted.
+    pub fn wants_danger(&self) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == "danger")
     }
 
     /// Whether an alert of this class, confidence and priority touching

@@ -206,11 +206,13 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
     async fn scenes(&self) -> Result<Vec<scenes::SceneRecord>>;
 
     /// Stores daily weather (upsert by date) in one transaction; returns
-    /// (new days, replaced days).
+    /// (new days, replaced days). A fire-danger level change event, when
+    /// given, is put in the delivery outbox in the same transaction.
     async fn upsert_weather(
         &self,
         days: &[forest_core::fire::DailyWeather],
         source: &str,
+        danger_event: Option<&serde_json::Value>,
     ) -> Result<(u64, u64)>;
 
     /// All stored daily weather, by date.

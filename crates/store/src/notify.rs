@@ -38,8 +38,8 @@ pub struct Delivery {
     /// Its secret.
     #[serde(skip)]
     pub secret: String,
-    /// Alert.
-    pub alert_id: i64,
+    /// Alert (none for fire-danger events).
+    pub alert_id: Option<i64>,
     /// `alert.new` or `alert.updated`.
     pub event: String,
     /// The JSON body.
@@ -98,6 +98,23 @@ pub(crate) fn payload(alert_id: i64, event: &str, a: &NewAlert, key: &str) -> St
         }
     })
     .to_string()
+}
+
+/// The deliveries a fire-danger level change makes: (subscription id,
+/// payload, key).
+pub(crate) fn danger_deliveries(
+    subs: &[Subscription],
+    event: &serde_json::Value,
+) -> Vec<(i64, String, String)> {
+    subs.iter()
+        .filter(|s| s.active && s.filter.wants_danger())
+        .map(|s| {
+            let key = uuid::Uuid::new_v4().to_string();
+            let mut body = event.clone();
+            body["idempotency_key"] = serde_json::Value::String(key.clone());
+            (s.id, body.to_string(), key)
+        })
+        .collect()
 }
 
 /// The deliveries an alert event makes: (subscription id, payload, key).

@@ -955,6 +955,7 @@ impl PlotStore for PgStore {
         &self,
         days: &[forest_core::fire::DailyWeather],
         source: &str,
+        danger_event: Option<&serde_json::Value>,
     ) -> Result<(u64, u64)> {
         use forest_core::fire::Humidity;
         let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
@@ -989,6 +990,22 @@ impl PlotStore for PgStore {
                 new += 1;
             } else {
                 replaced += 1;
+            }
+        }
+        if let Some(ev) = danger_event {
+            let subs = self.read_subscriptions(&mut tx).await?;
+            for (sub, payload, key) in crate::notify::danger_deliveries(&subs, ev) {
+                sqlx::query(
+                    "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
+                     VALUES ($1, NULL, 'danger.level_changed', $2, $3, $4, $4)",
+                )
+                .bind(sub)
+                .bind(payload)
+                .bind(key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("record a delivery"))?;
             }
         }
         tx.commit().await.map_err(self.err("commit the weather"))?;
@@ -1233,7 +1250,7 @@ type DeliveryRow = (
     i64,
     String,
     String,
-    i64,
+    Option<i64>,
     String,
     String,
     String,

@@ -666,14 +666,58 @@ async fn weather_is_upserted_by_date(s: DynStore) {
         d(1, 30.0, Humidity::Relative(50.0), 0.0),
         d(2, 31.5, Humidity::DewPoint(18.25), 7.5),
     ];
-    assert_eq!(s.upsert_weather(&first, "a.csv").await.unwrap(), (2, 0));
+    assert_eq!(
+        s.upsert_weather(&first, "a.csv", None).await.unwrap(),
+        (2, 0)
+    );
     let second = vec![
         d(2, 32.0, Humidity::Relative(40.0), 0.0),
         d(3, 29.0, Humidity::Relative(60.0), 0.0),
     ];
-    assert_eq!(s.upsert_weather(&second, "b.csv").await.unwrap(), (1, 1));
+    assert_eq!(
+        s.upsert_weather(&second, "b.csv", None).await.unwrap(),
+        (1, 1)
+    );
     let all = s.weather().await.unwrap();
     assert_eq!(all, vec![first[0], second[0], second[1]]);
+    // a level change goes to the outbox with the weather, to danger subscribers only
+    let danger = forest_core::notify::SubscriptionFilter {
+        kinds: vec!["danger".into()],
+        ..Default::default()
+    };
+    let loss = forest_core::notify::SubscriptionFilter {
+        kinds: vec!["loss".into()],
+        ..Default::default()
+    };
+    let sub = s
+        .add_subscription("http://127.0.0.1:9/danger", "s3cret-danger", &danger)
+        .await
+        .unwrap();
+    s.add_subscription("http://127.0.0.1:9/loss", "s3cret-loss", &loss)
+        .await
+        .unwrap();
+    let ev = serde_json::json!({ "event": "danger.level_changed", "level": 3 });
+    s.upsert_weather(
+        &[d(4, 33.0, Humidity::Relative(35.0), 0.0)],
+        "c.csv",
+        Some(&ev),
+    )
+    .await
+    .unwrap();
+    let due = s
+        .due_deliveries(chrono::Utc::now() + chrono::Duration::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (
+            due[0].subscription_id,
+            due[0].alert_id,
+            due[0].event.as_str()
+        ),
+        (sub, None, "danger.level_changed")
+    );
+    assert!(due[0].payload.contains("\"level\":3"));
 }
 
 async fn deliveries_are_written_with_the_alerts_and_logged(s: DynStore) {

@@ -265,7 +265,7 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
 CREATE TABLE subscriptions (fid INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, secret TEXT NOT NULL,
   filter TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL);
 CREATE TABLE deliveries (fid INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id INTEGER NOT NULL REFERENCES subscriptions(fid),
-  alert_id INTEGER NOT NULL REFERENCES alerts(fid), event TEXT NOT NULL, payload TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+  alert_id INTEGER REFERENCES alerts(fid), event TEXT NOT NULL, payload TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
   status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
   last_status INTEGER, last_error TEXT, created_at TEXT NOT NULL, delivered_at TEXT);
 CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
@@ -1136,10 +1136,12 @@ impl PlotStore for GpkgStore {
         &self,
         days: &[forest_core::fire::DailyWeather],
         source: &str,
+        danger_event: Option<&serde_json::Value>,
     ) -> Result<(u64, u64)> {
         use forest_core::fire::Humidity;
         let days = days.to_vec();
         let source = source.to_string();
+        let danger_event = danger_event.cloned();
         self.with(move |me, conn| {
             let now = ts(Utc::now().trunc_subsecs(3));
             let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
@@ -1163,6 +1165,17 @@ impl PlotStore for GpkgStore {
                     replaced += 1;
                 } else {
                     new += 1;
+                }
+            }
+            if let Some(ev) = &danger_event {
+                let subs = read_subscriptions(me, &tx)?;
+                for (sub, payload, key) in crate::notify::danger_deliveries(&subs, ev) {
+                    tx.execute(
+                        "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
+                         VALUES (?1, NULL, 'danger.level_changed', ?2, ?3, ?4, ?4)",
+                        params![sub, payload, key, now],
+                    )
+                    .map_err(me.err("record a delivery"))?;
                 }
             }
             tx.commit().map_err(me.err("commit the weather"))?;
