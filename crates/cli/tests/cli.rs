@@ -1633,11 +1633,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A webhook receiver on loopback: records every request (headers, body);
-/// answers 500 to the first `fail_first` requests, 200 afterwards.
+/// How the test receiver treats one of its first requests.
+#[derive(Clone, Copy)]
+enum Misbehave {
+    /// Closes the connection without answering.
+    Close,
+    /// Answers after this many milliseconds (longer than the sender waits).
+    Slow(u64),
+    /// Answers 500.
+    Error,
+}
+
+/// A webhook receiver on loopback: records every request it accepts
+/// (headers, body); misbehaves on the first requests as `plan` says, then
+/// answers 200.
 fn receiver(
     port: u16,
-    fail_first: usize,
+    plan: Vec<Misbehave>,
 ) -> std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> {
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -1677,18 +1689,24 @@ fn receiver(
                 }
             };
             served += 1;
-            let status = if served <= fail_first {
-                "500 Internal Server Error"
-            } else {
-                "200 OK"
-            };
-            let _ = s.write_all(
-                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-            if served > fail_first {
-                g.lock().unwrap().push((head, body));
+            match plan.get(served - 1) {
+                Some(Misbehave::Close) => continue, // dropped without a word
+                Some(Misbehave::Slow(ms)) => {
+                    std::thread::sleep(Duration::from_millis(*ms));
+                    let _ = s.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue; // too late: the sender has given up and will retry
+                }
+                Some(Misbehave::Error) => {
+                    let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
+                None => {}
             }
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            g.lock().unwrap().push((head, body));
         }
     });
     got
@@ -1701,7 +1719,7 @@ fn webhook_deliveries_survive_a_killed_service_and_a_receiver_that_is_down() {
     let store = gpkg.to_str().unwrap();
     load_sample(store);
     let config = dir.path().join("forest.toml");
-    std::fs::write(&config, "[notify]\ninitial_backoff_ms = 100\nmax_backoff_ms = 400\npoll_ms = 100\ntimeout_ms = 2000\n").unwrap();
+    std::fs::write(&config, "[notify]\ninitial_backoff_ms = 100\nmax_backoff_ms = 400\npoll_ms = 100\ntimeout_ms = 1000\n").unwrap();
     let hook_port = free_port();
     let mut c = forest(store);
     c.args([
@@ -1763,8 +1781,13 @@ fn webhook_deliveries_survive_a_killed_service_and_a_receiver_that_is_down() {
             .all(|d| d["status"] == "pending" && d["last_error"].is_string()),
         "{pending:?}"
     );
-    // the receiver comes back (failing its first answer) and the service restarts: everything arrives
-    let got = receiver(hook_port, 1);
+    // the receiver comes back — closing its first connection, answering the
+    // second too slowly and the third with 500 — and the service restarts:
+    // everything arrives
+    let got = receiver(
+        hook_port,
+        vec![Misbehave::Close, Misbehave::Slow(2_500), Misbehave::Error],
+    );
     let mut child = serve(free_port());
     let start = Instant::now();
     loop {
