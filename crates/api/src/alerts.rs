@@ -383,6 +383,7 @@ mod tests {
             targets: Targets::default(),
             reference_year: 2026,
             fire: Default::default(),
+            cors_origins: vec!["*".into()],
         });
 
         let (s, body) = get(&app, "/collections/alerts/items").await;

@@ -39,6 +39,34 @@ pub struct AppState {
     pub reference_year: i64,
     /// Fire-danger thresholds and rain reset.
     pub fire: forest_core::fire::DangerParams,
+    /// Origins allowed to call the API from a browser (CORS); `*` for any;
+    /// empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+/// CORS for the configured origins (GET only: the API is read-only for
+/// browsers on other origins).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let methods = [
+        axum::http::Method::GET,
+        axum::http::Method::HEAD,
+        axum::http::Method::OPTIONS,
+    ];
+    if origins.iter().any(|o| o == "*") {
+        return CorsLayer::new()
+            .allow_origin(AllowOrigin::any())
+            .allow_methods(methods);
+    }
+    let list: Vec<axum::http::HeaderValue> =
+        origins.iter().filter_map(|o| o.parse().ok()).collect();
+    if list.is_empty() {
+        CorsLayer::new()
+    } else {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(list))
+            .allow_methods(methods)
+    }
 }
 
 /// Builds the router.
@@ -63,6 +91,9 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
+        .layer(cors(&state.cors_origins))
         .with_state(Arc::new(state))
 }
 
@@ -173,6 +204,7 @@ mod tests {
             targets: Targets::default(),
             reference_year: 2026,
             fire: Default::default(),
+            cors_origins: vec!["*".into()],
         });
         let res = app
             .clone()
@@ -190,9 +222,57 @@ mod tests {
         assert_eq!(v["contracted_area_ha"]["actual"], 4594.34);
         assert_eq!(v["natural_area_ha"], 13236.48);
         let res = app
+            .clone()
             .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
+        // compressed when the client accepts it; CORS for the configured origins
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get("/collections/plots/items?limit=500")
+                    .header("accept-encoding", "gzip")
+                    .header("origin", "http://map.example")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            res.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            Some("gzip")
+        );
+        assert_eq!(
+            res.headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap()),
+            Some("*")
+        );
+        let closed = router(AppState {
+            store: app_store(&dir).await,
+            targets: Targets::default(),
+            reference_year: 2026,
+            fire: Default::default(),
+            cors_origins: vec![],
+        });
+        let res = closed
+            .oneshot(
+                Request::get("/healthz")
+                    .header("origin", "http://elsewhere")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(res.headers().get("access-control-allow-origin").is_none());
+    }
+
+    async fn app_store(dir: &tempfile::TempDir) -> forest_store::DynStore {
+        let store = GpkgStore::open(dir.path().join("t2.gpkg")).unwrap();
+        store.migrate().await.unwrap();
+        Arc::new(store)
     }
 }

@@ -381,6 +381,7 @@ mod tests {
                 targets: Targets::default(),
                 reference_year: 2026,
                 fire: Default::default(),
+                cors_origins: vec!["*".into()],
             }),
             dir,
             c,

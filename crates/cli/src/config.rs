@@ -36,6 +36,9 @@ pub struct FileConfig {
     /// Webhook dispatcher settings (`[notify]`).
     #[serde(default)]
     pub notify: forest_api::notify::NotifyConfig,
+    /// Origins allowed to call the API from browsers (CORS), `["*"]` for any.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// Plan targets; missing keys keep the commune plan's values.
@@ -96,6 +99,8 @@ pub struct Config {
     pub fire: forest_core::fire::DangerParams,
     /// Webhook dispatcher settings.
     pub notify: forest_api::notify::NotifyConfig,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -151,6 +156,7 @@ impl Config {
                 .unwrap_or_else(|| i64::from(chrono::Datelike::year(&chrono::Utc::now()))),
             targets,
             notify: fc.notify,
+            cors_origins: fc.cors_origins,
             fire: {
                 fc.fire
                     .validate()
