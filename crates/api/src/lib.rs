@@ -9,6 +9,7 @@
 mod alerts;
 pub mod dto;
 mod error;
+mod metrics;
 pub mod notify;
 pub mod ogc;
 
@@ -82,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
         .route("/api/fire-danger", get(fire_danger))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -268,6 +271,27 @@ mod tests {
             .await
             .unwrap();
         assert!(res.headers().get("access-control-allow-origin").is_none());
+        let res = app
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = String::from_utf8(
+            axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(body.contains("forest_plots 1722"), "{body}");
+        assert!(
+            body.contains("forest_http_requests_total{class=\"2xx\"}"),
+            "{body}"
+        );
+        assert!(
+            body.contains("forest_webhook_deliveries_pending 0"),
+            "{body}"
+        );
     }
 
     async fn app_store(dir: &tempfile::TempDir) -> forest_store::DynStore {
