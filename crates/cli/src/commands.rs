@@ -745,6 +745,29 @@ pub async fn demo(cfg: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
         if import_contracts(cfg, &contracts, false).await? != ExitCode::SUCCESS {
             anyhow::bail!("the sample contracts could not be imported");
         }
+        // The rest of the sample, when present: scenes → loss alerts, hotspots
+        // → fire alerts, the dry season's weather → fire danger.
+        let scenes_dir = dir.join(crate::sample::SCENES);
+        let mut scenes: Vec<PathBuf> = std::fs::read_dir(&scenes_dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "tif"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        scenes.sort();
+        if scenes.len() >= 2 {
+            crate::detect::add(cfg, scenes, None, None, None).await?;
+            crate::detect::detect(cfg, crate::detect::DetectOptions::default()).await?;
+        }
+        let hotspots = dir.join(crate::sample::HOTSPOTS);
+        if hotspots.exists() {
+            crate::fire::import_hotspots(cfg, &hotspots, false).await?;
+        }
+        let weather = dir.join(crate::sample::WEATHER);
+        if weather.exists() {
+            crate::fire::import_weather(cfg, &weather, false).await?;
+        }
     } else {
         tracing::info!(store = %store.describe(), "store already holds plots; serving them");
     }
