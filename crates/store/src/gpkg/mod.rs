@@ -235,8 +235,34 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
     ) + &alerts_sql()
 }
 
-/// Schema version 2: change alerts and their history.
+/// Tables of schema version 2.
+const V2_TABLES: [&str; 8] = [
+    "alerts",
+    "alert_history",
+    "scenes",
+    "weather",
+    "subscriptions",
+    "deliveries",
+    "delivery_attempts",
+    "rtree_alerts_geom",
+];
+
+/// Schema version 2: change alerts and their history, scenes, weather,
+/// subscriptions and the delivery outbox. Idempotent (IF NOT EXISTS, OR
+/// IGNORE), so a file that has only part of it is completed.
 fn alerts_sql() -> String {
+    v2_ddl()
+        .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+        .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+        .replace(
+            "CREATE VIRTUAL TABLE ",
+            "CREATE VIRTUAL TABLE IF NOT EXISTS ",
+        )
+        .replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ")
+        .replace("INSERT INTO gpkg_", "INSERT OR IGNORE INTO gpkg_")
+}
+
+fn v2_ddl() -> String {
     format!(
         "
 CREATE TABLE alerts (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL, class TEXT NOT NULL,
@@ -627,6 +653,24 @@ impl PlotStore for GpkgStore {
                 let v: String = conn
                     .query_row("SELECT value FROM forest_meta WHERE key = 'schema_version'", [], |r| r.get(0))
                     .map_err(me.err("read the schema version"))?;
+                if v == "2" {
+                    let have: i64 = conn
+                        .query_row(
+                            &format!(
+                                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ({})",
+                                V2_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+                            ),
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(me.err("inspect the file"))?;
+                    if have < V2_TABLES.len() as i64 {
+                        let tx = conn.transaction().map_err(me.err("begin the schema upgrade"))?;
+                        tx.execute_batch(&alerts_sql()).map_err(me.err("complete the schema version 2"))?;
+                        tx.commit().map_err(me.err("commit the schema upgrade"))?;
+                    }
+                    return Ok(());
+                }
                 if v == "1" {
                     let tx = conn.transaction().map_err(me.err("begin the schema upgrade"))?;
                     tx.execute_batch(&alerts_sql()).map_err(me.err("upgrade the schema to version 2 (alerts)"))?;
