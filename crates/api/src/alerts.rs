@@ -16,7 +16,9 @@ use forest_store::alerts::{StoredAlert, STATUSES};
 use geo::{BoundingRect, Intersects};
 use serde_json::json;
 
-use crate::ogc::{base, geojson_response, link, parse_crs, urlencode, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::ogc::{
+    base, geojson_response, link, page_links, parse_crs, parse_limit, parse_offset, DEFAULT_LIMIT,
+};
 use crate::{ApiError, AppState};
 
 /// The collection document.
@@ -144,14 +146,8 @@ pub async fn items(
     let (mut status, mut class, mut confidence, mut tk) = (None, None, None, None);
     for (k, v) in &params {
         match k.as_str() {
-            "limit" => {
-                limit = v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("limit '{v}' is not a positive whole number")))?;
-                if limit == 0 {
-                    return Err(ApiError::BadRequest("limit must be at least 1".into()));
-                }
-                limit = limit.min(MAX_LIMIT);
-            }
-            "offset" => offset = v.parse().map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))?,
+            "limit" => limit = parse_limit(v)?,
+            "offset" => offset = parse_offset(v)?,
             "bbox" => bbox = Some(crate::ogc::parse_bbox(v)?),
             "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
             "crs" => crs = parse_crs("crs", v)?,
@@ -217,44 +213,8 @@ pub async fn items(
         .map(|a| feature(a, &to))
         .collect::<Result<Vec<_>, _>>()?;
     let b = base(&headers);
-    let mut query: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| *k != "offset" && *k != "limit")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    query.push(("limit".into(), limit.to_string()));
-    let href = |off: u64| {
-        let mut q = query.clone();
-        q.push(("offset".into(), off.to_string()));
-        let qs: Vec<String> = q
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect();
-        format!("{b}/collections/alerts/items?{}", qs.join("&"))
-    };
     let total = matched.len() as u64;
-    let mut links = vec![link(
-        href(offset),
-        "self",
-        "application/geo+json",
-        "this page",
-    )];
-    if offset + (features.len() as u64) < total {
-        links.push(link(
-            href(offset + limit),
-            "next",
-            "application/geo+json",
-            "next page",
-        ));
-    }
-    if offset > 0 {
-        links.push(link(
-            href(offset.saturating_sub(limit)),
-            "prev",
-            "application/geo+json",
-            "previous page",
-        ));
-    }
+    let links = page_links(&b, "alerts", &params, limit, offset, features.len(), total);
     let body = json!({
         "type": "FeatureCollection",
         "numberMatched": total,

@@ -145,6 +145,75 @@ pub(crate) fn parse_crs(name: &str, v: &str) -> Result<Crs, ApiError> {
     Ok(crs)
 }
 
+/// `limit`: at least 1; a larger value than [`MAX_LIMIT`] is clamped to it
+/// (Part 1, 7.15.3), not refused.
+pub(crate) fn parse_limit(v: &str) -> Result<u64, ApiError> {
+    let limit = v
+        .parse::<u64>()
+        .map_err(|_| ApiError::BadRequest(format!("limit '{v}' is not a positive whole number")))?;
+    if limit == 0 {
+        return Err(ApiError::BadRequest("limit must be at least 1".into()));
+    }
+    Ok(limit.min(MAX_LIMIT))
+}
+
+/// `offset`: a whole number.
+pub(crate) fn parse_offset(v: &str) -> Result<u64, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))
+}
+
+/// The `self`, `next` and `prev` links of an items page of `collection`,
+/// keeping the request's other parameters.
+pub(crate) fn page_links(
+    b: &str,
+    collection: &str,
+    params: &BTreeMap<String, String>,
+    limit: u64,
+    offset: u64,
+    returned: usize,
+    total: u64,
+) -> Vec<serde_json::Value> {
+    let mut query: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| *k != "offset" && *k != "limit")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    query.push(("limit".into(), limit.to_string()));
+    let href = |off: u64| {
+        let mut q = query.clone();
+        q.push(("offset".into(), off.to_string()));
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        format!("{b}/collections/{collection}/items?{}", qs.join("&"))
+    };
+    let mut links = vec![link(
+        href(offset),
+        "self",
+        "application/geo+json",
+        "this page",
+    )];
+    if offset + (returned as u64) < total {
+        links.push(link(
+            href(offset + limit),
+            "next",
+            "application/geo+json",
+            "next page",
+        ));
+    }
+    if offset > 0 {
+        links.push(link(
+            href(offset.saturating_sub(limit)),
+            "prev",
+            "application/geo+json",
+            "previous page",
+        ));
+    }
+    links
+}
+
 /// The feature id of a plot: its key, `maxa/tk/khoanh/lo`.
 fn feature(p: &StoredPlot, to: &Transformer) -> Result<serde_json::Value, ApiError> {
     let mut props = Map::new();
@@ -213,14 +282,8 @@ pub async fn items(
     let mut filters = Vec::new();
     for (k, v) in &params {
         match k.as_str() {
-            "limit" => {
-                limit = v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("limit '{v}' is not a positive whole number")))?;
-                if limit == 0 {
-                    return Err(ApiError::BadRequest("limit must be at least 1".into()));
-                }
-                limit = limit.min(MAX_LIMIT);
-            }
-            "offset" => offset = v.parse().map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))?,
+            "limit" => limit = parse_limit(v)?,
+            "offset" => offset = parse_offset(v)?,
             "bbox" => bbox = Some(parse_bbox(v)?),
             "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
             "crs" => crs = parse_crs("crs", v)?,
@@ -253,44 +316,15 @@ pub async fn items(
         .map(|p| feature(p, &to))
         .collect::<Result<Vec<_>, _>>()?;
     let b = base(&headers);
-    let mut query: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| *k != "offset")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    query.retain(|(k, _)| k != "limit");
-    query.push(("limit".into(), limit.to_string()));
-    let href = |off: u64| {
-        let mut q = query.clone();
-        q.push(("offset".into(), off.to_string()));
-        let qs: Vec<String> = q
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect();
-        format!("{b}/collections/plots/items?{}", qs.join("&"))
-    };
-    let mut links = vec![link(
-        href(offset),
-        "self",
-        "application/geo+json",
-        "this page",
-    )];
-    if offset + (features.len() as u64) < page.total {
-        links.push(link(
-            href(offset + limit),
-            "next",
-            "application/geo+json",
-            "next page",
-        ));
-    }
-    if offset > 0 {
-        links.push(link(
-            href(offset.saturating_sub(limit)),
-            "prev",
-            "application/geo+json",
-            "previous page",
-        ));
-    }
+    let links = page_links(
+        &b,
+        "plots",
+        &params,
+        limit,
+        offset,
+        features.len(),
+        page.total,
+    );
     let body = json!({
         "type": "FeatureCollection",
         "numberMatched": page.total,

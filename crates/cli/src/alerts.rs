@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::commands::open_store;
+use crate::commands::open as open_store;
 use crate::config::Config;
 
 pub async fn list(cfg: &Config, status: Option<String>, json: bool) -> anyhow::Result<ExitCode> {

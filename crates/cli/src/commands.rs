@@ -26,7 +26,7 @@ macro_rules! out {
     }};
 }
 
-async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
+pub(crate) async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
     let store = forest_store::open(&cfg.store)
         .await
         .with_context(|| format!("cannot open the store {}", forest_store::redact(&cfg.store)))?;
@@ -34,19 +34,9 @@ async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
     Ok(store)
 }
 
-/// Opens the configured store (for the other command modules).
-pub async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
-    open(cfg).await
-}
-
-/// The progress bar of [`progress`], for the other command modules.
-pub fn progress_bar(what: &'static str) -> (forest_core::Progress, ProgressBar) {
-    progress(what)
-}
-
 /// A progress bar with rate and ETA on a terminal; elsewhere a log line at
 /// every tenth of the work.
-fn progress(what: &'static str) -> (forest_core::Progress, ProgressBar) {
+pub(crate) fn progress(what: &'static str) -> (forest_core::Progress, ProgressBar) {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let pb = if tty {
         ProgressBar::new(0)

@@ -13,7 +13,7 @@ use geo::{BoundingRect, Intersects};
 use geo_types::{Coord, Rect};
 use serde::Serialize;
 
-use crate::commands::{open_store, progress_bar};
+use crate::commands::{open as open_store, progress as progress_bar};
 use crate::config::Config;
 
 /// Largest analysis grid accepted, in pixels (the run's memory does not grow

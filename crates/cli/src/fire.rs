@@ -9,7 +9,7 @@ use forest_core::fire::{danger_series, roman};
 use forest_core::{Crs, Transformer};
 use forest_store::alerts::NewAlert;
 
-use crate::commands::open_store;
+use crate::commands::open as open_store;
 use crate::config::Config;
 
 pub async fn import_weather(cfg: &Config, file: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use forest_core::notify::SubscriptionFilter;
 
-use crate::commands::open_store;
+use crate::commands::open as open_store;
 use crate::config::Config;
 
 pub async fn add(

@@ -25,17 +25,7 @@ pub fn read_hotspots(path: &Path) -> Result<HotspotFile, IngestError> {
         path: path.to_path_buf(),
         detail,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| err(format!("cannot read: {e}")))?;
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| err(format!("cannot read the header: {e}")))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
+    let (mut reader, headers) = crate::weather::open_csv(path)?;
     let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
     let need = |names: &[&str]| {
         col(names).ok_or_else(|| err(format!("no `{}` column: the FIRMS layout has latitude, longitude, bright_ti4 or brightness, scan, track, acq_date, acq_time, satellite, confidence, frp", names[0])))

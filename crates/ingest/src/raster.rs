@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use forest_core::change::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts, Scaling};
+use forest_core::change::index::{QualityCounts, Scaling};
 use forest_core::change::pipeline::{indices_from_bands, QualityRule};
 use forest_core::change::{Bands, GridSpec, PlotIndex, Prior, Quality, StripSource};
 use forest_core::crs::EPSG_9213_WKT1;
@@ -65,6 +65,16 @@ pub enum QualityBand {
     Scl,
     /// Landsat `QA_PIXEL` bits.
     LandsatQa,
+}
+
+impl QualityBand {
+    /// The core rule that reads this band.
+    pub fn rule(self) -> QualityRule {
+        match self {
+            QualityBand::Scl => QualityRule::Scl,
+            QualityBand::LandsatQa => QualityRule::LandsatQa,
+        }
+    }
 }
 
 /// Which band (1-based) plays which role.
@@ -530,21 +540,6 @@ fn footprint(
     Ok(p)
 }
 
-fn quality_of(q: QualityBand, v: f32) -> Quality {
-    if !v.is_finite() {
-        return Quality::NoData;
-    }
-    let v = v as u16;
-    match q {
-        QualityBand::Scl if v == 0 => Quality::NoData,
-        QualityBand::Scl if scl_is_clear(v) => Quality::Clear,
-        QualityBand::Scl => Quality::Cloud,
-        QualityBand::LandsatQa if v & 1 == 1 => Quality::NoData,
-        QualityBand::LandsatQa if landsat_qa_is_clear(v) => Quality::Clear,
-        QualityBand::LandsatQa => Quality::Cloud,
-    }
-}
-
 fn cloud_fraction(
     ds: &Dataset,
     path: &Path,
@@ -569,7 +564,7 @@ fn cloud_fraction(
     let mut q = QualityCounts::default();
     for v in buf.data() {
         let quality = match roles.quality {
-            Some((_, kind)) => quality_of(kind, *v),
+            Some((_, kind)) => kind.rule().quality(*v),
             None if nodata.is_some_and(|n| f64::from(*v) == n) || !v.is_finite() => Quality::NoData,
             None => Quality::Clear,
         };
@@ -822,10 +817,7 @@ impl SceneReader {
         if let Some(b) = qa {
             self.read_band(b, row0, grid, rows, &mut qa_buf)?;
         }
-        let rule = self.info.roles.quality.map(|q| match q.1 {
-            QualityBand::Scl => QualityRule::Scl,
-            QualityBand::LandsatQa => QualityRule::LandsatQa,
-        });
+        let rule = self.info.roles.quality.map(|q| q.1.rule());
         let q = indices_from_bands(
             &bands.red,
             &bands.nir,

@@ -29,9 +29,11 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
         .ok()
 }
 
-/// Reads a weather CSV. A missing required column is an error for the whole
-/// file; bad rows are collected so all of them can be fixed at once.
-pub fn read_weather(path: &Path) -> Result<WeatherFile, IngestError> {
+/// Opens a CSV for row-by-row reading (trimmed, rows of any length) and
+/// returns its header names, lower-case, without a byte-order mark.
+pub(crate) fn open_csv(
+    path: &Path,
+) -> Result<(csv::Reader<std::fs::File>, Vec<String>), IngestError> {
     let err = |detail: String| IngestError::Csv {
         path: path.to_path_buf(),
         detail,
@@ -41,12 +43,23 @@ pub fn read_weather(path: &Path) -> Result<WeatherFile, IngestError> {
         .flexible(true)
         .from_path(path)
         .map_err(|e| err(format!("cannot read: {e}")))?;
-    let headers: Vec<String> = reader
+    let headers = reader
         .headers()
         .map_err(|e| err(format!("cannot read the header: {e}")))?
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
+    Ok((reader, headers))
+}
+
+/// Reads a weather CSV. A missing required column is an error for the whole
+/// file; bad rows are collected so all of them can be fixed at once.
+pub fn read_weather(path: &Path) -> Result<WeatherFile, IngestError> {
+    let err = |detail: String| IngestError::Csv {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let (mut reader, headers) = open_csv(path)?;
     let date = column(&headers, &["date", "ngay"]).ok_or_else(|| err("no `date` column".into()))?;
     let t13 = column(&headers, &["t13", "temperature", "temp", "nhiet_do"])
         .ok_or_else(|| err("no `t13` column (air temperature at 13:00, °C)".into()))?;

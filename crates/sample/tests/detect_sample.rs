@@ -4,9 +4,9 @@
 
 use forest_core::change::alert::PlotShape;
 use forest_core::change::evaluate::evaluate;
-use forest_core::change::index::{scl_is_clear, QualityCounts, Scaling};
-use forest_core::change::pipeline::indices;
-use forest_core::change::{self, Bands, GridSpec, Params, PlotIndex, Prior, Quality, StripSource};
+use forest_core::change::index::{QualityCounts, Scaling};
+use forest_core::change::pipeline::{indices_from_bands, QualityRule};
+use forest_core::change::{self, GridSpec, Params, PlotIndex, Prior, StripSource};
 use forest_core::progress::Progress;
 use forest_sample::scenes::{self, SceneSeries, BOA_ADD_OFFSET};
 
@@ -31,25 +31,20 @@ impl StripSource for Memory<'_> {
         let mut q = Vec::new();
         for (k, s) in self.series.scenes.iter().enumerate() {
             let f = |v: &[u16]| v[a..b].iter().map(|x| f32::from(*x)).collect::<Vec<f32>>();
-            let bands = Bands {
-                red: f(&s.red),
-                nir: f(&s.nir),
-                swir2: f(&s.swir2),
-                quality: s.scl[a..b]
-                    .iter()
-                    .zip(&s.red[a..b])
-                    .map(|(c, r)| match (*c, *r) {
-                        (_, 0) | (0, _) => Quality::NoData,
-                        (c, _) if scl_is_clear(u16::from(c)) => Quality::Clear,
-                        _ => Quality::Cloud,
-                    })
-                    .collect(),
-                qa: vec![],
-            };
+            let scl: Vec<f32> = s.scl[a..b].iter().map(|x| f32::from(*x)).collect();
             let scaling = Scaling::Sentinel2 {
                 offset: BOA_ADD_OFFSET as f32,
             };
-            q.push(indices(&bands, scaling, false, &mut ndvi[k], &mut nbr[k]));
+            q.push(indices_from_bands(
+                &f(&s.red),
+                &f(&s.nir),
+                &f(&s.swir2),
+                Some((&scl, QualityRule::Scl)),
+                Some(0.0),
+                scaling.linear(),
+                &mut ndvi[k],
+                &mut nbr[k],
+            ));
         }
         self.index.prior(strip, &mut self.scratch, prior);
         Ok(q)

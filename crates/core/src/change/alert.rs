@@ -3,7 +3,7 @@
 //! (owner, contract holder, function, forest type, overlapped area); and the
 //! priority that orders what rangers see first, with its reasons.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use geo::{Area, BooleanOps, BoundingRect, Intersects};
 use geo_types::MultiPolygon;
 use rstar::{RTree, RTreeObject, AABB};
@@ -465,11 +465,6 @@ pub fn fire_priority(confident: bool, frp: f64, plots: &[PlotTouch]) -> Priority
     }
     score += (frp / 5.0).round().clamp(0.0, 20.0) as i32;
     Priority { score, reasons }
-}
-
-/// The year used to judge plantation age for an alert first seen on `date`.
-pub fn judging_year(date: NaiveDate) -> i32 {
-    date.year()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use super::detect::{Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series};
 use super::grid::GridSpec;
-use super::index::{nbr, ndvi, QualityCounts, Scaling};
+use super::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts};
 use super::segment::{Component, Segmenter};
 use crate::progress::Progress;
 
@@ -30,62 +30,8 @@ pub struct Bands {
     pub nir: Vec<f32>,
     /// SWIR 2 (empty when the scene has none).
     pub swir2: Vec<f32>,
-    /// Quality per pixel.
-    pub quality: Vec<Quality>,
     /// Raw quality band values (scratch for readers).
     pub qa: Vec<f32>,
-}
-
-/// Turns bands into NDVI and NBR (`NaN` where not clear) and tallies the
-/// quality. `is_ndvi` marks single-band NDVI scenes.
-pub fn indices(
-    b: &Bands,
-    scaling: Scaling,
-    is_ndvi: bool,
-    out_ndvi: &mut [f32],
-    out_nbr: &mut [f32],
-) -> QualityCounts {
-    let mut q = QualityCounts::default();
-    for i in 0..out_ndvi.len() {
-        match b.quality[i] {
-            Quality::Clear => {}
-            Quality::Cloud => {
-                q.cloud += 1;
-                out_ndvi[i] = f32::NAN;
-                out_nbr[i] = f32::NAN;
-                continue;
-            }
-            Quality::NoData => {
-                q.nodata += 1;
-                out_ndvi[i] = f32::NAN;
-                out_nbr[i] = f32::NAN;
-                continue;
-            }
-        }
-        if is_ndvi {
-            let v = scaling.reflectance(b.red[i]);
-            out_ndvi[i] = if (-1.0..=1.0).contains(&v) {
-                v
-            } else {
-                f32::NAN
-            };
-            out_nbr[i] = f32::NAN;
-        } else {
-            let red = scaling.reflectance(b.red[i]);
-            let nir = scaling.reflectance(b.nir[i]);
-            out_ndvi[i] = ndvi(red, nir);
-            out_nbr[i] = match b.swir2.get(i) {
-                Some(s) => nbr(nir, scaling.reflectance(*s)),
-                None => f32::NAN,
-            };
-        }
-        if out_ndvi[i].is_finite() {
-            q.clear += 1;
-        } else {
-            q.nodata += 1;
-        }
-    }
-    q
 }
 
 /// How a quality band flags pixels.
@@ -95,6 +41,24 @@ pub enum QualityRule {
     Scl,
     /// Landsat `QA_PIXEL` bits.
     LandsatQa,
+}
+
+impl QualityRule {
+    /// The quality a quality-band value gives (`NaN`: no data).
+    pub fn quality(self, v: f32) -> Quality {
+        if !v.is_finite() {
+            return Quality::NoData;
+        }
+        let v = v as u16;
+        match self {
+            QualityRule::Scl if v == 0 => Quality::NoData,
+            QualityRule::Scl if scl_is_clear(v) => Quality::Clear,
+            QualityRule::Scl => Quality::Cloud,
+            QualityRule::LandsatQa if v & 1 == 1 => Quality::NoData,
+            QualityRule::LandsatQa if landsat_qa_is_clear(v) => Quality::Clear,
+            QualityRule::LandsatQa => Quality::Cloud,
+        }
+    }
 }
 
 /// NDVI and NBR (`NaN` where not clear) straight from band values in one
@@ -119,33 +83,12 @@ pub fn indices_from_bands(
     //    quality band; counted once.
     let mut q = vec![0u8; n];
     if let Some((band, rule)) = qa {
-        let mut table = [1u8; 256];
-        for (c, t) in table.iter_mut().enumerate() {
-            let c = c as u16;
-            *t = match rule {
-                QualityRule::Scl if c == 0 => 2,
-                QualityRule::Scl if super::index::scl_is_clear(c) => 0,
-                QualityRule::Scl => 1,
-                QualityRule::LandsatQa => 0, // bits checked below
-            };
-        }
+        // SCL values are small classes: a table; QA_PIXEL bits: the rule.
+        let table: [u8; 256] = std::array::from_fn(|c| rule.quality(c as f32) as u8);
         for (qi, c) in q.iter_mut().zip(band) {
-            *qi = if c.is_nan() {
-                2
-            } else {
-                let c = *c as u16;
-                match rule {
-                    QualityRule::Scl => {
-                        if c < 256 {
-                            table[c as usize]
-                        } else {
-                            1
-                        }
-                    }
-                    QualityRule::LandsatQa if c & 1 == 1 => 2,
-                    QualityRule::LandsatQa if super::index::landsat_qa_is_clear(c) => 0,
-                    QualityRule::LandsatQa => 1,
-                }
+            *qi = match rule {
+                QualityRule::Scl if c.is_finite() && (0.0..256.0).contains(c) => table[*c as usize],
+                _ => rule.quality(*c) as u8,
             };
         }
     }
