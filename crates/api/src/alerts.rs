@@ -39,7 +39,7 @@ pub fn collection(b: &str) -> serde_json::Value {
 }
 
 /// A `datetime` parameter: one date, or an interval with `..` for open ends.
-fn parse_datetime(v: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+pub(crate) fn parse_datetime(v: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
     let date = |s: &str| -> Result<Option<NaiveDate>, ApiError> {
         let s = s.trim();
         if s.is_empty() || s == ".." {
@@ -71,12 +71,18 @@ fn parse_datetime(v: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), Api
     }
 }
 
-fn feature(a: &StoredAlert, to: &Transformer) -> Result<serde_json::Value, ApiError> {
+/// An alert as a GeoJSON feature; the owners and contract holders of its
+/// plots only for callers allowed to see `personal` data.
+fn feature(
+    a: &StoredAlert,
+    to: &Transformer,
+    personal: bool,
+) -> Result<serde_json::Value, ApiError> {
     let plots: Vec<serde_json::Value> = a
         .plots
         .iter()
         .map(|p| {
-            json!({
+            let mut v = json!({
                 "key": p.key.to_string(),
                 "overlap_ha": p.overlap_ha,
                 "malr3": p.malr3,
@@ -86,7 +92,14 @@ fn feature(a: &StoredAlert, to: &Transformer) -> Result<serde_json::Value, ApiEr
                 "sldlr": p.sldlr,
                 "namtr": p.namtr,
                 "contracted": p.contracted,
-            })
+            });
+            if personal {
+                v["churung"] = json!(p.churung);
+                v["machur"] = json!(p.machur);
+                v["nguoink"] = json!(p.nguoink);
+                v["mangnk"] = json!(p.mangnk);
+            }
+            v
         })
         .collect();
     // "protection contract held by <name> on <key>" names a household.
@@ -94,6 +107,9 @@ fn feature(a: &StoredAlert, to: &Transformer) -> Result<serde_json::Value, ApiEr
         .reasons
         .iter()
         .map(|r| {
+            if personal {
+                return r.clone();
+            }
             match (
                 r.strip_prefix("protection contract held by "),
                 r.rfind(" on "),
@@ -136,6 +152,7 @@ pub async fn items(
     s: Arc<AppState>,
     params: BTreeMap<String, String>,
     headers: HeaderMap,
+    personal: bool,
 ) -> Result<Response, ApiError> {
     let mut limit = DEFAULT_LIMIT;
     let mut offset = 0u64;
@@ -210,7 +227,7 @@ pub async fn items(
         .iter()
         .skip(offset as usize)
         .take(limit as usize)
-        .map(|a| feature(a, &to))
+        .map(|a| feature(a, &to, personal))
         .collect::<Result<Vec<_>, _>>()?;
     let b = base(&headers);
     let total = matched.len() as u64;
@@ -231,6 +248,7 @@ pub async fn item(
     s: Arc<AppState>,
     fid: &str,
     params: BTreeMap<String, String>,
+    personal: bool,
 ) -> Result<Response, ApiError> {
     let mut crs = Crs::Crs84;
     for (k, v) in &params {
@@ -256,7 +274,7 @@ pub async fn item(
         .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
     let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(geojson_response(feature(&a, &to)?, crs))
+    Ok(geojson_response(feature(&a, &to, personal)?, crs))
 }
 
 #[cfg(test)]

@@ -15,6 +15,16 @@ pub enum ApiError {
     /// Nothing at this address.
     #[error("{0}")]
     NotFound(String),
+    /// No valid token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with the current state (e.g. a status change
+    /// the alert's lifecycle does not allow).
+    #[error("{0}")]
+    Conflict(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -25,6 +35,15 @@ impl IntoResponse for ApiError {
         let (status, code, message) = match &self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.clone()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            ApiError::Store(StoreError::Transition { .. }) => {
+                (StatusCode::CONFLICT, "conflict", self.to_string())
+            }
+            ApiError::Store(StoreError::NoAlert(_)) => {
+                (StatusCode::NOT_FOUND, "not_found", self.to_string())
+            }
             ApiError::Store(StoreError::UnknownFilter(_) | StoreError::BadFilter { .. }) => {
                 (StatusCode::BAD_REQUEST, "bad_request", self.to_string())
             }

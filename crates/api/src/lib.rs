@@ -7,8 +7,11 @@
 //! derive `Serialize`.
 
 mod alerts;
+pub mod auth;
 pub mod dto;
 mod error;
+mod hotspots;
+mod manage;
 mod metrics;
 pub mod notify;
 pub mod ogc;
@@ -83,6 +86,28 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
         .route("/api/fire-danger", get(fire_danger))
+        .route("/api/me", get(manage::me))
+        .route(
+            "/api/alerts/{id}/transition",
+            axum::routing::post(manage::transition),
+        )
+        .route("/api/alerts/{id}/history", get(manage::history))
+        .route(
+            "/api/subscriptions",
+            get(manage::subscriptions).post(manage::add_subscription),
+        )
+        .route(
+            "/api/subscriptions/{id}",
+            axum::routing::delete(manage::stop_subscription),
+        )
+        .route(
+            "/api/tokens",
+            get(manage::tokens).post(manage::create_token),
+        )
+        .route(
+            "/api/tokens/{id}",
+            axum::routing::delete(manage::revoke_token),
+        )
         .route("/metrics", get(metrics::metrics))
         .layer(axum::middleware::from_fn(metrics::record))
         .layer(

@@ -121,7 +121,7 @@ pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     Json(json!({
         "links": [link(format!("{b}/collections"), "self", "application/json", "collections")],
         "crs": CRS_LIST.iter().map(|c| c.uri()).collect::<Vec<_>>(),
-        "collections": [plots_collection(&b), crate::alerts::collection(&b)],
+        "collections": [plots_collection(&b), crate::alerts::collection(&b), crate::hotspots::collection(&b)],
     }))
 }
 
@@ -132,6 +132,7 @@ pub async fn collection(
     match id.as_str() {
         "plots" => Ok(Json(plots_collection(&base(&headers)))),
         "alerts" => Ok(Json(crate::alerts::collection(&base(&headers)))),
+        "hotspots" => Ok(Json(crate::hotspots::collection(&base(&headers)))),
         _ => Err(ApiError::NotFound(format!(
             "no collection '{id}'; see /collections"
         ))),
@@ -215,10 +216,16 @@ pub(crate) fn page_links(
 }
 
 /// The feature id of a plot: its key, `maxa/tk/khoanh/lo`.
-fn feature(p: &StoredPlot, to: &Transformer) -> Result<serde_json::Value, ApiError> {
+/// A plot as a GeoJSON feature; owner and contract-holder fields only for
+/// callers allowed to see `personal` data.
+fn feature(
+    p: &StoredPlot,
+    to: &Transformer,
+    personal: bool,
+) -> Result<serde_json::Value, ApiError> {
     let mut props = Map::new();
     for (name, v) in p.plot.to_record().iter() {
-        if PERSONAL_FIELDS.contains(&name) {
+        if !personal && PERSONAL_FIELDS.contains(&name) {
             continue;
         }
         let j = match v {
@@ -262,12 +269,16 @@ pub(crate) fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
 /// excepted). Any other parameter is a 400.
 pub async fn items(
     State(s): State<Arc<AppState>>,
+    caller: crate::auth::Caller,
     Path(id): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if id == "alerts" {
-        return crate::alerts::items(s, params, headers).await;
+        return crate::alerts::items(s, params, headers, caller.personal()).await;
+    }
+    if id == "hotspots" {
+        return crate::hotspots::items(s, params, headers).await;
     }
     if id != "plots" {
         return Err(ApiError::NotFound(format!(
@@ -289,7 +300,7 @@ pub async fn items(
             "crs" => crs = parse_crs("crs", v)?,
             "f" if v == "json" || v == "geojson" => {}
             "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
-            field if forest_core::schema::national_field(field).is_some() && !PERSONAL_FIELDS.contains(&field) => {
+            field if forest_core::schema::national_field(field).is_some() && (caller.personal() || !PERSONAL_FIELDS.contains(&field)) => {
                 filters.push((field.to_string(), Value::Text(v.clone())));
             }
             other => {
@@ -313,7 +324,7 @@ pub async fn items(
     let features = page
         .plots
         .iter()
-        .map(|p| feature(p, &to))
+        .map(|p| feature(p, &to, caller.personal()))
         .collect::<Result<Vec<_>, _>>()?;
     let b = base(&headers);
     let links = page_links(
@@ -355,11 +366,15 @@ pub(crate) fn urlencode(s: &str) -> String {
 /// with the slashes percent-encoded in the path).
 pub async fn item(
     State(s): State<Arc<AppState>>,
+    caller: crate::auth::Caller,
     Path((id, fid)): Path<(String, String)>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     if id == "alerts" {
-        return crate::alerts::item(s, &fid, params).await;
+        return crate::alerts::item(s, &fid, params, caller.personal()).await;
+    }
+    if id == "hotspots" {
+        return crate::hotspots::item(s, &fid, params).await;
     }
     if id != "plots" {
         return Err(ApiError::NotFound(format!(
@@ -388,7 +403,7 @@ pub async fn item(
         .ok_or_else(|| ApiError::NotFound(format!("no plot {key}")))?;
     let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(geojson_response(feature(&p, &to)?, crs))
+    Ok(geojson_response(feature(&p, &to, caller.personal())?, crs))
 }
 
 #[cfg(test)]

@@ -195,6 +195,7 @@ pub async fn import_hotspots(cfg: &Config, file: &Path, dry_run: bool) -> anyhow
     let index = PlotIndex::new(&shapes);
     let to = Transformer::new(Crs::Crs84, Crs::Vn2000Tm3_10630)?;
     let (mut alerts, mut outside) = (Vec::new(), 0usize);
+    let mut rows = Vec::with_capacity(unique.len());
     for h in &unique {
         let (x, y) = to.point(h.longitude, h.latitude)?;
         let r = h.half_footprint_m();
@@ -203,7 +204,17 @@ pub async fn import_hotspots(cfg: &Config, file: &Path, dry_run: bool) -> anyhow
             geo_types::coord! { x: x + r, y: y + r },
         );
         let footprint = geo_types::MultiPolygon::new(vec![square.to_polygon()]);
-        if !index.touches_forest(&footprint) {
+        let in_forest = index.touches_forest(&footprint);
+        rows.push(forest_store::hotspots::HotspotRow {
+            id: 0,
+            hotspot: h.clone(),
+            x,
+            y,
+            in_forest,
+            source: file.display().to_string(),
+            loaded_at: chrono::Utc::now(),
+        });
+        if !in_forest {
             outside += 1;
             continue;
         }
@@ -247,10 +258,10 @@ pub async fn import_hotspots(cfg: &Config, file: &Path, dry_run: bool) -> anyhow
         println!("dry run: nothing was written");
         return Ok(ExitCode::SUCCESS);
     }
-    let r = store.save_alerts(&alerts, "hotspots").await?;
+    let (h, r) = store.save_hotspots(&rows, &alerts, "hotspots").await?;
     println!(
-        "fire alerts: {} new, {} updated, {} already known",
-        r.inserted, r.updated, r.unchanged
+        "hotspots: {} new, {} already stored; fire alerts: {} new, {} updated, {} already known",
+        h.new, h.known, r.inserted, r.updated, r.unchanged
     );
     Ok(ExitCode::SUCCESS)
 }

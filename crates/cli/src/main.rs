@@ -8,6 +8,7 @@ mod detect;
 mod fire;
 mod sample;
 mod subscriptions;
+mod tokens;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -133,6 +134,9 @@ enum Command {
     /// Webhook subscriptions to alerts.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCommand),
+    /// Bearer tokens for the HTTP API (roles ranger, land_officer, admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// The webhook delivery log, newest first.
     Deliveries {
         /// How many.
@@ -197,6 +201,33 @@ enum SubscriptionsCommand {
     /// Stop a subscription.
     Stop {
         /// Subscription number.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once (only its hash is stored).
+    Create {
+        /// ranger, land_officer or admin.
+        #[arg(long)]
+        role: String,
+        /// Who holds it; recorded with every change made with it.
+        #[arg(long)]
+        name: String,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// The tokens (never their secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// Token number.
         id: i64,
     },
 }
@@ -481,6 +512,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Subscriptions(SubscriptionsCommand::Stop { id }) => {
             subscriptions::stop(&cfg, id).await
         }
+        Command::Token(TokenCommand::Create {
+            role,
+            name,
+            expires_days,
+        }) => tokens::create(&cfg, &role, &name, expires_days).await,
+        Command::Token(TokenCommand::List { json }) => tokens::list(&cfg, json).await,
+        Command::Token(TokenCommand::Revoke { id }) => tokens::revoke(&cfg, id).await,
         Command::Deliveries { limit, json } => subscriptions::deliveries(&cfg, limit, json).await,
         Command::Hotspots(HotspotsCommand::Import { file, dry_run }) => {
             fire::import_hotspots(&cfg, &file, dry_run).await

@@ -14,14 +14,7 @@ pub async fn add(
     filter: SubscriptionFilter,
 ) -> anyhow::Result<ExitCode> {
     filter.validate().map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(
-        url.starts_with("http://") || url.starts_with("https://"),
-        "--url {url}: an http:// or https:// URL"
-    );
-    anyhow::ensure!(
-        secret.len() >= 8,
-        "--secret: at least 8 characters (it signs every delivery)"
-    );
+    forest_core::notify::check_webhook(url, secret).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let store = open_store(cfg).await?;
     let id = store.add_subscription(url, secret, &filter).await?;
     println!(

@@ -1553,11 +1553,16 @@ fn hotspots_in_forest_become_fire_alerts_once_and_bad_files_change_nothing() {
         ),
         "{text}"
     );
-    assert!(text.contains("fire alerts: 6 new"), "{text}");
+    assert!(
+        text.contains("hotspots: 9 new, 0 already stored; fire alerts: 6 new"),
+        "{text}"
+    );
     let mut c = forest(store);
     c.args(["hotspots", "import"]).arg(&file);
     assert!(
-        ok(c).contains("fire alerts: 0 new, 0 updated, 6 already known"),
+        ok(c).contains(
+            "hotspots: 0 new, 9 already stored; fire alerts: 0 new, 0 updated, 6 already known"
+        ),
         "re-import never duplicates"
     );
     let mut c = forest(store);

@@ -10,6 +10,7 @@
 //! 106-30) unless a function says otherwise; areas in hectares.
 
 pub mod area;
+pub mod auth;
 pub mod change;
 pub mod codes;
 pub mod contract;

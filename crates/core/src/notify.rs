@@ -100,6 +100,25 @@ pub fn backoff_ms(attempts: u32, initial_ms: u64, max_ms: u64) -> u64 {
         .min(max_ms)
 }
 
+/// Checks a webhook target: an http(s) URL and a signing secret of at least
+/// 8 characters. The reason otherwise, naming the parameter.
+///
+/// ```
+/// use forest_core::notify::check_webhook;
+/// assert!(check_webhook("https://x.example/hook", "s3cret-key").is_ok());
+/// assert!(check_webhook("ftp://x.example", "s3cret-key").unwrap_err().contains("url"));
+/// assert!(check_webhook("http://x.example", "short").unwrap_err().contains("secret"));
+/// ```
+pub fn check_webhook(url: &str, secret: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+        return Err(format!("url '{url}': an http:// or https:// URL"));
+    }
+    if secret.chars().count() < 8 {
+        return Err("secret: at least 8 characters (it signs every delivery)".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,11 @@ pub mod alerts;
 mod columns;
 pub mod error;
 mod gpkg;
+pub mod hotspots;
 pub mod notify;
 mod postgis;
 pub mod scenes;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -267,6 +269,36 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
 
     /// The history of one alert, oldest first.
     async fn alert_history(&self, id: i64) -> Result<Vec<alerts::AlertEvent>>;
+
+    /// Stores hotspots (each detection once, by its key) and the fire
+    /// alerts they raise, in one transaction.
+    async fn save_hotspots(
+        &self,
+        hotspots: &[hotspots::HotspotRow],
+        alerts: &[alerts::NewAlert],
+        actor: &str,
+    ) -> Result<(hotspots::HotspotReport, alerts::SaveReport)>;
+
+    /// Every stored hotspot, newest acquisition first.
+    async fn hotspots(&self) -> Result<Vec<hotspots::HotspotRow>>;
+
+    /// Stores a new token by its hash; returns its id.
+    async fn create_token(
+        &self,
+        name: &str,
+        role: forest_core::auth::Role,
+        hash: &str,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<i64>;
+
+    /// The token with this hash, if any (revoked and expired ones too).
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<tokens::TokenRecord>>;
+
+    /// Every token, oldest first.
+    async fn tokens(&self) -> Result<Vec<tokens::TokenRecord>>;
+
+    /// Revokes a token; false when there is no such token.
+    async fn revoke_token(&self, id: i64) -> Result<bool>;
 }
 
 /// A shared store.

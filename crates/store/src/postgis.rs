@@ -610,103 +610,169 @@ impl PlotStore for PgStore {
             .begin()
             .await
             .map_err(self.err("begin a transaction"))?;
-        // One detection run at a time decides what is new.
-        sqlx::query("LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("lock the alerts"))?;
-        let existing = self.read_alerts(&mut tx).await?;
-        let subs = self.read_subscriptions(&mut tx).await?;
-        let plan = crate::alerts::plan(&existing, alerts);
-        let mut report = SaveReport::default();
-        for (a, action) in alerts.iter().zip(plan) {
-            let c = &a.candidate;
-            let wkb = crate::alerts::wkb_of(&c.geometry)?;
-            match action {
-                Action::Insert => {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
-                           first_observed, last_clear_before, plots, created_at, updated_at)
-                         VALUES (ST_Multi(ST_GeomFromWKB($1, 9213)), $2, $3, 'new', $4, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb, $12, $12)
-                         RETURNING id",
-                    )
-                    .bind(&wkb)
-                    .bind(crate::alerts::class_str(c.class))
-                    .bind(c.confidence.as_str())
-                    .bind(a.priority.score)
-                    .bind(crate::alerts::json(&a.priority.reasons))
-                    .bind(c.area_ha)
-                    .bind(c.mean_drop)
-                    .bind(c.mean_dnbr)
-                    .bind(c.first_observed)
-                    .bind(c.last_clear_before)
-                    .bind(crate::alerts::json(&a.plots))
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(self.err("insert an alert"))?;
-                    self.outbox(&mut tx, &subs, id, "alert.new", a, now).await?;
-                    sqlx::query(
-                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, NULL, 'new', $4)",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(actor)
-                    .bind(format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("record the alert history"))?;
-                    report.inserted += 1;
-                }
-                Action::Update { id, note } => {
-                    let old = existing.iter().find(|e| e.id == id);
-                    let conf = crate::alerts::merged_confidence(
-                        old.map_or("", |e| e.confidence.as_str()),
-                        c.confidence,
-                    );
-                    let first =
-                        old.map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
-                    sqlx::query(
-                        "UPDATE alerts SET geom = ST_Multi(ST_GeomFromWKB($1, 9213)), class = $2, confidence = $3, priority = $4,
-                           reasons = $5::jsonb, area_ha = $6, mean_drop = $7, mean_dnbr = $8, first_observed = $9,
-                           last_clear_before = COALESCE(last_clear_before, $10), plots = $11::jsonb, updated_at = $12 WHERE id = $13",
-                    )
-                    .bind(&wkb)
-                    .bind(crate::alerts::class_str(c.class))
-                    .bind(conf)
-                    .bind(a.priority.score)
-                    .bind(crate::alerts::json(&a.priority.reasons))
-                    .bind(c.area_ha)
-                    .bind(c.mean_drop)
-                    .bind(c.mean_dnbr)
-                    .bind(first)
-                    .bind(c.last_clear_before)
-                    .bind(crate::alerts::json(&a.plots))
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("update an alert"))?;
-                    sqlx::query(
-                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
-                         SELECT id, $2, $3, status, status, $4 FROM alerts WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(actor)
-                    .bind(note)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("record the alert history"))?;
-                    self.outbox(&mut tx, &subs, id, "alert.updated", a, now)
-                        .await?;
-                    report.updated += 1;
-                }
-                Action::Same { .. } => report.unchanged += 1,
-            }
-        }
+        let report = self.save_alerts_tx(&mut tx, alerts, actor, now).await?;
         tx.commit().await.map_err(self.err("commit the alerts"))?;
         Ok(report)
+    }
+
+    async fn save_hotspots(
+        &self,
+        hotspots: &[crate::hotspots::HotspotRow],
+        alerts: &[NewAlert],
+        actor: &str,
+    ) -> Result<(crate::hotspots::HotspotReport, SaveReport)> {
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("begin a transaction"))?;
+        let mut hr = crate::hotspots::HotspotReport::default();
+        for r in hotspots {
+            let h = &r.hotspot;
+            let n = sqlx::query(
+                "INSERT INTO hotspots (geom, hkey, latitude, longitude, brightness, scan, track, acq_date, acq_time,
+                   satellite, instrument, confidence, frp, daynight, in_forest, source, loaded_at)
+                 VALUES (ST_SetSRID(ST_MakePoint($1, $2), 9213), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 ON CONFLICT (hkey) DO NOTHING",
+            )
+            .bind(r.x)
+            .bind(r.y)
+            .bind(h.key())
+            .bind(h.latitude)
+            .bind(h.longitude)
+            .bind(h.brightness)
+            .bind(h.scan)
+            .bind(h.track)
+            .bind(h.acq_date)
+            .bind(i32::from(h.acq_time))
+            .bind(&h.satellite)
+            .bind(&h.instrument)
+            .bind(&h.confidence)
+            .bind(h.frp)
+            .bind(&h.daynight)
+            .bind(r.in_forest)
+            .bind(&r.source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("insert a hotspot"))?
+            .rows_affected();
+            if n > 0 {
+                hr.new += 1;
+            } else {
+                hr.known += 1;
+            }
+        }
+        let report = self.save_alerts_tx(&mut tx, alerts, actor, now).await?;
+        tx.commit().await.map_err(self.err("commit the hotspots"))?;
+        Ok((hr, report))
+    }
+
+    async fn hotspots(&self) -> Result<Vec<crate::hotspots::HotspotRow>> {
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(i64, f64, f64, f64, f64, f64, f64, f64, chrono::NaiveDate, i32, String, String, String, f64, String, bool)> =
+            sqlx::query_as(
+                "SELECT id, ST_X(geom), ST_Y(geom), latitude, longitude, brightness, scan, track, acq_date, acq_time,
+                   satellite, instrument, confidence, frp, daynight, in_forest
+                 FROM hotspots ORDER BY acq_date DESC, acq_time DESC, id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("read the hotspots"))?;
+        let extra: Vec<(i64, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, source, loaded_at FROM hotspots")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("read the hotspots"))?;
+        let extra: HashMap<i64, (String, DateTime<Utc>)> =
+            extra.into_iter().map(|(id, s, t)| (id, (s, t))).collect();
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    x,
+                    y,
+                    latitude,
+                    longitude,
+                    brightness,
+                    scan,
+                    track,
+                    acq_date,
+                    acq_time,
+                    satellite,
+                    instrument,
+                    confidence,
+                    frp,
+                    daynight,
+                    in_forest,
+                )| {
+                    let (source, loaded_at) = extra.get(&id).cloned().unwrap_or_default();
+                    crate::hotspots::HotspotRow {
+                        id,
+                        hotspot: forest_core::fire::Hotspot {
+                            latitude,
+                            longitude,
+                            brightness,
+                            scan,
+                            track,
+                            acq_date,
+                            acq_time: u16::try_from(acq_time).unwrap_or_default(),
+                            satellite,
+                            instrument,
+                            confidence,
+                            frp,
+                            daynight,
+                        },
+                        x,
+                        y,
+                        in_forest,
+                        source,
+                        loaded_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: forest_core::auth::Role,
+        hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(hash)
+        .bind(Utc::now().trunc_subsecs(3))
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err("create the token"))
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<crate::tokens::TokenRecord>> {
+        Ok(self.read_tokens(Some(hash)).await?.pop())
+    }
+
+    async fn tokens(&self) -> Result<Vec<crate::tokens::TokenRecord>> {
+        self.read_tokens(None).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(Utc::now().trunc_subsecs(3))
+                .execute(&self.pool)
+                .await
+                .map_err(self.err("revoke the token"))?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn alerts(&self) -> Result<Vec<StoredAlert>> {
@@ -1189,6 +1255,147 @@ impl PlotStore for PgStore {
                 }
             })
             .collect())
+    }
+}
+
+impl PgStore {
+    async fn read_tokens(&self, hash: Option<&str>) -> Result<Vec<crate::tokens::TokenRecord>> {
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+        )> = sqlx::query_as(
+            "SELECT id, name, role, created_at, expires_at, revoked_at FROM tokens
+                 WHERE $1::text IS NULL OR hash = $1 ORDER BY id",
+        )
+        .bind(hash)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the tokens"))?;
+        rows.into_iter()
+            .map(|(id, name, role, created_at, expires_at, revoked_at)| {
+                Ok(crate::tokens::TokenRecord {
+                    id,
+                    name,
+                    role: crate::tokens::role(&role)?,
+                    created_at,
+                    expires_at,
+                    revoked_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a detection run's alerts inside an open transaction: inserts
+    /// new events, updates known ones, records the history and the outbox.
+    async fn save_alerts_tx(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        alerts: &[NewAlert],
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SaveReport> {
+        // One detection run at a time decides what is new.
+        sqlx::query("LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("lock the alerts"))?;
+        let existing = self.read_alerts(&mut *tx).await?;
+        let subs = self.read_subscriptions(&mut *tx).await?;
+        let plan = crate::alerts::plan(&existing, alerts);
+        let mut report = SaveReport::default();
+        for (a, action) in alerts.iter().zip(plan) {
+            let c = &a.candidate;
+            let wkb = crate::alerts::wkb_of(&c.geometry)?;
+            match action {
+                Action::Insert => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
+                           first_observed, last_clear_before, plots, created_at, updated_at)
+                         VALUES (ST_Multi(ST_GeomFromWKB($1, 9213)), $2, $3, 'new', $4, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb, $12, $12)
+                         RETURNING id",
+                    )
+                    .bind(&wkb)
+                    .bind(crate::alerts::class_str(c.class))
+                    .bind(c.confidence.as_str())
+                    .bind(a.priority.score)
+                    .bind(crate::alerts::json(&a.priority.reasons))
+                    .bind(c.area_ha)
+                    .bind(c.mean_drop)
+                    .bind(c.mean_dnbr)
+                    .bind(c.first_observed)
+                    .bind(c.last_clear_before)
+                    .bind(crate::alerts::json(&a.plots))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(self.err("insert an alert"))?;
+                    self.outbox(&mut *tx, &subs, id, "alert.new", a, now)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, NULL, 'new', $4)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(actor)
+                    .bind(format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("record the alert history"))?;
+                    report.inserted += 1;
+                }
+                Action::Update { id, note } => {
+                    let old = existing.iter().find(|e| e.id == id);
+                    let conf = crate::alerts::merged_confidence(
+                        old.map_or("", |e| e.confidence.as_str()),
+                        c.confidence,
+                    );
+                    let first =
+                        old.map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
+                    sqlx::query(
+                        "UPDATE alerts SET geom = ST_Multi(ST_GeomFromWKB($1, 9213)), class = $2, confidence = $3, priority = $4,
+                           reasons = $5::jsonb, area_ha = $6, mean_drop = $7, mean_dnbr = $8, first_observed = $9,
+                           last_clear_before = COALESCE(last_clear_before, $10), plots = $11::jsonb, updated_at = $12 WHERE id = $13",
+                    )
+                    .bind(&wkb)
+                    .bind(crate::alerts::class_str(c.class))
+                    .bind(conf)
+                    .bind(a.priority.score)
+                    .bind(crate::alerts::json(&a.priority.reasons))
+                    .bind(c.area_ha)
+                    .bind(c.mean_drop)
+                    .bind(c.mean_dnbr)
+                    .bind(first)
+                    .bind(c.last_clear_before)
+                    .bind(crate::alerts::json(&a.plots))
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("update an alert"))?;
+                    sqlx::query(
+                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
+                         SELECT id, $2, $3, status, status, $4 FROM alerts WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(actor)
+                    .bind(note)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("record the alert history"))?;
+                    self.outbox(&mut *tx, &subs, id, "alert.updated", a, now)
+                        .await?;
+                    report.updated += 1;
+                }
+                Action::Same { .. } => report.unchanged += 1,
+            }
+        }
+        Ok(report)
     }
 }
 

@@ -125,6 +125,8 @@ conformance!(
     plot_shapes_match_the_plots,
     weather_is_upserted_by_date,
     deliveries_are_written_with_the_alerts_and_logged,
+    hotspots_are_stored_once_with_their_alerts,
+    tokens_are_stored_hashed_and_revoked,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -831,4 +833,101 @@ async fn deliveries_are_written_with_the_alerts_and_logged(s: DynStore) {
             .unwrap()
             .active
     );
+}
+
+fn hotspot(lat: f64, time: u16, in_forest: bool) -> forest_store::hotspots::HotspotRow {
+    forest_store::hotspots::HotspotRow {
+        id: 0,
+        hotspot: forest_core::fire::Hotspot {
+            latitude: lat,
+            longitude: 105.85,
+            brightness: 335.5,
+            scan: 0.39,
+            track: 0.36,
+            acq_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 20).unwrap(),
+            acq_time: time,
+            satellite: "N".into(),
+            instrument: "VIIRS".into(),
+            confidence: "h".into(),
+            frp: 8.25,
+            daynight: "D".into(),
+        },
+        x: 430_000.0 + lat,
+        y: 2_410_000.0,
+        in_forest,
+        source: "firms.csv".into(),
+        loaded_at: chrono::Utc::now(),
+    }
+}
+
+async fn hotspots_are_stored_once_with_their_alerts(s: DynStore) {
+    let rows = vec![hotspot(21.9, 614, true), hotspot(21.95, 614, false)];
+    let fire = alert(
+        430_000.0,
+        2_410_000.0,
+        375.0,
+        forest_core::change::Confidence::High,
+    );
+    let (h, a) = s
+        .save_hotspots(&rows, std::slice::from_ref(&fire), "hotspots")
+        .await
+        .unwrap();
+    assert_eq!((h.new, h.known, a.inserted), (2, 0, 1));
+    // an overlapping file: one known, one new; the alert is not duplicated
+    let more = vec![hotspot(21.95, 614, false), hotspot(21.95, 1830, false)];
+    let (h, a) = s.save_hotspots(&more, &[fire], "hotspots").await.unwrap();
+    assert_eq!((h.new, h.known, a.inserted), (1, 1, 0));
+    let stored = s.hotspots().await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].hotspot.acq_time, 1830, "newest first");
+    let first = stored.iter().find(|r| r.hotspot.latitude == 21.9).unwrap();
+    assert_eq!(first.hotspot, rows[0].hotspot, "every field kept");
+    assert!(first.in_forest);
+    assert_eq!((first.x, first.y), (rows[0].x, rows[0].y));
+    assert_eq!(first.source, "firms.csv");
+    assert_eq!(s.alerts().await.unwrap().len(), 1);
+}
+
+async fn tokens_are_stored_hashed_and_revoked(s: DynStore) {
+    use forest_core::auth::Role;
+    let t = forest_store::tokens::generate();
+    let hash = forest_store::tokens::hash(&t);
+    let id = s
+        .create_token("Kiểm lâm Hà", Role::Ranger, &hash, None)
+        .await
+        .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    s.create_token(
+        "Admin",
+        Role::Admin,
+        &forest_store::tokens::hash("other"),
+        Some(later),
+    )
+    .await
+    .unwrap();
+    let got = s.token_by_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(
+        (got.id, got.role, got.name.as_str()),
+        (id, Role::Ranger, "Kiểm lâm Hà")
+    );
+    assert!(got.is_valid_at(chrono::Utc::now()));
+    assert!(s
+        .token_by_hash(&forest_store::tokens::hash("nope"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        s.token_by_hash(&t).await.unwrap().is_none(),
+        "the plain token is not stored"
+    );
+    let all = s.tokens().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all[1].expires_at.map(|e| e.timestamp()),
+        Some(later.timestamp())
+    );
+    assert!(s.revoke_token(id).await.unwrap());
+    assert!(!s.revoke_token(id).await.unwrap(), "revoked once");
+    let got = s.token_by_hash(&hash).await.unwrap().unwrap();
+    assert!(!got.is_valid_at(chrono::Utc::now()));
 }

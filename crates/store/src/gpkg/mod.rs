@@ -29,7 +29,7 @@ use crate::{
 
 const SRS_ID: i32 = 9213;
 /// Schema version of the service's own tables in the file.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// A GeoPackage store.
 #[derive(Debug, Clone)]
@@ -236,7 +236,10 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
 }
 
 /// Tables of schema version 2.
-const V2_TABLES: [&str; 8] = [
+const V2_TABLES: [&str; 11] = [
+    "tokens",
+    "hotspots",
+    "rtree_hotspots_geom",
     "alerts",
     "alert_history",
     "scenes",
@@ -251,7 +254,7 @@ const V2_TABLES: [&str; 8] = [
 /// subscriptions and the delivery outbox. Idempotent (IF NOT EXISTS, OR
 /// IGNORE), so a file that has only part of it is completed.
 fn alerts_sql() -> String {
-    v2_ddl()
+    (v2_ddl() + &v3_ddl())
         .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
         .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
         .replace(
@@ -260,6 +263,28 @@ fn alerts_sql() -> String {
         )
         .replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ")
         .replace("INSERT INTO gpkg_", "INSERT OR IGNORE INTO gpkg_")
+}
+
+/// Schema version 3: bearer tokens (hashed) and satellite hotspots.
+fn v3_ddl() -> String {
+    format!(
+        "
+CREATE TABLE tokens (fid INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('tokens', 'attributes', 'tokens', 'API bearer tokens (SHA-256 only) and their roles');
+CREATE TABLE hotspots (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POINT NOT NULL, hkey TEXT NOT NULL UNIQUE,
+  latitude REAL NOT NULL, longitude REAL NOT NULL, brightness REAL NOT NULL, scan REAL NOT NULL, track REAL NOT NULL,
+  acq_date TEXT NOT NULL, acq_time INTEGER NOT NULL, satellite TEXT NOT NULL, instrument TEXT NOT NULL,
+  confidence TEXT NOT NULL, frp REAL NOT NULL, daynight TEXT NOT NULL, in_forest INTEGER NOT NULL,
+  source TEXT NOT NULL, loaded_at TEXT NOT NULL);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('hotspots', 'features', 'hotspots', 'Satellite thermal hotspots (FIRMS VIIRS / MODIS)', {SRS_ID});
+INSERT INTO gpkg_geometry_columns VALUES ('hotspots', 'geom', 'POINT', {SRS_ID}, 0, 0);
+{rtree}
+UPDATE forest_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';",
+        rtree = rtree_triggers("hotspots", "geom")
+    )
 }
 
 fn v2_ddl() -> String {
@@ -303,7 +328,7 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('deliveries', 'attributes', 'deliveries', 'Outbox of webhook deliveries');
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('delivery_attempts', 'attributes', 'delivery_attempts', 'Delivery log: every attempt');
-UPDATE forest_meta SET value = '2' WHERE key = 'schema_version';",
+",
         rtree = rtree_triggers("alerts", "geom")
     )
 }
@@ -653,7 +678,7 @@ impl PlotStore for GpkgStore {
                 let v: String = conn
                     .query_row("SELECT value FROM forest_meta WHERE key = 'schema_version'", [], |r| r.get(0))
                     .map_err(me.err("read the schema version"))?;
-                if v == "2" {
+                if v == "2" || v == "3" {
                     let have: i64 = conn
                         .query_row(
                             &format!(
@@ -664,7 +689,7 @@ impl PlotStore for GpkgStore {
                             |r| r.get(0),
                         )
                         .map_err(me.err("inspect the file"))?;
-                    if have < V2_TABLES.len() as i64 {
+                    if v == "2" || have < V2_TABLES.len() as i64 {
                         let tx = conn.transaction().map_err(me.err("begin the schema upgrade"))?;
                         tx.execute_batch(&alerts_sql()).map_err(me.err("complete the schema version 2"))?;
                         tx.commit().map_err(me.err("commit the schema upgrade"))?;
@@ -909,85 +934,7 @@ impl PlotStore for GpkgStore {
         self.with(move |me, conn| {
             let now = ts(Utc::now().trunc_subsecs(3));
             let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
-            let existing = read_alerts(me, &tx)?;
-            let subs = read_subscriptions(me, &tx)?;
-            let plan = crate::alerts::plan(&existing, &alerts);
-            let mut report = SaveReport::default();
-            for (a, action) in alerts.iter().zip(plan) {
-                let c = &a.candidate;
-                let wkb = crate::alerts::wkb_of(&c.geometry)?;
-                let env = envelope_of(&c.geometry);
-                let blob = blob::encode(SRS_ID, env, &wkb);
-                match action {
-                    Action::Insert => {
-                        tx.execute(
-                            "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
-                               first_observed, last_clear_before, plots, created_at, updated_at)
-                             VALUES (?1, ?2, ?3, 'new', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                            params![
-                                blob,
-                                crate::alerts::class_str(c.class),
-                                c.confidence.as_str(),
-                                a.priority.score,
-                                crate::alerts::json(&a.priority.reasons),
-                                c.area_ha,
-                                c.mean_drop,
-                                c.mean_dnbr,
-                                c.first_observed.to_string(),
-                                c.last_clear_before.map(|d| d.to_string()),
-                                crate::alerts::json(&a.plots),
-                                now
-                            ],
-                        )
-                        .map_err(me.err("insert an alert"))?;
-                        let id = tx.last_insert_rowid();
-                        outbox(me, &tx, &subs, id, "alert.new", a, &now)?;
-                        tx.execute(
-                            "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES (?1, ?2, ?3, NULL, 'new', ?4)",
-                            params![id, now, actor, format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())],
-                        )
-                        .map_err(me.err("record the alert history"))?;
-                        report.inserted += 1;
-                    }
-                    Action::Update { id, note } => {
-                        let old = existing.iter().find(|e| e.id == id).map(|e| e.confidence.clone()).unwrap_or_default();
-                        let first = existing
-                            .iter()
-                            .find(|e| e.id == id)
-                            .map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
-                        tx.execute(
-                            "UPDATE alerts SET geom = ?1, class = ?2, confidence = ?3, priority = ?4, reasons = ?5, area_ha = ?6,
-                               mean_drop = ?7, mean_dnbr = ?8, first_observed = ?9, last_clear_before = COALESCE(last_clear_before, ?10),
-                               plots = ?11, updated_at = ?12 WHERE fid = ?13",
-                            params![
-                                blob,
-                                crate::alerts::class_str(c.class),
-                                crate::alerts::merged_confidence(&old, c.confidence),
-                                a.priority.score,
-                                crate::alerts::json(&a.priority.reasons),
-                                c.area_ha,
-                                c.mean_drop,
-                                c.mean_dnbr,
-                                first.to_string(),
-                                c.last_clear_before.map(|d| d.to_string()),
-                                crate::alerts::json(&a.plots),
-                                now,
-                                id
-                            ],
-                        )
-                        .map_err(me.err("update an alert"))?;
-                        tx.execute(
-                            "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
-                             SELECT fid, ?2, ?3, status, status, ?4 FROM alerts WHERE fid = ?1",
-                            params![id, now, actor, note],
-                        )
-                        .map_err(me.err("record the alert history"))?;
-                        outbox(me, &tx, &subs, id, "alert.updated", a, &now)?;
-                        report.updated += 1;
-                    }
-                    Action::Same { .. } => report.unchanged += 1,
-                }
-            }
+            let report = save_alerts_tx(me, &tx, &alerts, &actor, &now)?;
             tx.commit().map_err(me.err("commit the alerts"))?;
             Ok(report)
         })
@@ -1363,6 +1310,164 @@ impl PlotStore for GpkgStore {
             .await
     }
 
+    async fn save_hotspots(
+        &self,
+        hotspots: &[crate::hotspots::HotspotRow],
+        alerts: &[NewAlert],
+        actor: &str,
+    ) -> Result<(crate::hotspots::HotspotReport, SaveReport)> {
+        let (hotspots, alerts, actor) = (hotspots.to_vec(), alerts.to_vec(), actor.to_string());
+        self.with(move |me, conn| {
+            let now = ts(Utc::now().trunc_subsecs(3));
+            let tx = conn.transaction().map_err(me.err("begin a transaction"))?;
+            let mut hr = crate::hotspots::HotspotReport::default();
+            {
+                let mut insert = tx
+                    .prepare(
+                        "INSERT INTO hotspots (geom, hkey, latitude, longitude, brightness, scan, track, acq_date, acq_time,
+                           satellite, instrument, confidence, frp, daynight, in_forest, source, loaded_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                         ON CONFLICT (hkey) DO NOTHING",
+                    )
+                    .map_err(me.err("prepare the hotspot insert"))?;
+                for r in &hotspots {
+                    let h = &r.hotspot;
+                    let blob = blob::encode(SRS_ID, [r.x, r.x, r.y, r.y], &crate::hotspots::point_wkb(r.x, r.y));
+                    let n = insert
+                        .execute(params![
+                            blob,
+                            h.key(),
+                            h.latitude,
+                            h.longitude,
+                            h.brightness,
+                            h.scan,
+                            h.track,
+                            h.acq_date.to_string(),
+                            h.acq_time,
+                            h.satellite,
+                            h.instrument,
+                            h.confidence,
+                            h.frp,
+                            h.daynight,
+                            r.in_forest,
+                            r.source,
+                            now
+                        ])
+                        .map_err(me.err("insert a hotspot"))?;
+                    if n > 0 {
+                        hr.new += 1;
+                    } else {
+                        hr.known += 1;
+                    }
+                }
+            }
+            let report = save_alerts_tx(me, &tx, &alerts, &actor, &now)?;
+            tx.commit().map_err(me.err("commit the hotspots"))?;
+            Ok((hr, report))
+        })
+        .await
+    }
+
+    async fn hotspots(&self) -> Result<Vec<crate::hotspots::HotspotRow>> {
+        self.with(|me, conn| {
+            let mut st = conn
+                .prepare(
+                    "SELECT fid, ST_MinX(geom), ST_MinY(geom), latitude, longitude, brightness, scan, track, acq_date, acq_time,
+                       satellite, instrument, confidence, frp, daynight, in_forest, source, loaded_at
+                     FROM hotspots ORDER BY acq_date DESC, acq_time DESC, fid",
+                )
+                .map_err(me.err("read the hotspots"))?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, f64>(1)?,
+                        r.get::<_, f64>(2)?,
+                        forest_core::fire::Hotspot {
+                            latitude: r.get(3)?,
+                            longitude: r.get(4)?,
+                            brightness: r.get(5)?,
+                            scan: r.get(6)?,
+                            track: r.get(7)?,
+                            acq_date: chrono::NaiveDate::default(),
+                            acq_time: r.get(9)?,
+                            satellite: r.get(10)?,
+                            instrument: r.get(11)?,
+                            confidence: r.get(12)?,
+                            frp: r.get(13)?,
+                            daynight: r.get(14)?,
+                        },
+                        r.get::<_, String>(8)?,
+                        r.get::<_, bool>(15)?,
+                        r.get::<_, String>(16)?,
+                        r.get::<_, String>(17)?,
+                    ))
+                })
+                .map_err(me.err("read the hotspots"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, x, y, mut hotspot, date, in_forest, source, loaded_at) =
+                    row.map_err(me.err("read a hotspot"))?;
+                hotspot.acq_date = date.parse().map_err(|e| {
+                    StoreError::NotAStore(format!("{}: hotspot {id} has a bad date '{date}': {e}", me.path))
+                })?;
+                out.push(crate::hotspots::HotspotRow {
+                    id,
+                    hotspot,
+                    x,
+                    y,
+                    in_forest,
+                    source,
+                    loaded_at: parse_ts(&loaded_at),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: forest_core::auth::Role,
+        hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<i64> {
+        let (name, hash) = (name.to_string(), hash.to_string());
+        self.with(move |me, conn| {
+            conn.execute(
+                "INSERT INTO tokens (name, role, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, role.as_str(), hash, ts(Utc::now().trunc_subsecs(3)), expires_at.map(ts)],
+            )
+            .map_err(me.err("create the token"))?;
+            Ok(conn.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<crate::tokens::TokenRecord>> {
+        let hash = hash.to_string();
+        self.with(move |me, conn| Ok(read_tokens(me, conn, Some(&hash))?.pop()))
+            .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<crate::tokens::TokenRecord>> {
+        self.with(|me, conn| read_tokens(me, conn, None)).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<bool> {
+        self.with(move |me, conn| {
+            Ok(conn
+                .execute(
+                    "UPDATE tokens SET revoked_at = ?2 WHERE fid = ?1 AND revoked_at IS NULL",
+                    params![id, ts(Utc::now().trunc_subsecs(3))],
+                )
+                .map_err(me.err("revoke the token"))?
+                > 0)
+        })
+        .await
+    }
+
     async fn contracts(&self) -> Result<Vec<Contract>> {
         self.with(|me, conn| {
             let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
@@ -1404,6 +1509,139 @@ impl PlotStore for GpkgStore {
         })
         .await
     }
+}
+
+/// Writes a detection run's alerts inside an open transaction: inserts new
+/// events, updates known ones, records the history and the outbox.
+fn save_alerts_tx(
+    me: &GpkgStore,
+    tx: &rusqlite::Transaction<'_>,
+    alerts: &[NewAlert],
+    actor: &str,
+    now: &str,
+) -> Result<SaveReport> {
+    let existing = read_alerts(me, tx)?;
+    let subs = read_subscriptions(me, tx)?;
+    let plan = crate::alerts::plan(&existing, alerts);
+    let mut report = SaveReport::default();
+    for (a, action) in alerts.iter().zip(plan) {
+        let c = &a.candidate;
+        let wkb = crate::alerts::wkb_of(&c.geometry)?;
+        let env = envelope_of(&c.geometry);
+        let blob = blob::encode(SRS_ID, env, &wkb);
+        match action {
+            Action::Insert => {
+                tx.execute(
+                    "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
+                       first_observed, last_clear_before, plots, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 'new', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                    params![
+                        blob,
+                        crate::alerts::class_str(c.class),
+                        c.confidence.as_str(),
+                        a.priority.score,
+                        crate::alerts::json(&a.priority.reasons),
+                        c.area_ha,
+                        c.mean_drop,
+                        c.mean_dnbr,
+                        c.first_observed.to_string(),
+                        c.last_clear_before.map(|d| d.to_string()),
+                        crate::alerts::json(&a.plots),
+                        now
+                    ],
+                )
+                .map_err(me.err("insert an alert"))?;
+                let id = tx.last_insert_rowid();
+                outbox(me, tx, &subs, id, "alert.new", a, now)?;
+                tx.execute(
+                    "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES (?1, ?2, ?3, NULL, 'new', ?4)",
+                    params![id, now, actor, format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())],
+                )
+                .map_err(me.err("record the alert history"))?;
+                report.inserted += 1;
+            }
+            Action::Update { id, note } => {
+                let old = existing
+                    .iter()
+                    .find(|e| e.id == id)
+                    .map(|e| e.confidence.clone())
+                    .unwrap_or_default();
+                let first = existing
+                    .iter()
+                    .find(|e| e.id == id)
+                    .map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
+                tx.execute(
+                    "UPDATE alerts SET geom = ?1, class = ?2, confidence = ?3, priority = ?4, reasons = ?5, area_ha = ?6,
+                       mean_drop = ?7, mean_dnbr = ?8, first_observed = ?9, last_clear_before = COALESCE(last_clear_before, ?10),
+                       plots = ?11, updated_at = ?12 WHERE fid = ?13",
+                    params![
+                        blob,
+                        crate::alerts::class_str(c.class),
+                        crate::alerts::merged_confidence(&old, c.confidence),
+                        a.priority.score,
+                        crate::alerts::json(&a.priority.reasons),
+                        c.area_ha,
+                        c.mean_drop,
+                        c.mean_dnbr,
+                        first.to_string(),
+                        c.last_clear_before.map(|d| d.to_string()),
+                        crate::alerts::json(&a.plots),
+                        now,
+                        id
+                    ],
+                )
+                .map_err(me.err("update an alert"))?;
+                tx.execute(
+                    "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
+                     SELECT fid, ?2, ?3, status, status, ?4 FROM alerts WHERE fid = ?1",
+                    params![id, now, actor, note],
+                )
+                .map_err(me.err("record the alert history"))?;
+                outbox(me, tx, &subs, id, "alert.updated", a, now)?;
+                report.updated += 1;
+            }
+            Action::Same { .. } => report.unchanged += 1,
+        }
+    }
+    Ok(report)
+}
+
+fn read_tokens(
+    me: &GpkgStore,
+    conn: &Connection,
+    hash: Option<&str>,
+) -> Result<Vec<crate::tokens::TokenRecord>> {
+    let mut st = conn
+        .prepare(
+            "SELECT fid, name, role, created_at, expires_at, revoked_at FROM tokens
+             WHERE ?1 IS NULL OR hash = ?1 ORDER BY fid",
+        )
+        .map_err(me.err("read the tokens"))?;
+    let rows = st
+        .query_map([hash], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .map_err(me.err("read the tokens"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, role, created, expires, revoked) = row.map_err(me.err("read a token"))?;
+        out.push(crate::tokens::TokenRecord {
+            id,
+            name,
+            role: crate::tokens::role(&role)?,
+            created_at: parse_ts(&created),
+            expires_at: expires.as_deref().map(parse_ts),
+            revoked_at: revoked.as_deref().map(parse_ts),
+        });
+    }
+    Ok(out)
 }
 
 fn envelope_of(g: &geo_types::MultiPolygon<f64>) -> [f64; 4] {
