@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh Debian 12 machine too: installs the system
 # packages and PostgreSQL + PostGIS when absent, then checks formatting, lints,
 # crate layering, and runs every test (unit, doc, store conformance against
-# GeoPackage and PostGIS, black-box CLI tests).
+# GeoPackage and PostGIS, black-box CLI tests, the web map end to end in
+# headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh
@@ -17,6 +18,10 @@ log="$(mktemp)"
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# the web map end to end, in headless Chromium
+bash scripts/test-web.sh 2>&1 | tee -a "$log"
+web=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$web
 set -e
 # one closing line for the whole run (cargo's last line is a doc-test section)
 awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1); if ($i == "ignored;") s += $(i-1) } }

@@ -308,13 +308,11 @@ pub fn plots_by_level(
     shapes: &[forest_core::change::alert::PlotShape],
     p: &forest_core::fire::DangerParams,
 ) -> serde_json::Value {
-    use forest_core::fire::{roman, Fuel};
+    use forest_core::fire::roman;
     let mut plots = [0u64; 5];
     let mut ha = [0f64; 5];
     for s in shapes.iter().filter(|s| s.forest) {
-        let fuel = Fuel::of(s.touch.sldlr.as_deref(), s.touch.ldlr.as_deref());
-        let level = p.level(index * fuel.weight(&p.fuel_weights));
-        let k = usize::from(level.clamp(1, 5)) - 1;
+        let k = usize::from(plot_level(index, s, p)) - 1;
         plots[k] += 1;
         ha[k] += forest_core::planar_area_ha(&s.geometry);
     }
@@ -330,6 +328,18 @@ pub fn plots_by_level(
             })
             .collect(),
     )
+}
+
+/// The danger level (1–5) of one plot on a day with this Nesterov `index`,
+/// weighted by the plot's fuel (pine, acacia, bamboo, grass…).
+pub fn plot_level(
+    index: f64,
+    s: &forest_core::change::alert::PlotShape,
+    p: &forest_core::fire::DangerParams,
+) -> u8 {
+    use forest_core::fire::Fuel;
+    let fuel = Fuel::of(s.touch.sldlr.as_deref(), s.touch.ldlr.as_deref());
+    p.level(index * fuel.weight(&p.fuel_weights)).clamp(1, 5)
 }
 
 /// The fire-danger document of `/api/fire-danger` and `forest danger --json`.

@@ -15,13 +15,14 @@ mod manage;
 mod metrics;
 pub mod notify;
 pub mod ogc;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use forest_core::{Indicators, Targets};
@@ -86,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
         .route("/api/fire-danger", get(fire_danger))
+        .route("/api/fire-danger/plots", get(fire_danger_plots))
+        .route("/static/{file}", get(web::asset))
         .route("/api/me", get(manage::me))
         .route(
             "/api/alerts/{id}/transition",
@@ -138,7 +141,6 @@ pub async fn serve(
 }
 
 async fn landing(
-    State(s): State<Arc<AppState>>,
     axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
@@ -151,21 +153,7 @@ async fn landing(
     if wants_json {
         return ogc::landing_json(&headers).into_response();
     }
-    Html(format!(
-        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Vĩnh Thông forest service</title></head>\
-         <body><h1>Quản lý rừng xã Vĩnh Thông — forest service</h1><p>Store: {}</p>\
-         <ul><li><a href=\"/api/stats\">/api/stats</a> — plan indicators (JSON)</li>\
-         <li><a href=\"/collections\">/collections</a> — OGC API – Features (plots as GeoJSON)</li>\
-         <li><a href=\"/healthz\">/healthz</a> — liveness</li><li><a href=\"/readyz\">/readyz</a> — store reachable</li></ul></body></html>",
-        html_escape(&s.store.describe())
-    ))
-    .into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    web::index(&headers)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -204,6 +192,36 @@ async fn fire_danger(State(s): State<Arc<AppState>>) -> Result<Json<serde_json::
         doc["forest_plots_by_level"] = dto::plots_by_level(index, &shapes, &s.fire);
     }
     Ok(Json(doc))
+}
+
+/// `GET /api/fire-danger/plots`: today's danger level of every forest plot
+/// (by its fuel), for the map layer that colours plots by level.
+async fn fire_danger_plots(
+    State(s): State<Arc<AppState>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let weather = s.store.weather().await?;
+    let doc = dto::fire_danger(&weather, &s.fire);
+    let Some(index) = doc["current"]["index"].as_f64() else {
+        return Ok(Json(
+            serde_json::json!({ "date": null, "index": null, "levels": {} }),
+        ));
+    };
+    let shapes = s.store.plot_shapes().await?;
+    let levels: serde_json::Map<String, serde_json::Value> = shapes
+        .iter()
+        .filter(|p| p.forest)
+        .map(|p| {
+            (
+                p.touch.key.to_string(),
+                serde_json::json!(dto::plot_level(index, p, &s.fire)),
+            )
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "date": doc["current"]["date"],
+        "index": index,
+        "levels": levels,
+    })))
 }
 
 async fn stats(State(s): State<Arc<AppState>>) -> Result<Json<dto::IndicatorsDto>, ApiError> {
