@@ -339,7 +339,8 @@ pub fn plot_level(
 ) -> u8 {
     use forest_core::fire::Fuel;
     let fuel = Fuel::of(s.touch.sldlr.as_deref(), s.touch.ldlr.as_deref());
-    p.level(index * fuel.weight(&p.fuel_weights)).clamp(1, 5)
+    p.plot_level(&s.touch.key, index * fuel.weight(&p.fuel_weights))
+        .clamp(1, 5)
 }
 
 /// The fire-danger document of `/api/fire-danger` and `forest danger --json`.

@@ -225,5 +225,22 @@ mod tests {
             Config::load(Some(&dir.path().join("none.toml")), None, None, None).unwrap_err()
         );
         assert!(e.contains("none.toml"), "{e}");
+        std::fs::write(&file, "[[fire.zones]]\nname = \"núi đá\"\ncompartments = [\"286\"]\nthresholds = [500.0, 400.0, 2000.0, 4000.0]\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Config::load(Some(&file), None, None, None).unwrap_err()
+        );
+        assert!(e.contains("núi đá") && e.contains("rising"), "{e}");
+    }
+
+    #[test]
+    fn fire_zone_tables_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("forest.toml");
+        std::fs::write(&file, "[fire]\nrain_reset_mm = 3.0\n[[fire.zones]]\nname = \"núi đá\"\ncompartments = [\"286\"]\nthresholds = [500.0, 1000.0, 2000.0, 4000.0]\n").unwrap();
+        let c = Config::load(Some(&file), None, None, None).unwrap();
+        assert_eq!(c.fire.rain_reset_mm, 3.0);
+        let key = "01981/286/1/1".parse().unwrap();
+        assert_eq!(c.fire.plot_level(&key, 1_500.0), 3);
     }
 }

@@ -6,6 +6,7 @@
 //! `rain_reset_mm` of rain (t13: air temperature at 13:00 in °C; d13:
 //! saturation deficit at 13:00 in hPa). Such a day resets P to 0.
 
+use crate::plot::PlotKey;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +87,26 @@ pub struct DangerParams {
     pub thresholds: [f64; 4],
     /// Multipliers of the index per fuel type, for per-plot levels.
     pub fuel_weights: FuelWeights,
+    /// Optional zone tables (`[[fire.zones]]`): plots of these communes or
+    /// compartments are levelled with the zone's own thresholds. The first
+    /// zone that names a plot wins; other plots use `thresholds`.
+    pub zones: Vec<DangerZone>,
+}
+
+/// A zone with its own level thresholds, as provinces publish them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DangerZone {
+    /// Name, for reports.
+    pub name: String,
+    /// Commune codes (`maxa`) in the zone.
+    #[serde(default)]
+    pub communes: Vec<u32>,
+    /// Compartments (`tk`) in the zone.
+    #[serde(default)]
+    pub compartments: Vec<String>,
+    /// Upper bounds of levels I–IV in the zone.
+    pub thresholds: [f64; 4],
 }
 
 impl Default for DangerParams {
@@ -94,6 +115,7 @@ impl Default for DangerParams {
             rain_reset_mm: 5.0,
             thresholds: [1_000.0, 2_500.0, 5_000.0, 10_000.0],
             fuel_weights: FuelWeights::default(),
+            zones: Vec::new(),
         }
     }
 }
@@ -110,13 +132,57 @@ impl DangerParams {
         if !(self.rain_reset_mm > 0.0 && self.rain_reset_mm.is_finite()) {
             return Err("fire: rain_reset_mm must be a positive number of millimetres".into());
         }
+        for z in &self.zones {
+            if !z.thresholds.windows(2).all(|w| w[0] < w[1]) || z.thresholds[0] <= 0.0 {
+                return Err(format!(
+                    "fire zone '{}': thresholds {:?} must be positive and rising",
+                    z.name, z.thresholds
+                ));
+            }
+            if z.communes.is_empty() && z.compartments.is_empty() {
+                return Err(format!(
+                    "fire zone '{}': name its communes (maxa) or compartments (tk)",
+                    z.name
+                ));
+            }
+        }
         Ok(())
     }
 
     /// The level (1–5) of an index value.
     pub fn level(&self, index: f64) -> u8 {
-        1 + self.thresholds.iter().filter(|t| index > **t).count() as u8
+        level_of(&self.thresholds, index)
     }
+
+    /// The thresholds that apply to a plot: its zone's, or the default.
+    pub fn thresholds_for(&self, key: &PlotKey) -> &[f64; 4] {
+        self.zones
+            .iter()
+            .find(|z| {
+                z.communes.contains(&key.maxa()) || z.compartments.iter().any(|t| t == key.tk())
+            })
+            .map_or(&self.thresholds, |z| &z.thresholds)
+    }
+
+    /// The level (1–5) of a plot for an index value (already weighted by
+    /// the plot's fuel), with its zone's thresholds.
+    ///
+    /// ```
+    /// use forest_core::fire::{DangerParams, DangerZone};
+    /// let mut p = DangerParams::default();
+    /// p.zones.push(DangerZone { name: "limestone".into(), communes: vec![], compartments: vec!["286".into()], thresholds: [500.0, 1_000.0, 2_000.0, 4_000.0] });
+    /// let inside = "01981/286/1/1".parse().unwrap();
+    /// let outside = "01981/287/1/1".parse().unwrap();
+    /// assert_eq!(p.plot_level(&inside, 1_500.0), 3);
+    /// assert_eq!(p.plot_level(&outside, 1_500.0), 2);
+    /// ```
+    pub fn plot_level(&self, key: &PlotKey, index: f64) -> u8 {
+        level_of(self.thresholds_for(key), index)
+    }
+}
+
+fn level_of(thresholds: &[f64; 4], index: f64) -> u8 {
+    1 + thresholds.iter().filter(|t| index > **t).count() as u8
 }
 
 /// Index multipliers by fuel type (resinous pine burns earlier than acacia,
