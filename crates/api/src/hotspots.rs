@@ -31,11 +31,15 @@ pub fn collection(b: &str) -> serde_json::Value {
     })
 }
 
-fn feature(h: &HotspotRow, to: &Transformer) -> Result<serde_json::Value, ApiError> {
-    let (x, y) = to
-        .point(h.x, h.y)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+fn feature(h: &HotspotRow, to: &Transformer, crs: Crs) -> Result<serde_json::Value, ApiError> {
     let p = &h.hotspot;
+    // CRS84 is what the file gave: serve it as given, not through a round trip
+    let (x, y) = if crs == Crs::Crs84 {
+        (p.longitude, p.latitude)
+    } else {
+        to.point(h.x, h.y)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
     Ok(json!({
         "type": "Feature",
         "id": h.id,
@@ -123,7 +127,7 @@ pub async fn items(
         .iter()
         .skip(offset as usize)
         .take(limit as usize)
-        .map(|h| feature(h, &to))
+        .map(|h| feature(h, &to, crs))
         .collect::<Result<Vec<_>, _>>()?;
     let total = matched.len() as u64;
     let links = page_links(
@@ -178,5 +182,5 @@ pub async fn item(
         .ok_or_else(|| ApiError::NotFound(format!("no hotspot {id}")))?;
     let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(geojson_response(feature(&h, &to)?, crs))
+    Ok(geojson_response(feature(&h, &to, crs)?, crs))
 }
