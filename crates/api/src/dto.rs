@@ -67,6 +67,19 @@ pub struct AllocationDto {
     pub owner_pct: MeasureDto,
 }
 
+impl From<&forest_core::indicators::Allocation> for AllocationDto {
+    fn from(a: &forest_core::indicators::Allocation) -> Self {
+        AllocationDto {
+            forest: (&a.forest).into(),
+            with_owner: (&a.with_owner).into(),
+            with_certificate: (&a.with_certificate).into(),
+            in_dispute: (&a.in_dispute).into(),
+            without_owner: (&a.without_owner).into(),
+            owner_pct: (&a.owner_pct).into(),
+        }
+    }
+}
+
 /// One breakdown row.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BreakdownRowDto {
@@ -160,14 +173,7 @@ impl IndicatorsDto {
                 .iter()
                 .map(|(y, a)| (*y, round2(*a)))
                 .collect(),
-            allocation: AllocationDto {
-                forest: (&a.forest).into(),
-                with_owner: (&a.with_owner).into(),
-                with_certificate: (&a.with_certificate).into(),
-                in_dispute: (&a.in_dispute).into(),
-                without_owner: (&a.without_owner).into(),
-                owner_pct: (&a.owner_pct).into(),
-            },
+            allocation: a.into(),
             by_function: rows(&i.by_function),
             by_owner_type: rows(&i.by_owner_type),
             by_forest_type: rows(&i.by_forest_type),

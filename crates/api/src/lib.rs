@@ -7,6 +7,7 @@
 //! derive `Serialize`.
 
 mod alerts;
+mod allocation;
 pub mod auth;
 pub mod dto;
 mod error;
@@ -90,6 +91,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/fire-danger/plots", get(fire_danger_plots))
         .route("/static/{file}", get(web::asset))
         .route("/api/me", get(manage::me))
+        .route(
+            "/api/plots/{key}/allocation",
+            get(allocation::get).post(allocation::update),
+        )
+        .route("/api/allocation", get(allocation::progress))
+        .route("/api/search", get(allocation::search))
         .route(
             "/api/alerts/{id}/transition",
             axum::routing::post(manage::transition),

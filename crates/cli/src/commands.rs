@@ -630,15 +630,8 @@ pub async fn plot(
             None => vec![],
         }
     } else {
-        match store.get_plot(&key).await? {
-            Some(s) => vec![forest_store::PlotVersion {
-                plot: s.plot,
-                version: s.version,
-                valid_from: s.loaded_at,
-                valid_to: None,
-            }],
-            None => vec![],
-        }
+        let mut all = store.plot_history(&key).await?;
+        all.split_off(all.len().saturating_sub(1))
     };
     if versions.is_empty() {
         eprintln!("error: plot {key} is not in {}", store.describe());
@@ -650,12 +643,13 @@ pub async fn plot(
             .map(|t| t.to_rfc3339())
             .unwrap_or_else(|| "current".into());
         out!(
-            "plot {} — version {} ({} → {}), {:.2} ha from geometry",
+            "plot {} — version {} ({} → {}), {:.2} ha from geometry; written by {}",
             v.plot.key,
             v.version,
             v.valid_from.to_rfc3339(),
             until,
-            v.plot.area_ha()
+            v.plot.area_ha(),
+            v.source
         );
         for (name, value) in v.plot.to_record().iter() {
             if !value.is_empty() {

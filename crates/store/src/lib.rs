@@ -71,6 +71,8 @@ pub struct PlotVersion {
     pub valid_from: DateTime<Utc>,
     /// End of validity (`None` for the current version).
     pub valid_to: Option<DateTime<Utc>>,
+    /// What wrote it: the imported file, or an edit with its author and note.
+    pub source: String,
 }
 
 impl PlotVersion {

@@ -401,6 +401,7 @@ impl PlotStore for PgStore {
             let valid_to: DateTime<Utc> =
                 r.try_get("valid_to").map_err(self.err("read history"))?;
             out.push(PlotVersion {
+                source: self.load_source(s.load_id).await?,
                 plot: s.plot,
                 version: s.version,
                 valid_from: s.loaded_at,
@@ -409,6 +410,7 @@ impl PlotStore for PgStore {
         }
         if let Some(s) = self.get_plot(key).await? {
             out.push(PlotVersion {
+                source: self.load_source(s.load_id).await?,
                 plot: s.plot,
                 version: s.version,
                 valid_from: s.loaded_at,
@@ -1259,6 +1261,15 @@ impl PlotStore for PgStore {
 }
 
 impl PgStore {
+    async fn load_source(&self, load_id: i64) -> Result<String> {
+        let s: Option<String> = sqlx::query_scalar("SELECT source FROM loads WHERE id = $1")
+            .bind(load_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("read the load"))?;
+        Ok(s.unwrap_or_default())
+    }
+
     async fn read_tokens(&self, hash: Option<&str>) -> Result<Vec<crate::tokens::TokenRecord>> {
         #[allow(clippy::type_complexity)]
         let rows: Vec<(

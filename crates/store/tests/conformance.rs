@@ -395,6 +395,11 @@ async fn reloading_keeps_versions(s: DynStore) {
     assert_eq!(history[0].valid_to, Some(history[1].valid_from));
     assert!(history[1].valid_to.is_none());
     assert!(history[0].valid_from < history[1].valid_from);
+    assert_eq!(
+        (history[0].source.as_str(), history[1].source.as_str()),
+        ("v1", "v2"),
+        "what wrote each version"
+    );
     // who owned the plot at a given instant
     let at = |t| forest_store::version_at(&history, t).map(|v| v.version);
     assert_eq!(at(history[0].valid_from), Some(1));

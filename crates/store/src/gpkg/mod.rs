@@ -790,7 +790,8 @@ impl PlotStore for GpkgStore {
             for row in rows {
                 let (raw, valid_to) = row.map_err(me.err("read history"))?;
                 let s = build_stored(raw)?;
-                out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: Some(parse_ts(&valid_to)) });
+                let source = load_source(me, conn, s.load_id)?;
+                out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: Some(parse_ts(&valid_to)), source });
             }
             let current = conn
                 .query_row(
@@ -802,7 +803,8 @@ impl PlotStore for GpkgStore {
                 .map_err(me.err("get a plot"))?;
             if let Some(raw) = current {
                 let s = build_stored(raw)?;
-                out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: None });
+                let source = load_source(me, conn, s.load_id)?;
+                out.push(PlotVersion { plot: s.plot, version: s.version, valid_from: s.loaded_at, valid_to: None, source });
             }
             Ok(out)
         })
@@ -1604,6 +1606,15 @@ fn save_alerts_tx(
         }
     }
     Ok(report)
+}
+
+fn load_source(me: &GpkgStore, conn: &Connection, load_id: i64) -> Result<String> {
+    conn.query_row("SELECT source FROM loads WHERE id = ?1", [load_id], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::unwrap_or_default)
+    .map_err(me.err("read the load"))
 }
 
 fn read_tokens(
