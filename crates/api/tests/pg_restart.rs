@@ -39,7 +39,7 @@ impl Proxy {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
                     }
                 });
-                list.lock().unwrap().push(h);
+                list.lock().expect("proxy connections").push(h);
             }
         });
         Proxy { accept, conns }
@@ -48,7 +48,7 @@ impl Proxy {
     /// Closes every connection and stops listening: the database is gone.
     fn cut(self) {
         self.accept.abort();
-        for h in self.conns.lock().unwrap().drain(..) {
+        for h in self.conns.lock().expect("proxy connections").drain(..) {
             h.abort();
         }
     }
