@@ -6,6 +6,8 @@
 //! (every connection closed, the port refusing) and restores on the same
 //! port, so the shared PostgreSQL server other tests use is never touched.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is the failure report
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
