@@ -34,6 +34,7 @@ pub fn collection(b: &str) -> serde_json::Value {
         "links": [
             link(format!("{b}/collections/alerts"), "self", "application/json", "this collection"),
             link(format!("{b}/collections/alerts/items"), "items", "application/geo+json", "alerts"),
+            link(format!("{b}/collections/alerts/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tiles"),
         ]
     })
 }

@@ -16,6 +16,7 @@ mod manage;
 mod metrics;
 pub mod notify;
 pub mod ogc;
+mod tiles;
 mod web;
 
 use std::sync::Arc;
@@ -84,6 +85,15 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{id}", get(ogc::collection))
         .route("/collections/{id}/items", get(ogc::items))
         .route("/collections/{id}/items/{fid}", get(ogc::item))
+        .route("/collections/{id}/tiles", get(tiles::tilesets))
+        .route(
+            "/collections/{id}/tiles/WebMercatorQuad",
+            get(tiles::tilejson),
+        )
+        .route(
+            "/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+            get(tiles::tile),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))

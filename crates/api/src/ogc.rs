@@ -112,6 +112,7 @@ fn plots_collection(b: &str) -> serde_json::Value {
         "links": [
             link(format!("{b}/collections/plots"), "self", "application/json", "this collection"),
             link(format!("{b}/collections/plots/items"), "items", "application/geo+json", "plots"),
+            link(format!("{b}/collections/plots/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tiles"),
         ]
     })
 }

@@ -46,14 +46,9 @@ const ASSETS: [Asset; 4] = [
 /// The map page.
 pub const INDEX: &str = include_str!("../web/index.html");
 
-/// A strong ETag for a body: FNV-1a 64 of its bytes.
+/// A strong ETag for a body.
 fn etag(body: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in body {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("\"{h:016x}\"")
+    format!("\"{:016x}\"", crate::tiles::fnv(body))
 }
 
 fn cached(body: &'static [u8], mime: &'static str, max_age: u32, headers: &HeaderMap) -> Response {

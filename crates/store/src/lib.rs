@@ -16,6 +16,7 @@ pub mod hotspots;
 pub mod notify;
 mod postgis;
 pub mod scenes;
+pub mod tiles;
 pub mod tokens;
 
 use std::collections::BTreeMap;
@@ -280,6 +281,10 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
         alerts: &[alerts::NewAlert],
         actor: &str,
     ) -> Result<(hotspots::HotspotReport, alerts::SaveReport)>;
+
+    /// One vector tile of a layer (MVT bytes; empty when nothing is in
+    /// the tile).
+    async fn tile(&self, layer: tiles::TileLayer, t: tiles::TileId) -> Result<Vec<u8>>;
 
     /// Every stored hotspot, newest acquisition first.
     async fn hotspots(&self) -> Result<Vec<hotspots::HotspotRow>>;

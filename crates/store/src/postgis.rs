@@ -671,6 +671,47 @@ impl PlotStore for PgStore {
         Ok((hr, report))
     }
 
+    async fn tile(
+        &self,
+        layer: crate::tiles::TileLayer,
+        t: crate::tiles::TileId,
+    ) -> Result<Vec<u8>> {
+        use crate::tiles::{TileLayer, BUFFER, EXTENT};
+        // As Martin does: one ST_AsMVT query, filtered by the tile envelope in
+        // the table's own SRID so the GiST index is used; outlines simplified
+        // to a tile pixel as the GeoPackage store does.
+        let (table, props) = match layer {
+            TileLayer::Plots => (
+                "plots",
+                "id, lpad(maxa::text, 5, '0') || '/' || tk || '/' || khoanh || '/' || lo AS key, ldlr, malr3, nggocr, round(area_ha::numeric, 2)::float8 AS area_ha",
+            ),
+            TileLayer::Alerts => (
+                "alerts",
+                "id, class, status, confidence, priority, round(area_ha::numeric, 2)::float8 AS area_ha",
+            ),
+        };
+        let sql = format!(
+            "WITH b AS (SELECT ST_TileEnvelope($1, $2, $3) AS env),
+                  w AS (SELECT ST_Transform(ST_Expand(env, $4), 9213) AS env9213 FROM b),
+                  q AS (SELECT {props},
+                          ST_AsMVTGeom(ST_Simplify(ST_Transform(t.geom, 3857), $5), b.env, {EXTENT}, {BUFFER}, true) AS geom
+                        FROM {table} t, b, w WHERE t.geom && w.env9213)
+             SELECT ST_AsMVT(q, '{name}', {EXTENT}, 'geom', 'id') FROM q WHERE geom IS NOT NULL",
+            name = layer.name()
+        );
+        let size = t.size_m();
+        let bytes: Option<Vec<u8>> = sqlx::query_scalar(&sql)
+            .bind(i32::from(t.z))
+            .bind(i64::from(t.x) as i32)
+            .bind(i64::from(t.y) as i32)
+            .bind(size * f64::from(BUFFER) / f64::from(EXTENT))
+            .bind(size / f64::from(EXTENT))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("build the tile"))?;
+        Ok(bytes.unwrap_or_default())
+    }
+
     async fn hotspots(&self) -> Result<Vec<crate::hotspots::HotspotRow>> {
         #[allow(clippy::type_complexity)]
         let rows: Vec<(i64, f64, f64, f64, f64, f64, f64, f64, chrono::NaiveDate, i32, String, String, String, f64, String, bool)> =

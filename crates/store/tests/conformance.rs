@@ -127,6 +127,7 @@ conformance!(
     deliveries_are_written_with_the_alerts_and_logged,
     hotspots_are_stored_once_with_their_alerts,
     tokens_are_stored_hashed_and_revoked,
+    vector_tiles_hold_the_plots_of_the_tile,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -935,4 +936,69 @@ async fn tokens_are_stored_hashed_and_revoked(s: DynStore) {
     assert!(!s.revoke_token(id).await.unwrap(), "revoked once");
     let got = s.token_by_hash(&hash).await.unwrap().unwrap();
     assert!(!got.is_valid_at(chrono::Utc::now()));
+}
+
+async fn vector_tiles_hold_the_plots_of_the_tile(s: DynStore) {
+    use forest_store::tiles::{TileId, TileLayer};
+    use geozero::mvt::{Message, Tile};
+    let c = sample();
+    s.load_plots(&c.plots, "test").await.unwrap();
+    let p = &c.plots[100];
+    let centre = geo::Centroid::centroid(&p.geometry).unwrap();
+    let to = forest_core::Transformer::new(
+        forest_core::Crs::Vn2000Tm3_10630,
+        forest_core::Crs::WebMercator,
+    )
+    .unwrap();
+    let (mx, my) = to.point(centre.x(), centre.y()).unwrap();
+    let half = 20_037_508.342_789_244;
+    let tile_at = |z: u8| {
+        let n = f64::from(1u32 << z);
+        let x = ((mx + half) / (2.0 * half) * n).floor() as u32;
+        let y = ((half - my) / (2.0 * half) * n).floor() as u32;
+        TileId::new(z, x, y).unwrap()
+    };
+    for z in [10, 12, 14] {
+        let bytes = s.tile(TileLayer::Plots, tile_at(z)).await.unwrap();
+        let tile = Tile::decode(bytes.as_slice()).unwrap();
+        let layer = &tile.layers[0];
+        assert_eq!((layer.name.as_str(), layer.extent), ("plots", Some(4096)));
+        assert!(
+            !layer.keys.iter().any(|k| k == "churung" || k == "nguoink"),
+            "public attributes only"
+        );
+        let key_index = layer.keys.iter().position(|k| k == "key").unwrap() as u32;
+        let keys: Vec<String> = layer
+            .features
+            .iter()
+            .filter_map(|f| {
+                f.tags
+                    .chunks(2)
+                    .find(|t| t[0] == key_index)
+                    .and_then(|t| layer.values[t[1] as usize].string_value.clone())
+            })
+            .collect();
+        assert!(
+            keys.contains(&p.key.to_string()),
+            "z{z}: {} not in its tile",
+            p.key
+        );
+        assert!(layer
+            .features
+            .iter()
+            .all(|f| f.r#type == Some(3) && !f.geometry.is_empty()));
+    }
+    // far from the commune: nothing
+    assert!(s
+        .tile(TileLayer::Plots, TileId::new(14, 0, 0).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        s.tile(TileLayer::Alerts, tile_at(12))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no alerts yet"
+    );
 }

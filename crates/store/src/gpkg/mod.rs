@@ -1370,6 +1370,78 @@ impl PlotStore for GpkgStore {
         .await
     }
 
+    async fn tile(
+        &self,
+        layer: crate::tiles::TileLayer,
+        t: crate::tiles::TileId,
+    ) -> Result<Vec<u8>> {
+        use crate::tiles::{TileFeature, TileLayer};
+        use geozero::mvt::TileValue;
+        self.with(move |me, conn| {
+            // the buffered tile, as a box in the store's CRS
+            let to_store = Transformer::new(Crs::WebMercator, Crs::Vn2000Tm3_10630)?;
+            let to_tile = Transformer::new(Crs::Vn2000Tm3_10630, Crs::WebMercator)?;
+            use geo::BoundingRect;
+            let Some(w) = to_store.rect(t.buffered(), 8)?.bounding_rect() else {
+                return Ok(Vec::new());
+            };
+            let (table, columns) = match layer {
+                TileLayer::Plots => ("plots", "fid, geom, maxa, tk, khoanh, lo, ldlr, malr3, nggocr, area_ha"),
+                TileLayer::Alerts => ("alerts", "fid, geom, class, status, confidence, priority, area_ha"),
+            };
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {columns} FROM {table} WHERE fid IN
+                       (SELECT id FROM rtree_{table}_geom WHERE minx <= ?2 AND maxx >= ?1 AND miny <= ?4 AND maxy >= ?3)
+                     ORDER BY fid"
+                ))
+                .map_err(me.err("prepare the tile query"))?;
+            let mut rows = st
+                .query(params![w.min().x, w.max().x, w.min().y, w.max().y])
+                .map_err(me.err("query the tile"))?;
+            let mut features = Vec::new();
+            while let Some(r) = rows.next().map_err(me.err("read the tile"))? {
+                let fid: i64 = r.get(0).map_err(me.err("read the tile"))?;
+                let blob: Vec<u8> = r.get(1).map_err(me.err("read the tile"))?;
+                let h = blob::header(&blob).map_err(|e| StoreError::Corrupt { key: format!("{table} {fid}"), reason: e })?;
+                let g = crate::alerts::geometry_of(fid, &blob[h.wkb_offset..])?;
+                let get = |i: usize| -> Result<rusqlite::types::Value> { r.get(i).map_err(me.err("read the tile")) };
+                let tags = match layer {
+                    TileLayer::Plots => {
+                        let key = match (get(2)?, get(3)?, get(4)?, get(5)?) {
+                            (SqlValue::Integer(maxa), SqlValue::Text(tk), SqlValue::Text(khoanh), SqlValue::Text(lo)) => {
+                                format!("{maxa:05}/{tk}/{khoanh}/{lo}")
+                            }
+                            _ => continue,
+                        };
+                        let mut tags = vec![("key", TileValue::Str(key))];
+                        if let SqlValue::Text(l) = get(6)? { tags.push(("ldlr", TileValue::Str(l))); }
+                        if let SqlValue::Integer(v) = get(7)? { tags.push(("malr3", TileValue::Sint(v))); }
+                        if let SqlValue::Integer(v) = get(8)? { tags.push(("nggocr", TileValue::Sint(v))); }
+                        if let SqlValue::Real(a) = get(9)? { tags.push(("area_ha", TileValue::Double((a * 100.0).round() / 100.0))); }
+                        tags
+                    }
+                    TileLayer::Alerts => {
+                        let mut tags = Vec::new();
+                        for (i, k) in [(2, "class"), (3, "status"), (4, "confidence")] {
+                            if let SqlValue::Text(v) = get(i)? { tags.push((k, TileValue::Str(v))); }
+                        }
+                        if let SqlValue::Integer(v) = get(5)? { tags.push(("priority", TileValue::Sint(v))); }
+                        if let SqlValue::Real(a) = get(6)? { tags.push(("area_ha", TileValue::Double((a * 100.0).round() / 100.0))); }
+                        tags
+                    }
+                };
+                features.push(TileFeature {
+                    id: u64::try_from(fid).ok(),
+                    geometry: to_tile.multipolygon(&g)?,
+                    tags,
+                });
+            }
+            crate::tiles::encode(layer, t, features)
+        })
+        .await
+    }
+
     async fn hotspots(&self) -> Result<Vec<crate::hotspots::HotspotRow>> {
         self.with(|me, conn| {
             let mut st = conn

@@ -1,0 +1,256 @@
+//! Vector tiles of the plots and alerts (Mapbox Vector Tiles, WebMercatorQuad)
+//! and their TileJSON.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use forest_store::tiles::{TileId, TileLayer, MAX_ZOOM};
+use serde_json::json;
+
+use crate::ogc::{base, link};
+use crate::{ApiError, AppState};
+
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+
+fn layer(id: &str) -> Result<TileLayer, ApiError> {
+    TileLayer::of(id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no tiles for '{id}': the plots and alerts collections have tiles"
+        ))
+    })
+}
+
+/// `GET /collections/{id}/tiles`: the tile sets of a collection.
+pub async fn tilesets(
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let l = layer(&id)?;
+    let b = base(&headers);
+    Ok(Json(json!({
+        "tilesets": [{
+            "title": format!("{} (Mapbox Vector Tiles)", l.name()),
+            "dataType": "vector",
+            "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "links": [
+                link(format!("{b}/collections/{id}/tiles/WebMercatorQuad"), "self", "application/json", "TileJSON"),
+                link(format!("{b}/collections/{id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "item", MVT, "tiles"),
+            ]
+        }]
+    })))
+}
+
+/// `GET /collections/{id}/tiles/WebMercatorQuad`: TileJSON 3.0.
+pub async fn tilejson(
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let l = layer(&id)?;
+    let b = base(&headers);
+    let fields = match l {
+        TileLayer::Plots => {
+            json!({ "key": "String", "ldlr": "String", "malr3": "Number", "nggocr": "Number", "area_ha": "Number" })
+        }
+        TileLayer::Alerts => {
+            json!({ "class": "String", "status": "String", "confidence": "String", "priority": "Number", "area_ha": "Number" })
+        }
+    };
+    Ok(Json(json!({
+        "tilejson": "3.0.0",
+        "name": l.name(),
+        "scheme": "xyz",
+        "tiles": [format!("{b}/collections/{id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}")],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "vector_layers": [{ "id": l.name(), "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM }],
+    })))
+}
+
+/// `GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}`: one tile;
+/// 204 when it holds nothing. ETag and cache headers.
+pub async fn tile(
+    State(s): State<Arc<AppState>>,
+    Path((id, z, y, x)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let l = layer(&id)?;
+    let num = |v: &str, what: &str| -> Result<u32, ApiError> {
+        v.parse()
+            .map_err(|_| ApiError::BadRequest(format!("tile {what} '{v}': a whole number ≥ 0")))
+    };
+    let z = num(&z, "zoom")?;
+    let t = TileId::new(
+        u8::try_from(z).unwrap_or(u8::MAX),
+        num(&x, "column")?,
+        num(&y, "row")?,
+    )
+    .map_err(ApiError::BadRequest)?;
+    let bytes = s.store.tile(l, t).await?;
+    let tag = format!("\"{:016x}\"", fnv(&bytes));
+    let cache = "public, max-age=60";
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag))
+    {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, tag), (header::CACHE_CONTROL, cache.into())],
+        )
+            .into_response());
+    }
+    let status = if bytes.is_empty() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut r = (
+        status,
+        [(header::ETAG, tag), (header::CACHE_CONTROL, cache.into())],
+        bytes,
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    Ok(r)
+}
+
+/// FNV-1a 64, for ETags.
+pub(crate) fn fnv(body: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use forest_store::{GpkgStore, PlotStore};
+    use tower::ServiceExt;
+
+    use crate::{router, AppState};
+
+    #[tokio::test]
+    async fn tiles_with_tilejson_etag_and_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(dir.path().join("t.gpkg")).unwrap();
+        store.migrate().await.unwrap();
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        store.load_plots(&c.plots, "test").await.unwrap();
+        let app = router(AppState {
+            store: Arc::new(store),
+            targets: Default::default(),
+            reference_year: 2026,
+            fire: Default::default(),
+            cors_origins: vec![],
+        });
+        let tj = app
+            .clone()
+            .oneshot(
+                Request::get("/collections/plots/tiles/WebMercatorQuad")
+                    .header("host", "test")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tj.status(), StatusCode::OK);
+        let v: serde_json::Value =
+            serde_json::from_slice(&axum::body::to_bytes(tj.into_body(), 1 << 20).await.unwrap())
+                .unwrap();
+        assert_eq!(v["tilejson"], "3.0.0");
+        let template = v["tiles"][0].as_str().unwrap();
+        assert!(
+            template.ends_with("/collections/plots/tiles/WebMercatorQuad/{z}/{y}/{x}"),
+            "{template}"
+        );
+        // the tile of the commune's first plot at z12
+        let p = geo::Centroid::centroid(&c.plots[0].geometry).unwrap();
+        let to = forest_core::Transformer::new(
+            forest_core::Crs::Vn2000Tm3_10630,
+            forest_core::Crs::WebMercator,
+        )
+        .unwrap();
+        let (mx, my) = to.point(p.x(), p.y()).unwrap();
+        let half = 20_037_508.342_789_244;
+        let (x, y) = (
+            ((mx + half) / (2.0 * half) * 4096.0) as u32,
+            ((half - my) / (2.0 * half) * 4096.0) as u32,
+        );
+        let uri = format!("/collections/plots/tiles/WebMercatorQuad/12/{y}/{x}");
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(&uri)
+                    .header("accept-encoding", "gzip")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let h = res.headers().clone();
+        let body = axum::body::to_bytes(res.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        assert_eq!(h["content-type"], "application/vnd.mapbox-vector-tile");
+        assert_eq!(h["content-encoding"], "gzip");
+        assert!(body.len() > 100);
+        let etag = h["etag"].to_str().unwrap().to_string();
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(&uri)
+                    .header("if-none-match", &etag)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+        for (bad, want) in [
+            (
+                "/collections/plots/tiles/WebMercatorQuad/12/9999/1",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/plots/tiles/WebMercatorQuad/40/0/0",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/plots/tiles/WebMercatorQuad/z/0/0",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/collections/hotspots/tiles/WebMercatorQuad/1/0/0",
+                StatusCode::NOT_FOUND,
+            ),
+        ] {
+            let res = app
+                .clone()
+                .oneshot(Request::get(bad).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(res.status(), want, "{bad}");
+        }
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get("/collections/plots/tiles/WebMercatorQuad/14/0/0")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "an empty tile");
+    }
+}
