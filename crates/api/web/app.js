@@ -18,7 +18,7 @@ const I18N = {
     forestArea: "Diện tích có rừng", cover: "Độ che phủ", contracted: "Diện tích giao khoán bảo vệ",
     planting: "Trồng rừng năm", ownerPct: "Tỷ lệ giao cho chủ rừng", target: "chỉ tiêu", actual: "thực tế",
     dangerToday: "Cấp dự báo cháy rừng", nesterov: "Chỉ số Nesterov", noWeather: "Chưa có số liệu thời tiết",
-    badToken: "Token không hợp lệ", saved: "Đã lưu", loading: "Đang tải…", zoomIn: "Phóng to để xem lô rừng",
+    badToken: "Token không hợp lệ", saved: "Đã lưu", loading: "Đang tải…",
     withOwner: "Có chủ rừng", withCert: "Có giấy chứng nhận", inDispute: "Tranh chấp", withoutOwner: "Chưa có chủ",
     close: "Đóng", legendForest: "Trạng thái rừng", legendDanger: "Cấp cháy",
   },
@@ -35,7 +35,7 @@ const I18N = {
     forestArea: "Forest area", cover: "Forest cover", contracted: "Area under protection contracts",
     planting: "Planting in", ownerPct: "Forest allocated to an owner", target: "target", actual: "actual",
     dangerToday: "Fire danger level", nesterov: "Nesterov index", noWeather: "No weather data yet",
-    badToken: "Invalid token", saved: "Saved", loading: "Loading…", zoomIn: "Zoom in to see the plots",
+    badToken: "Invalid token", saved: "Saved", loading: "Loading…",
     withOwner: "With owner", withCert: "With certificate", inDispute: "In dispute", withoutOwner: "Without owner",
     close: "Close", legendForest: "Forest type", legendDanger: "Danger level",
   },
@@ -65,7 +65,8 @@ function forestColourExpression() {
   return cases;
 }
 function dangerColourExpression() {
-  return ["match", ["coalesce", ["get", "fire_level"], 0],
+  // GeoJSON plots carry fire_level as a property, tiled plots as feature state
+  return ["match", ["coalesce", ["feature-state", "fire_level"], ["get", "fire_level"], 0],
     1, DANGER_COLOURS[1], 2, DANGER_COLOURS[2], 3, DANGER_COLOURS[3], 4, DANGER_COLOURS[4], 5, DANGER_COLOURS[5],
     "rgba(0,0,0,0)"];
 }
@@ -151,26 +152,20 @@ map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
 const empty = { type: "FeatureCollection", features: [] };
 
 map.on("load", async () => {
-  map.addSource("plots", { type: "geojson", data: empty });
   map.addSource("alerts", { type: "geojson", data: empty });
   map.addSource("hotspots", { type: "geojson", data: empty });
-  map.addLayer({ id: "plots-fill", type: "fill", source: "plots", paint: { "fill-color": forestColourExpression(), "fill-opacity": 0.75 } });
-  map.addLayer({ id: "plots-danger", type: "fill", source: "plots", layout: { visibility: "none" }, paint: { "fill-color": dangerColourExpression(), "fill-opacity": 0.8 } });
-  map.addLayer({ id: "plots-line", type: "line", source: "plots", paint: { "line-color": "#4b5b44", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.2, 15, 1] } });
   map.addLayer({ id: "alerts-fill", type: "fill", source: "alerts", paint: { "fill-color": "#d7261e", "fill-opacity": 0.35 } });
   map.addLayer({ id: "alerts-line", type: "line", source: "alerts", paint: { "line-color": ["case", ["==", ["get", "selected"], true], "#000000", "#a0000a"], "line-width": ["case", ["==", ["get", "selected"], true], 3.5, 2] } });
   map.addLayer({ id: "hotspots", type: "circle", source: "hotspots", paint: {
     "circle-radius": ["interpolate", ["linear"], ["zoom"], 9, 3, 15, 9],
     "circle-color": ["case", ["get", "in_forest"], "#ff3d00", "#ffab40"],
     "circle-stroke-color": "#5a0000", "circle-stroke-width": 1 } });
-  map.on("click", "plots-fill", (e) => showPlot(e.features[0], e.lngLat));
   map.on("click", "alerts-fill", (e) => selectAlert(Number(e.features[0].id ?? e.features[0].properties.id), false));
   map.on("click", "hotspots", (e) => showHotspot(e.features[0], e.lngLat));
-  for (const l of ["plots-fill", "alerts-fill", "hotspots"]) {
+  for (const l of ["alerts-fill", "hotspots"]) {
     map.on("mouseenter", l, () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", l, () => { map.getCanvas().style.cursor = ""; });
   }
-  map.on("moveend", () => { if (!state.allPlots) loadPlotsInView(); });
   await signIn(state.token);
   await Promise.all([loadHotspots(), loadDangerLevels()]);
   document.body.dataset.ready = "true";
@@ -183,32 +178,37 @@ function boundsOf(fc) {
   return b;
 }
 
+// Plots come as one GeoJSON layer when the store holds a commune (every
+// plot in one request), as vector tiles when it holds a province.
+function addPlotLayers(tiled) {
+  if (map.getLayer("plots-fill")) return;
+  const src = tiled ? { source: "plots", "source-layer": "plots" } : { source: "plots" };
+  if (tiled) {
+    map.addSource("plots", { type: "vector", url: "/collections/plots/tiles/WebMercatorQuad", promoteId: { plots: "key" } });
+  } else {
+    map.addSource("plots", { type: "geojson", data: empty });
+  }
+  const v = (id) => (document.getElementById(id).checked ? "visible" : "none");
+  map.addLayer(Object.assign({ id: "plots-fill", type: "fill", layout: { visibility: v("layer-plots") }, paint: { "fill-color": forestColourExpression(), "fill-opacity": 0.75 } }, src), "alerts-fill");
+  map.addLayer(Object.assign({ id: "plots-danger", type: "fill", layout: { visibility: v("layer-danger") }, paint: { "fill-color": dangerColourExpression(), "fill-opacity": 0.8 } }, src), "alerts-fill");
+  map.addLayer(Object.assign({ id: "plots-line", type: "line", paint: { "line-color": "#4b5b44", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.2, 15, 1] } }, src), "alerts-fill");
+  map.on("click", "plots-fill", (e) => showPlot(e.features[0], e.lngLat));
+  map.on("mouseenter", "plots-fill", () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", "plots-fill", () => { map.getCanvas().style.cursor = ""; });
+}
+
 async function reloadPlots() {
   status(t("loading"));
   const first = await api("/collections/plots/items?limit=10000");
   state.allPlots = first.numberMatched <= first.numberReturned;
-  if (state.allPlots) {
-    setPlots(first);
-    if (!state.fitted && first.features.length) {
-      map.fitBounds(boundsOf(first), { padding: 20, animate: false });
-      state.fitted = true;
-    }
-  } else {
-    if (!state.fitted && first.features.length) {
-      map.fitBounds(boundsOf({ features: first.features.slice(0, 200) }), { padding: 20, animate: false });
-      state.fitted = true;
-    }
-    await loadPlotsInView();
+  addPlotLayers(!state.allPlots);
+  if (!state.fitted && first.features.length) {
+    const sample = state.allPlots ? first : { features: first.features.slice(0, 200) };
+    map.fitBounds(boundsOf(sample), { padding: 20, animate: false });
+    state.fitted = true;
   }
-  status("");
-}
-
-async function loadPlotsInView() {
-  if (map.getZoom() < 12) { setPlots(empty); status(t("zoomIn")); return; }
-  const b = map.getBounds();
-  const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
-  const fc = await api(`/collections/plots/items?limit=10000&bbox=${bbox}`);
-  setPlots(fc);
+  if (state.allPlots) setPlots(first);
+  decoratePlots();
   status("");
 }
 
@@ -218,12 +218,20 @@ function setPlots(fc) {
 }
 
 function decoratePlots() {
-  if (!state.plots || !map.getSource("plots")) return;
+  const src = map.getSource("plots");
+  if (!src) return;
+  if (!state.allPlots) {
+    for (const [key, level] of Object.entries(state.levels || {})) {
+      map.setFeatureState({ source: "plots", sourceLayer: "plots", id: key }, { fire_level: level });
+    }
+    return;
+  }
+  if (!state.plots) return;
   for (const f of state.plots.features) {
     f.properties.key = f.id;
     f.properties.fire_level = state.levels ? state.levels[f.id] || 0 : 0;
   }
-  map.getSource("plots").setData(state.plots);
+  src.setData(state.plots);
 }
 
 async function loadDangerLevels() {
@@ -244,13 +252,22 @@ async function loadHotspots() {
 
 function row(k, v) { return v === null || v === undefined || v === "" ? "" : `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`; }
 
-function showPlot(f, at) {
-  const p = f.properties;
-  const personal = p.churung !== undefined || p.nguoink !== undefined;
-  const head = `<b>${t("plot")} ${esc(p.key)}</b>`;
+async function showPlot(f, at) {
+  const key = f.properties.key;
+  let item;
+  try {
+    item = await api(`/collections/plots/items/${encodeURIComponent(key)}`);
+  } catch (e) {
+    status(e.message);
+    return;
+  }
+  const p = item.properties;
+  const level = state.levels ? state.levels[key] : 0;
+  const personal = state.role !== "public";
+  const head = `<b>${t("plot")} ${esc(key)}</b>`;
   const main = row(t("owner"), p.churung) + row(t("holder"), p.nguoink) + row(t("area"), `${p.area_ha} ha`) +
-    row("ldlr", p.ldlr) + row("malr3", p.malr3) + row(t("dangerToday"), p.fire_level ? ROMAN[p.fire_level] : "");
-  const rest = Object.keys(p).sort().filter((k) => !["key", "churung", "nguoink", "area_ha", "ldlr", "malr3", "fire_level"].includes(k))
+    row("ldlr", p.ldlr) + row("malr3", p.malr3) + row(t("dangerToday"), level ? ROMAN[level] : "");
+  const rest = Object.keys(p).sort().filter((k) => !["churung", "nguoink", "area_ha", "ldlr", "malr3"].includes(k))
     .map((k) => row(k, p[k])).join("");
   const hint = personal ? "" : `<p><i>${t("signInToSee")}</i></p>`;
   new maplibregl.Popup({ maxWidth: "22em" }).setLngLat(at)
