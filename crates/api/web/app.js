@@ -199,7 +199,11 @@ function addPlotLayers(tiled) {
 
 async function reloadPlots() {
   status(t("loading"));
-  const first = await api("/collections/plots/items?limit=10000");
+  // a first page tells how many plots there are (and where they are)
+  let first = await api("/collections/plots/items?limit=200");
+  if (first.numberMatched > first.numberReturned && first.numberMatched <= 10000) {
+    first = await api("/collections/plots/items?limit=10000");
+  }
   state.allPlots = first.numberMatched <= first.numberReturned;
   addPlotLayers(!state.allPlots);
   if (!state.fitted && first.features.length) {
