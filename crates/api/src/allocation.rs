@@ -3,6 +3,8 @@
 //! contract-holder search without diacritics, and progress by compartment or
 //! village.
 
+#[allow(unused_imports)]
+use crate::openapi::ErrorBody;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -109,6 +111,15 @@ fn record(p: &Plot, history: &[PlotVersion], contracts: &[Contract]) -> serde_js
 /// dispute, contract and holder (with the register's contracts), and every
 /// earlier version with what wrote it. Signed-in roles only (it names
 /// people).
+#[utoipa::path(
+    get,
+    path = "/api/plots/{key}/allocation",
+    tag = "Allocation",
+    summary = "A plot's allocation record and history",
+    params(("key" = String, Path, description = "Plot key maxa/tk/khoanh/lo, slashes percent-encoded")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Allocation record", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn get(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -135,6 +146,16 @@ struct UpdateBody {
 /// "note": "…"}` (land officers, admins): a new version of the plot, the
 /// old one kept with its validity; the note and the token's holder are
 /// recorded as what wrote it.
+#[utoipa::path(
+    post,
+    path = "/api/plots/{key}/allocation",
+    tag = "Allocation",
+    summary = "Update allocation fields with a note (land officers)",
+    params(("key" = String, Path, description = "Plot key maxa/tk/khoanh/lo, slashes percent-encoded")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "{\"changes\": {field: value}, \"note\"}"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The new allocation record", content_type = "application/json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn update(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -208,6 +229,14 @@ pub async fn update(
 /// `GET /api/allocation?by=compartment|village`: allocation progress (ha and
 /// plots with owner / certificate / in dispute / without owner) per group.
 /// Aggregates only, so public.
+#[utoipa::path(
+    get,
+    path = "/api/allocation",
+    tag = "Allocation",
+    summary = "Allocation progress by compartment or village",
+    params(("by" = Option<String>, Query, description = "compartment or village")),
+    responses((status = 200, description = "Progress", content_type = "application/json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn progress(
     State(s): State<Arc<AppState>>,
     Query(q): Query<BTreeMap<String, String>>,
@@ -259,6 +288,15 @@ pub async fn progress(
 /// contains the words of `q` without diacritics ("Nguyen Van An" finds
 /// "Nguyễn Văn An"), or whose code is `q`; with their plots and area.
 /// Signed-in roles only.
+#[utoipa::path(
+    get,
+    path = "/api/search",
+    tag = "Allocation",
+    summary = "Owners and contract holders by name (without diacritics) or code",
+    params(("q" = String, Query, description = "Name or code"), ("limit" = Option<u64>, Query, description = "At most this many (default 50, at most 500)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Matches", content_type = "application/json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn search(
     State(s): State<Arc<AppState>>,
     caller: Caller,

@@ -16,6 +16,7 @@ mod manage;
 mod metrics;
 pub mod notify;
 pub mod ogc;
+mod openapi;
 mod tiles;
 mod web;
 
@@ -34,6 +35,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use error::ApiError;
+use openapi::ErrorBody;
 
 /// Shared state of the service.
 #[derive(Debug, Clone)]
@@ -76,59 +78,56 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     }
 }
 
-/// Builds the router.
+/// Builds the router; the OpenAPI document at `/api` is collected from it.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(landing))
-        .route("/conformance", get(ogc::conformance))
-        .route("/collections", get(ogc::collections))
-        .route("/collections/{id}", get(ogc::collection))
-        .route("/collections/{id}/items", get(ogc::items))
-        .route("/collections/{id}/items/{fid}", get(ogc::item))
-        .route("/collections/{id}/tiles", get(tiles::tilesets))
+    use utoipa::OpenApi;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    let (routes, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(landing))
+        .routes(routes!(ogc::conformance))
+        .routes(routes!(ogc::collections))
+        .routes(routes!(ogc::collection))
+        .routes(routes!(ogc::items))
+        .routes(routes!(ogc::item))
+        .routes(routes!(tiles::tilesets))
+        .routes(routes!(tiles::tilejson))
+        .routes(routes!(tiles::tile))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(stats))
+        .routes(routes!(fire_danger))
+        .routes(routes!(fire_danger_plots))
+        .routes(routes!(manage::me))
+        .routes(routes!(allocation::get, allocation::update))
+        .routes(routes!(allocation::progress))
+        .routes(routes!(allocation::search))
+        .routes(routes!(manage::transition))
+        .routes(routes!(manage::history))
+        .routes(routes!(manage::subscriptions, manage::add_subscription))
+        .routes(routes!(manage::stop_subscription))
+        .routes(routes!(manage::tokens, manage::create_token))
+        .routes(routes!(manage::revoke_token))
+        .routes(routes!(metrics::metrics))
+        .split_for_parts();
+    let api = Arc::new(api);
+    routes
         .route(
-            "/collections/{id}/tiles/WebMercatorQuad",
-            get(tiles::tilejson),
+            "/api",
+            get(move || {
+                let api = Arc::clone(&api);
+                async move {
+                    let mut r = Json(api.as_ref().clone()).into_response();
+                    r.headers_mut().insert(
+                        axum::http::header::CONTENT_TYPE,
+                        axum::http::HeaderValue::from_static(
+                            "application/vnd.oai.openapi+json;version=3.1",
+                        ),
+                    );
+                    r
+                }
+            }),
         )
-        .route(
-            "/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
-            get(tiles::tile),
-        )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/stats", get(stats))
-        .route("/api/fire-danger", get(fire_danger))
-        .route("/api/fire-danger/plots", get(fire_danger_plots))
         .route("/static/{file}", get(web::asset))
-        .route("/api/me", get(manage::me))
-        .route(
-            "/api/plots/{key}/allocation",
-            get(allocation::get).post(allocation::update),
-        )
-        .route("/api/allocation", get(allocation::progress))
-        .route("/api/search", get(allocation::search))
-        .route(
-            "/api/alerts/{id}/transition",
-            axum::routing::post(manage::transition),
-        )
-        .route("/api/alerts/{id}/history", get(manage::history))
-        .route(
-            "/api/subscriptions",
-            get(manage::subscriptions).post(manage::add_subscription),
-        )
-        .route(
-            "/api/subscriptions/{id}",
-            axum::routing::delete(manage::stop_subscription),
-        )
-        .route(
-            "/api/tokens",
-            get(manage::tokens).post(manage::create_token),
-        )
-        .route(
-            "/api/tokens/{id}",
-            axum::routing::delete(manage::revoke_token),
-        )
-        .route("/metrics", get(metrics::metrics))
         .layer(axum::middleware::from_fn(metrics::record))
         .layer(
             TraceLayer::new_for_http()
@@ -157,6 +156,16 @@ pub async fn serve(
         .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "OGC API – Features",
+    summary = "Landing page: the web map for browsers, the OGC landing document as JSON (f=json)",
+    params(("f" = Option<String>, Query, description = "json for the OGC landing document")),
+    responses(
+        (status = 200, description = "The web map (text/html) or the landing document (application/json)", content_type = "application/json", body = serde_json::Value)
+    )
+)]
 async fn landing(
     axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
     headers: axum::http::HeaderMap,
@@ -173,10 +182,24 @@ async fn landing(
     web::index(&headers)
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    summary = "Liveness",
+    responses((status = 200, description = "Alive", content_type = "application/json", body = serde_json::Value))
+)]
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    summary = "Readiness: the store answers",
+    responses((status = 200, description = "Ready", content_type = "application/json", body = serde_json::Value), (status = 503, description = "The store is not reachable", content_type = "application/json", body = serde_json::Value))
+)]
 async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(3), s.store.ping()).await {
         Ok(Ok(())) => (
@@ -201,6 +224,13 @@ async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
 
 /// `GET /api/fire-danger`: the daily Nesterov index and level over the
 /// latest unbroken run of stored weather, and today's level.
+#[utoipa::path(
+    get,
+    path = "/api/fire-danger",
+    tag = "Fire",
+    summary = "Daily Nesterov index and danger level",
+    responses((status = 200, description = "Fire danger", content_type = "application/json", body = serde_json::Value), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 async fn fire_danger(State(s): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let weather = s.store.weather().await?;
     let mut doc = dto::fire_danger(&weather, &s.fire);
@@ -213,6 +243,13 @@ async fn fire_danger(State(s): State<Arc<AppState>>) -> Result<Json<serde_json::
 
 /// `GET /api/fire-danger/plots`: today's danger level of every forest plot
 /// (by its fuel), for the map layer that colours plots by level.
+#[utoipa::path(
+    get,
+    path = "/api/fire-danger/plots",
+    tag = "Fire",
+    summary = "Today's danger level of every forest plot",
+    responses((status = 200, description = "Levels by plot key", content_type = "application/json", body = serde_json::Value), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 async fn fire_danger_plots(
     State(s): State<Arc<AppState>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -241,6 +278,13 @@ async fn fire_danger_plots(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "Indicators",
+    summary = "Plan targets against the data",
+    responses((status = 200, description = "Indicators", content_type = "application/json", body = serde_json::Value), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 async fn stats(State(s): State<Arc<AppState>>) -> Result<Json<dto::IndicatorsDto>, ApiError> {
     let groups = s.store.fact_groups().await?;
     let ind = Indicators::compute(&groups, &s.targets, s.reference_year);

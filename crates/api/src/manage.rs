@@ -2,6 +2,8 @@
 //! subscriptions and tokens (admins). Every write is attributed to its token
 //! in the history.
 
+#[allow(unused_imports)]
+use crate::openapi::ErrorBody;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -28,6 +30,14 @@ fn parse_id(s: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/me`: the caller's role and name.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "Access",
+    summary = "The caller's role",
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "Role and name", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody))
+)]
 pub async fn me(caller: Caller) -> Json<serde_json::Value> {
     Json(match &caller.token {
         None => json!({ "role": Role::Public.as_str() }),
@@ -46,6 +56,16 @@ struct TransitionBody {
 
 /// `POST /api/alerts/{id}/transition` `{"status", "note", "reason"?}`:
 /// rangers and admins.
+#[utoipa::path(
+    post,
+    path = "/api/alerts/{id}/transition",
+    tag = "Alerts",
+    summary = "Change an alert's status (rangers)",
+    params(("id" = String, Path, description = "Alert id")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "{\"status\", \"note\", \"reason\"?}"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The new status", content_type = "application/json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 409, description = "The lifecycle does not allow this change", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn transition(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -82,6 +102,15 @@ pub async fn transition(
 
 /// `GET /api/alerts/{id}/history`: every change of an alert, for signed-in
 /// users (notes may name people).
+#[utoipa::path(
+    get,
+    path = "/api/alerts/{id}/history",
+    tag = "Alerts",
+    summary = "Every change of an alert",
+    params(("id" = String, Path, description = "Alert id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "History", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn history(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -106,6 +135,14 @@ struct SubscriptionBody {
 }
 
 /// `GET /api/subscriptions` (admins).
+#[utoipa::path(
+    get,
+    path = "/api/subscriptions",
+    tag = "Webhooks",
+    summary = "Webhook subscriptions (admins)",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Subscriptions (never their secrets)", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn subscriptions(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -117,6 +154,15 @@ pub async fn subscriptions(
 }
 
 /// `POST /api/subscriptions` `{"url", "secret", "filter"}` (admins).
+#[utoipa::path(
+    post,
+    path = "/api/subscriptions",
+    tag = "Webhooks",
+    summary = "Subscribe a webhook (admins)",
+    request_body(content = serde_json::Value, content_type = "application/json", description = "{\"url\", \"secret\", \"filter\"}"),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created", content_type = "application/json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn add_subscription(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -141,6 +187,15 @@ pub async fn add_subscription(
 
 /// `DELETE /api/subscriptions/{id}` (admins): stops it; pending deliveries
 /// are still made.
+#[utoipa::path(
+    delete,
+    path = "/api/subscriptions/{id}",
+    tag = "Webhooks",
+    summary = "Stop a subscription (admins)",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Stopped", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn stop_subscription(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -175,6 +230,14 @@ fn token_json(t: &forest_store::tokens::TokenRecord) -> serde_json::Value {
 }
 
 /// `GET /api/tokens` (admins): never the secrets.
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "Access",
+    summary = "Tokens (admins)",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Tokens (never their secrets)", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn tokens(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -186,6 +249,15 @@ pub async fn tokens(
 
 /// `POST /api/tokens` `{"name", "role", "expires_days"?}` (admins): the
 /// token is in the answer, once.
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "Access",
+    summary = "Create a token (admins)",
+    request_body(content = serde_json::Value, content_type = "application/json", description = "{\"name\", \"role\", \"expires_days\"?}"),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created; the token is shown once", content_type = "application/json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn create_token(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -227,6 +299,15 @@ pub async fn create_token(
 }
 
 /// `DELETE /api/tokens/{id}` (admins).
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "Access",
+    summary = "Revoke a token (admins)",
+    params(("id" = String, Path, description = "Token id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Revoked", content_type = "application/json", body = serde_json::Value), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token's role does not allow this", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn revoke_token(
     State(s): State<Arc<AppState>>,
     caller: Caller,

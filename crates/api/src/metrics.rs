@@ -2,6 +2,8 @@
 //! latency histogram (recorded by a middleware), and at scrape time the
 //! plots, the alerts by status and class, and the pending webhook deliveries.
 
+#[allow(unused_imports)]
+use crate::openapi::ErrorBody;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,6 +51,13 @@ pub async fn record(req: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics` in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn metrics(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let mut out = String::new();
     let _ = writeln!(

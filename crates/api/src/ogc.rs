@@ -6,6 +6,8 @@
 //! (owner, contract holder and disputing party names and codes) is removed
 //! from every feature.
 
+#[allow(unused_imports)]
+use crate::openapi::ErrorBody;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -68,10 +70,19 @@ pub fn landing_json(headers: &HeaderMap) -> Json<serde_json::Value> {
             link(format!("{b}/?f=json"), "self", "application/json", "this document"),
             link(format!("{b}/conformance"), "conformance", "application/json", "conformance classes"),
             link(format!("{b}/collections"), "data", "application/json", "collections"),
+            link(format!("{b}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.1", "the API definition (OpenAPI)"),
+            link(format!("{b}/"), "alternate", "text/html", "the web map"),
         ]
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/conformance",
+    tag = "OGC API – Features",
+    summary = "Conformance classes",
+    responses((status = 200, description = "Conformance classes", content_type = "application/json", body = serde_json::Value))
+)]
 pub async fn conformance() -> Json<serde_json::Value> {
     Json(json!({ "conformsTo": CONFORMANCE }))
 }
@@ -117,6 +128,13 @@ fn plots_collection(b: &str) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/collections",
+    tag = "OGC API – Features",
+    summary = "The collections",
+    responses((status = 200, description = "Collections", content_type = "application/json", body = serde_json::Value))
+)]
 pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     let b = base(&headers);
     Json(json!({
@@ -126,6 +144,14 @@ pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/collections/{id}",
+    tag = "OGC API – Features",
+    summary = "One collection",
+    params(("id" = String, Path, description = "Collection: plots, alerts or hotspots")),
+    responses((status = 200, description = "The collection", content_type = "application/json", body = serde_json::Value), (status = 404, description = "Nothing at this address", body = ErrorBody))
+)]
 pub async fn collection(
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -268,6 +294,15 @@ pub(crate) fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
 /// `GET /collections/plots/items`: `limit`, `offset`, `bbox`, `bbox-crs`,
 /// `crs`, `f=json`, and `field=value` on national fields (personal fields
 /// excepted). Any other parameter is a 400.
+#[utoipa::path(
+    get,
+    path = "/collections/{id}/items",
+    tag = "OGC API – Features",
+    summary = "Features of a collection, one page",
+    params(("id" = String, Path, description = "Collection: plots, alerts or hotspots"), ("limit" = Option<u64>, Query, description = "Page size, 1 or more (default 100); larger than 10000 is clamped to 10000"), ("offset" = Option<u64>, Query, description = "Features to skip"), ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in bbox-crs"), ("bbox-crs" = Option<String>, Query, description = "CRS of bbox (URI); default CRS84"), ("crs" = Option<String>, Query, description = "Output CRS (URI): CRS84, EPSG 4326, 9213, 3857, 3405"), ("datetime" = Option<String>, Query, description = "alerts, hotspots: a date or an interval a/b with .. for open"), ("status" = Option<String>, Query, description = "alerts: new, under_verification, confirmed, false_positive, resolved"), ("class" = Option<String>, Query, description = "alerts: clearing, degradation, burn or fire"), ("confidence" = Option<String>, Query, description = "alerts: low or high"), ("tk" = Option<String>, Query, description = "plots, alerts: compartment"), ("in_forest" = Option<bool>, Query, description = "hotspots: in or near a forest plot"), ("malr3" = Option<String>, Query, description = "plots: forest function code (any national field filters plots)"), ("f" = Option<String>, Query, description = "json or geojson")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "A FeatureCollection with numberMatched, numberReturned and next/prev links", content_type = "application/geo+json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn items(
     State(s): State<Arc<AppState>>,
     caller: crate::auth::Caller,
@@ -365,6 +400,15 @@ pub(crate) fn urlencode(s: &str) -> String {
 
 /// `GET /collections/plots/items/{featureId}`: one plot by key (`01981/286/1/1`,
 /// with the slashes percent-encoded in the path).
+#[utoipa::path(
+    get,
+    path = "/collections/{id}/items/{fid}",
+    tag = "OGC API – Features",
+    summary = "One feature",
+    params(("id" = String, Path, description = "Collection: plots, alerts or hotspots"), ("fid" = String, Path, description = "Plot key (maxa/tk/khoanh/lo, slashes percent-encoded), alert or hotspot id"), ("crs" = Option<String>, Query, description = "Output CRS (URI)"), ("f" = Option<String>, Query, description = "json or geojson")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The feature", content_type = "application/geo+json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn item(
     State(s): State<Arc<AppState>>,
     caller: crate::auth::Caller,

@@ -1,6 +1,8 @@
 //! Vector tiles of the plots and alerts (Mapbox Vector Tiles, WebMercatorQuad)
 //! and their TileJSON.
 
+#[allow(unused_imports)]
+use crate::openapi::ErrorBody;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -24,6 +26,14 @@ fn layer(id: &str) -> Result<TileLayer, ApiError> {
 }
 
 /// `GET /collections/{id}/tiles`: the tile sets of a collection.
+#[utoipa::path(
+    get,
+    path = "/collections/{id}/tiles",
+    tag = "Tiles",
+    summary = "Tile sets of a collection",
+    params(("id" = String, Path, description = "plots or alerts")),
+    responses((status = 200, description = "Tile sets", content_type = "application/json", body = serde_json::Value), (status = 404, description = "Nothing at this address", body = ErrorBody))
+)]
 pub async fn tilesets(
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -45,6 +55,14 @@ pub async fn tilesets(
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad`: TileJSON 3.0.
+#[utoipa::path(
+    get,
+    path = "/collections/{id}/tiles/WebMercatorQuad",
+    tag = "Tiles",
+    summary = "TileJSON 3.0 of a collection",
+    params(("id" = String, Path, description = "plots or alerts")),
+    responses((status = 200, description = "TileJSON", content_type = "application/json", body = serde_json::Value), (status = 404, description = "Nothing at this address", body = ErrorBody))
+)]
 pub async fn tilejson(
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -72,6 +90,14 @@ pub async fn tilejson(
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}`: one tile;
 /// 204 when it holds nothing. ETag and cache headers.
+#[utoipa::path(
+    get,
+    path = "/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+    tag = "Tiles",
+    summary = "One Mapbox Vector Tile",
+    params(("id" = String, Path, description = "plots or alerts"), ("z" = u32, Path, description = "Zoom, 0 to 22"), ("y" = u32, Path, description = "Row from the north"), ("x" = u32, Path, description = "Column")),
+    responses((status = 200, description = "The tile", content_type = "application/vnd.mapbox-vector-tile", body = Vec<u8>), (status = 204, description = "Nothing in this tile"), (status = 304, description = "Not modified (If-None-Match)"), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+)]
 pub async fn tile(
     State(s): State<Arc<AppState>>,
     Path((id, z, y, x)): Path<(String, String, String, String)>,
