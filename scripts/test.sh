@@ -3,7 +3,7 @@
 # packages and PostgreSQL + PostGIS when absent, then checks formatting, lints,
 # crate layering, and runs every test (unit, doc, store conformance against
 # GeoPackage and PostGIS, black-box CLI tests, the web map end to end in
-# headless Chromium).
+# headless Chromium, the HTTP API fuzzed from its OpenAPI document).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh
@@ -18,8 +18,8 @@ log="$(mktemp)"
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# the web map end to end, in headless Chromium
-bash scripts/test-web.sh 2>&1 | tee -a "$log"
+# end to end: the web map in headless Chromium, the API fuzzed from /api
+bash scripts/test-e2e.sh 2>&1 | tee -a "$log"
 web=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] && status=$web
 set -e

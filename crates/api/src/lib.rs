@@ -163,7 +163,8 @@ pub async fn serve(
     summary = "Landing page: the web map for browsers, the OGC landing document as JSON (f=json)",
     params(("f" = Option<String>, Query, description = "json for the OGC landing document")),
     responses(
-        (status = 200, description = "The web map (text/html) or the landing document (application/json)", content_type = "application/json", body = serde_json::Value)
+        (status = 200, description = "The web map (text/html) or the landing document (application/json)",
+            content((serde_json::Value = "application/json"), (String = "text/html")))
     )
 )]
 async fn landing(
