@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use forest_core::{Crs, Transformer};
 use forest_store::alerts::{StoredAlert, STATUSES};
@@ -148,6 +148,76 @@ fn feature(
     }))
 }
 
+/// A page of alerts as CSV (RFC 4180; UTF-8 with a byte-order mark so
+/// spreadsheet programs read the Vietnamese names), centroid in CRS84.
+fn csv_response(alerts: &[&StoredAlert], personal: bool) -> Result<Response, ApiError> {
+    use geo::Centroid;
+    let to = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Crs84)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let cell = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::from("\u{feff}id,class,confidence,status,priority,area_ha,first_observed,last_clear_before,longitude,latitude,plots");
+    if personal {
+        out.push_str(",owners,contract_holders");
+    }
+    out.push_str("\r\n");
+    for a in alerts {
+        let (lon, lat) = match a.geometry.centroid() {
+            Some(c) => to
+                .point(c.x(), c.y())
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+            None => (f64::NAN, f64::NAN),
+        };
+        let keys: Vec<String> = a.plots.iter().map(|p| p.key.to_string()).collect();
+        let mut row = vec![
+            a.id.to_string(),
+            a.class.clone(),
+            a.confidence.clone(),
+            a.status.clone(),
+            a.priority.to_string(),
+            format!("{:.4}", a.area_ha),
+            a.first_observed.to_string(),
+            a.last_clear_before
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            format!("{lon:.6}"),
+            format!("{lat:.6}"),
+            keys.join(" "),
+        ];
+        if personal {
+            let names = |f: fn(&forest_core::change::alert::PlotTouch) -> Option<&String>| {
+                let mut v: Vec<&str> = a
+                    .plots
+                    .iter()
+                    .filter_map(|p| f(p).map(String::as_str))
+                    .collect();
+                v.dedup();
+                v.join("; ")
+            };
+            row.push(names(|p| p.churung.as_ref()));
+            row.push(names(|p| p.nguoink.as_ref()));
+        }
+        out.push_str(&row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"alerts.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
 /// `GET /collections/alerts/items`.
 pub async fn items(
     s: Arc<AppState>,
@@ -162,6 +232,7 @@ pub async fn items(
     let mut crs = Crs::Crs84;
     let mut when = (None, None);
     let (mut status, mut class, mut confidence, mut tk) = (None, None, None, None);
+    let (mut owner, mut csv) = (None::<i64>, false);
     for (k, v) in &params {
         match k.as_str() {
             "limit" => limit = parse_limit(v)?,
@@ -177,11 +248,22 @@ pub async fn items(
             "confidence" if v == "low" || v == "high" => confidence = Some(v.clone()),
             "confidence" => return Err(ApiError::BadRequest(format!("confidence '{v}': low or high"))),
             "tk" => tk = Some(v.clone()),
+            "owner" if !personal => {
+                return Err(ApiError::Unauthorized(
+                    "owner: filtering by forest owner needs a bearer token (it names people)".into(),
+                ))
+            }
+            "owner" => {
+                owner = Some(v.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("owner '{v}': a forest owner code (machur)"))
+                })?)
+            }
             "f" if v == "json" || v == "geojson" => {}
-            "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
+            "f" if v == "csv" => csv = true,
+            "f" => return Err(ApiError::BadRequest(format!("f={v}: json, geojson or csv"))),
             other => {
                 return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, datetime, status, class, confidence, tk or f"
+                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, datetime, status, class, confidence, tk, owner or f"
                 )))
             }
         }
@@ -208,6 +290,7 @@ pub async fn items(
             tk.as_ref()
                 .is_none_or(|x| a.plots.iter().any(|p| p.key.tk() == x))
         })
+        .filter(|a| owner.is_none_or(|o| a.plots.iter().any(|p| p.machur == Some(o))))
         .filter(|a| {
             when.0.is_none_or(|d| a.first_observed >= d)
                 && when.1.is_none_or(|d| a.first_observed <= d)
@@ -222,6 +305,15 @@ pub async fn items(
             })
         })
         .collect();
+    if csv {
+        let page: Vec<&StoredAlert> = matched
+            .iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .copied()
+            .collect();
+        return csv_response(&page, personal);
+    }
     let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let features = matched
@@ -444,8 +536,9 @@ mod tests {
                 StatusCode::BAD_REQUEST,
             ),
             (
+                // filtering by owner names people: signed-in roles only
                 "/collections/alerts/items?owner=12",
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNAUTHORIZED,
             ),
             (
                 "/collections/alerts/items?bbox=1,2,3",

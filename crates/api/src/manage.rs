@@ -515,6 +515,61 @@ mod tests {
         .await;
         assert_eq!(v["properties"]["nguoink"], holder.as_str());
 
+        // filter by owner (signed in) and export as CSV
+        let code = contracted.attrs.machur.unwrap();
+        let (st, _) = call(
+            &app,
+            "GET",
+            &format!("/collections/alerts/items?owner={code}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (_, v) = call(
+            &app,
+            "GET",
+            &format!("/collections/alerts/items?owner={code}"),
+            Some(&ranger),
+            None,
+        )
+        .await;
+        assert_eq!(v["numberMatched"], 1);
+        let (_, v) = call(
+            &app,
+            "GET",
+            "/collections/alerts/items?owner=1",
+            Some(&ranger),
+            None,
+        )
+        .await;
+        assert_eq!(v["numberMatched"], 0);
+        let csv = |token: Option<String>| {
+            let app = app.clone();
+            async move {
+                let mut r = Request::get("/collections/alerts/items?f=csv&status=new");
+                if let Some(t) = token {
+                    r = r.header("authorization", format!("Bearer {t}"));
+                }
+                let res = app.oneshot(r.body(Body::empty()).unwrap()).await.unwrap();
+                assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+                let b = axum::body::to_bytes(res.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                String::from_utf8(b.to_vec()).unwrap()
+            }
+        };
+        let public = csv(None).await;
+        assert!(public.starts_with("\u{feff}id,class,"), "{public}");
+        assert_eq!(
+            public.lines().count(),
+            2,
+            "a header and the alert: {public}"
+        );
+        assert!(!public.contains(&holder) && !public.contains("contract_holders"));
+        let signed = csv(Some(ranger.clone())).await;
+        assert!(signed.contains(&holder), "{signed}");
+
         // bad tokens are 401, never a silent public view
         for bad in ["fst_nope", ""] {
             let (st, v) = call(&app, "GET", "/collections/plots/items", Some(bad), None).await;

@@ -20,7 +20,7 @@ const I18N = {
     dangerToday: "Cấp dự báo cháy rừng", nesterov: "Chỉ số Nesterov", noWeather: "Chưa có số liệu thời tiết",
     badToken: "Token không hợp lệ", saved: "Đã lưu", loading: "Đang tải…",
     withOwner: "Có chủ rừng", withCert: "Có giấy chứng nhận", inDispute: "Tranh chấp", withoutOwner: "Chưa có chủ",
-    close: "Đóng", legendForest: "Trạng thái rừng", legendDanger: "Cấp cháy",
+    close: "Đóng", legendForest: "Trạng thái rừng", legendDanger: "Cấp cháy", exportCsv: "Xuất CSV",
   },
   en: {
     title: "Vĩnh Thông commune forest management", public: "Public (not signed in)", signin: "Sign in", signout: "Sign out",
@@ -37,7 +37,7 @@ const I18N = {
     dangerToday: "Fire danger level", nesterov: "Nesterov index", noWeather: "No weather data yet",
     badToken: "Invalid token", saved: "Saved", loading: "Loading…",
     withOwner: "With owner", withCert: "With certificate", inDispute: "In dispute", withoutOwner: "Without owner",
-    close: "Close", legendForest: "Forest type", legendDanger: "Danger level",
+    close: "Close", legendForest: "Forest type", legendDanger: "Danger level", exportCsv: "Export CSV",
   },
 };
 let lang = localStorage.getItem("forestLang") || "vi";
@@ -408,6 +408,17 @@ document.querySelectorAll(".tab").forEach((b) => b.addEventListener("click", () 
 }));
 $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("forestLang", lang); applyLanguage(); });
 $("signin").addEventListener("click", () => signIn($("token").value));
+// the alert list as CSV (with owners and contract holders when signed in)
+$("export-csv").addEventListener("click", async () => {
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+  const res = await fetch("/collections/alerts/items?f=csv&limit=10000", { headers });
+  if (!res.ok) { status(res.statusText); return; }
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(await res.blob());
+  a.download = "alerts.csv";
+  a.click();
+  URL.revokeObjectURL(a.href);
+});
 $("token").addEventListener("keydown", (e) => { if (e.key === "Enter") signIn($("token").value); });
 $("signout").addEventListener("click", () => { localStorage.removeItem("forestToken"); $("token").value = ""; signIn(""); });
 const toggle = (id, layers) => $(id).addEventListener("change", (e) => {
