@@ -455,6 +455,7 @@ mod tests {
             reference_year: 2026,
             fire: Default::default(),
             cors_origins: vec!["*".into()],
+            cache: Default::default(),
         });
 
         let (s, body) = get(&app, "/collections/alerts/items").await;

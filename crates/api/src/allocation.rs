@@ -330,10 +330,10 @@ pub async fn search(
         .ok_or_else(|| ApiError::BadRequest("q: a name or a code, 1 to 200 characters".into()))?;
     let code: Option<i64> = text.parse().ok();
     let folded = forest_core::text::fold(&text);
-    let shapes = s.store.plot_shapes().await?;
+    let shapes = crate::cache::shapes(&s).await?;
     type Entry = (Vec<String>, f64);
     let mut found: HashMap<(&'static str, String, Option<i64>), Entry> = HashMap::new();
-    for sh in &shapes {
+    for sh in shapes.iter() {
         let t = &sh.touch;
         for (role, name, c) in [
             ("owner", &t.churung, t.machur),
@@ -437,6 +437,7 @@ mod tests {
             reference_year: 2026,
             fire: Default::default(),
             cors_origins: vec![],
+            cache: Default::default(),
         });
         let (officer, ranger) = (&tok[&Role::LandOfficer], &tok[&Role::Ranger]);
         let contracted = c

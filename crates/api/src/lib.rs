@@ -9,6 +9,9 @@
 mod alerts;
 mod allocation;
 pub mod auth;
+mod cache;
+mod compartments;
+pub use cache::Cache;
 pub mod dto;
 mod error;
 mod hotspots;
@@ -51,6 +54,8 @@ pub struct AppState {
     /// Origins allowed to call the API from a browser (CORS); `*` for any;
     /// empty: no CORS headers.
     pub cors_origins: Vec<String>,
+    /// What is derived from the whole plot layer, until plots change.
+    pub cache: Arc<cache::Cache>,
 }
 
 /// CORS for the configured origins (GET only: the API is read-only for
@@ -236,7 +241,7 @@ async fn fire_danger(State(s): State<Arc<AppState>>) -> Result<Json<serde_json::
     let weather = s.store.weather().await?;
     let mut doc = dto::fire_danger(&weather, &s.fire);
     if let Some(index) = doc["current"]["index"].as_f64() {
-        let shapes = s.store.plot_shapes().await?;
+        let shapes = cache::shapes(&s).await?;
         doc["forest_plots_by_level"] = dto::plots_by_level(index, &shapes, &s.fire);
     }
     Ok(Json(doc))
@@ -261,7 +266,7 @@ async fn fire_danger_plots(
             serde_json::json!({ "date": null, "index": null, "levels": {} }),
         ));
     };
-    let shapes = s.store.plot_shapes().await?;
+    let shapes = cache::shapes(&s).await?;
     let levels: serde_json::Map<String, serde_json::Value> = shapes
         .iter()
         .filter(|p| p.forest)
@@ -313,6 +318,7 @@ mod tests {
             reference_year: 2026,
             fire: Default::default(),
             cors_origins: vec!["*".into()],
+            cache: Default::default(),
         });
         let res = app
             .clone()
@@ -365,6 +371,7 @@ mod tests {
             reference_year: 2026,
             fire: Default::default(),
             cors_origins: vec![],
+            cache: Default::default(),
         });
         let res = closed
             .oneshot(

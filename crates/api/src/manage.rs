@@ -476,6 +476,7 @@ mod tests {
             reference_year: 2026,
             fire: Default::default(),
             cors_origins: vec![],
+            cache: Default::default(),
         });
 
         // the public sees no names; a ranger does

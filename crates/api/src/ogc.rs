@@ -140,7 +140,7 @@ pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     Json(json!({
         "links": [link(format!("{b}/collections"), "self", "application/json", "collections")],
         "crs": CRS_LIST.iter().map(|c| c.uri()).collect::<Vec<_>>(),
-        "collections": [plots_collection(&b), crate::alerts::collection(&b), crate::hotspots::collection(&b)],
+        "collections": [plots_collection(&b), crate::alerts::collection(&b), crate::hotspots::collection(&b), crate::compartments::collection("compartments", &b), crate::compartments::collection("contracts", &b)],
     }))
 }
 
@@ -149,7 +149,7 @@ pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     path = "/collections/{id}",
     tag = "OGC API – Features",
     summary = "One collection",
-    params(("id" = String, Path, description = "Collection: plots, alerts or hotspots")),
+    params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts")),
     responses((status = 200, description = "The collection", content_type = "application/json", body = serde_json::Value), (status = 404, description = "Nothing at this address", body = ErrorBody))
 )]
 pub async fn collection(
@@ -160,6 +160,9 @@ pub async fn collection(
         "plots" => Ok(Json(plots_collection(&base(&headers)))),
         "alerts" => Ok(Json(crate::alerts::collection(&base(&headers)))),
         "hotspots" => Ok(Json(crate::hotspots::collection(&base(&headers)))),
+        "compartments" | "contracts" => {
+            Ok(Json(crate::compartments::collection(&id, &base(&headers))))
+        }
         _ => Err(ApiError::NotFound(format!(
             "no collection '{id}'; see /collections"
         ))),
@@ -299,7 +302,7 @@ pub(crate) fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
     path = "/collections/{id}/items",
     tag = "OGC API – Features",
     summary = "Features of a collection, one page",
-    params(("id" = String, Path, description = "Collection: plots, alerts or hotspots"), ("limit" = Option<u64>, Query, description = "Page size, 1 or more (default 100); larger than 10000 is clamped to 10000"), ("offset" = Option<u64>, Query, description = "Features to skip"), ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in bbox-crs"), ("bbox-crs" = Option<String>, Query, description = "CRS of bbox (URI); default CRS84"), ("crs" = Option<String>, Query, description = "Output CRS (URI): CRS84, EPSG 4326, 9213, 3857, 3405"), ("datetime" = Option<String>, Query, description = "alerts, hotspots: a date or an interval a/b with .. for open"), ("status" = Option<String>, Query, description = "alerts: new, under_verification, confirmed, false_positive, resolved"), ("class" = Option<String>, Query, description = "alerts: clearing, degradation, burn or fire"), ("confidence" = Option<String>, Query, description = "alerts: low or high"), ("tk" = Option<String>, Query, description = "plots, alerts: compartment"), ("in_forest" = Option<bool>, Query, description = "hotspots: in or near a forest plot"), ("malr3" = Option<String>, Query, description = "plots: forest function code (any national field filters plots)"), ("owner" = Option<i64>, Query, description = "alerts: forest owner code (machur; signed-in roles)"), ("f" = Option<String>, Query, description = "json or geojson; csv for alerts")),
+    params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts"), ("limit" = Option<u64>, Query, description = "Page size, 1 or more (default 100); larger than 10000 is clamped to 10000"), ("offset" = Option<u64>, Query, description = "Features to skip"), ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in bbox-crs"), ("bbox-crs" = Option<String>, Query, description = "CRS of bbox (URI); default CRS84"), ("crs" = Option<String>, Query, description = "Output CRS (URI): CRS84, EPSG 4326, 9213, 3857, 3405"), ("datetime" = Option<String>, Query, description = "alerts, hotspots: a date or an interval a/b with .. for open"), ("status" = Option<String>, Query, description = "alerts: new, under_verification, confirmed, false_positive, resolved"), ("class" = Option<String>, Query, description = "alerts: clearing, degradation, burn or fire"), ("confidence" = Option<String>, Query, description = "alerts: low or high"), ("tk" = Option<String>, Query, description = "plots, alerts: compartment"), ("in_forest" = Option<bool>, Query, description = "hotspots: in or near a forest plot"), ("malr3" = Option<String>, Query, description = "plots: forest function code (any national field filters plots)"), ("owner" = Option<i64>, Query, description = "alerts: forest owner code (machur; signed-in roles)"), ("f" = Option<String>, Query, description = "json or geojson; csv for alerts")),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A FeatureCollection with numberMatched, numberReturned and next/prev links; alerts as CSV with f=csv", content((serde_json::Value = "application/geo+json"), (String = "text/csv"))), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
 )]
@@ -315,6 +318,9 @@ pub async fn items(
     }
     if id == "hotspots" {
         return crate::hotspots::items(s, params, headers).await;
+    }
+    if id == "compartments" || id == "contracts" {
+        return crate::compartments::items(s, &id, params, headers, caller.personal()).await;
     }
     if id != "plots" {
         return Err(ApiError::NotFound(format!(
@@ -405,7 +411,7 @@ pub(crate) fn urlencode(s: &str) -> String {
     path = "/collections/{id}/items/{fid}",
     tag = "OGC API – Features",
     summary = "One feature",
-    params(("id" = String, Path, description = "Collection: plots, alerts or hotspots"), ("fid" = String, Path, description = "Plot key (maxa/tk/khoanh/lo, slashes percent-encoded), alert or hotspot id"), ("crs" = Option<String>, Query, description = "Output CRS (URI)"), ("f" = Option<String>, Query, description = "json or geojson")),
+    params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts"), ("fid" = String, Path, description = "Plot key (maxa/tk/khoanh/lo, slashes percent-encoded), alert or hotspot id"), ("crs" = Option<String>, Query, description = "Output CRS (URI)"), ("f" = Option<String>, Query, description = "json or geojson")),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The feature", content_type = "application/geo+json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
 )]
@@ -420,6 +426,9 @@ pub async fn item(
     }
     if id == "hotspots" {
         return crate::hotspots::item(s, &fid, params).await;
+    }
+    if id == "compartments" || id == "contracts" {
+        return crate::compartments::item(s, &id, &fid, params, caller.personal()).await;
     }
     if id != "plots" {
         return Err(ApiError::NotFound(format!(
@@ -476,6 +485,7 @@ mod tests {
                 reference_year: 2026,
                 fire: Default::default(),
                 cors_origins: vec!["*".into()],
+                cache: Default::default(),
             }),
             dir,
             c,

@@ -179,6 +179,7 @@ mod tests {
             reference_year: 2026,
             fire: Default::default(),
             cors_origins: vec![],
+            cache: Default::default(),
         });
         let tj = app
             .clone()

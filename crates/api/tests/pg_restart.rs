@@ -106,6 +106,7 @@ async fn reads_fail_fast_while_postgis_is_down_and_recover_when_it_is_back() {
         reference_year: 2026,
         fire: Default::default(),
         cors_origins: vec![],
+        cache: Default::default(),
     });
     let (st, v, _) = get(&app, "/collections/plots/items?limit=5").await;
     assert_eq!(

@@ -677,6 +677,7 @@ async fn serve_store(cfg: &Config, store: DynStore) -> anyhow::Result<ExitCode> 
         reference_year: cfg.reference_year,
         fire: cfg.fire.clone(),
         cors_origins: cfg.cors_origins.clone(),
+        cache: Default::default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let dispatcher = tokio::spawn(forest_api::notify::run_dispatcher(

@@ -201,6 +201,10 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
     /// attribution fields), read column by column rather than as whole plots.
     async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>>;
 
+    /// A number that changes whenever plots are written (the latest load);
+    /// caches of what is derived from the plots key on it.
+    async fn plots_generation(&self) -> Result<i64>;
+
     /// Registers scenes (upsert by path) in one transaction.
     async fn register_scenes(
         &self,

@@ -910,6 +910,13 @@ impl PlotStore for PgStore {
             .collect())
     }
 
+    async fn plots_generation(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::bigint FROM loads")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("read the loads"))
+    }
+
     async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
         use sqlx::Row;
         let rows = sqlx::query(

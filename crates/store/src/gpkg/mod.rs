@@ -1011,6 +1011,14 @@ impl PlotStore for GpkgStore {
         .await
     }
 
+    async fn plots_generation(&self) -> Result<i64> {
+        self.with(|me, conn| {
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM loads", [], |r| r.get(0))
+                .map_err(me.err("read the loads"))
+        })
+        .await
+    }
+
     async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
         self.with(|me, conn| {
             let mut st = conn
