@@ -15,6 +15,7 @@ pub use cache::Cache;
 pub mod dto;
 mod error;
 mod hotspots;
+mod html;
 mod manage;
 mod metrics;
 pub mod notify;
@@ -133,6 +134,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/static/{file}", get(web::asset))
+        .layer(axum::middleware::from_fn(html::negotiate))
         .layer(axum::middleware::from_fn(metrics::record))
         .layer(
             TraceLayer::new_for_http()

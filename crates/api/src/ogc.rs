@@ -35,8 +35,9 @@ pub const PERSONAL_FIELDS: [&str; 6] = [
     "mangtrch",
 ];
 
-const CONFORMANCE: [&str; 3] = [
+const CONFORMANCE: [&str; 4] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
@@ -81,7 +82,7 @@ pub fn landing_json(headers: &HeaderMap) -> Json<serde_json::Value> {
     path = "/conformance",
     tag = "OGC API – Features",
     summary = "Conformance classes",
-    responses((status = 200, description = "Conformance classes", content_type = "application/json", body = serde_json::Value))
+    responses((status = 200, description = "Conformance classes (HTML with f=html)", content((serde_json::Value = "application/json"), (String = "text/html"))))
 )]
 pub async fn conformance() -> Json<serde_json::Value> {
     Json(json!({ "conformsTo": CONFORMANCE }))
@@ -133,7 +134,7 @@ fn plots_collection(b: &str) -> serde_json::Value {
     path = "/collections",
     tag = "OGC API – Features",
     summary = "The collections",
-    responses((status = 200, description = "Collections", content_type = "application/json", body = serde_json::Value))
+    responses((status = 200, description = "Collections (HTML with f=html)", content((serde_json::Value = "application/json"), (String = "text/html"))))
 )]
 pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     let b = base(&headers);
@@ -150,7 +151,7 @@ pub async fn collections(headers: HeaderMap) -> Json<serde_json::Value> {
     tag = "OGC API – Features",
     summary = "One collection",
     params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts")),
-    responses((status = 200, description = "The collection", content_type = "application/json", body = serde_json::Value), (status = 404, description = "Nothing at this address", body = ErrorBody))
+    responses((status = 200, description = "The collection (HTML with f=html)", content((serde_json::Value = "application/json"), (String = "text/html"))), (status = 404, description = "Nothing at this address", body = ErrorBody))
 )]
 pub async fn collection(
     Path(id): Path<String>,
@@ -302,9 +303,9 @@ pub(crate) fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
     path = "/collections/{id}/items",
     tag = "OGC API – Features",
     summary = "Features of a collection, one page",
-    params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts"), ("limit" = Option<u64>, Query, description = "Page size, 1 or more (default 100); larger than 10000 is clamped to 10000"), ("offset" = Option<u64>, Query, description = "Features to skip"), ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in bbox-crs"), ("bbox-crs" = Option<String>, Query, description = "CRS of bbox (URI); default CRS84"), ("crs" = Option<String>, Query, description = "Output CRS (URI): CRS84, EPSG 4326, 9213, 3857, 3405"), ("datetime" = Option<String>, Query, description = "alerts, hotspots: a date or an interval a/b with .. for open"), ("status" = Option<String>, Query, description = "alerts: new, under_verification, confirmed, false_positive, resolved"), ("class" = Option<String>, Query, description = "alerts: clearing, degradation, burn or fire"), ("confidence" = Option<String>, Query, description = "alerts: low or high"), ("tk" = Option<String>, Query, description = "plots, alerts: compartment"), ("in_forest" = Option<bool>, Query, description = "hotspots: in or near a forest plot"), ("malr3" = Option<String>, Query, description = "plots: forest function code (any national field filters plots)"), ("owner" = Option<i64>, Query, description = "alerts: forest owner code (machur; signed-in roles)"), ("f" = Option<String>, Query, description = "json or geojson; csv for alerts")),
+    params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts"), ("limit" = Option<u64>, Query, description = "Page size, 1 or more (default 100); larger than 10000 is clamped to 10000"), ("offset" = Option<u64>, Query, description = "Features to skip"), ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in bbox-crs"), ("bbox-crs" = Option<String>, Query, description = "CRS of bbox (URI); default CRS84"), ("crs" = Option<String>, Query, description = "Output CRS (URI): CRS84, EPSG 4326, 9213, 3857, 3405"), ("datetime" = Option<String>, Query, description = "alerts, hotspots: a date or an interval a/b with .. for open"), ("status" = Option<String>, Query, description = "alerts: new, under_verification, confirmed, false_positive, resolved"), ("class" = Option<String>, Query, description = "alerts: clearing, degradation, burn or fire"), ("confidence" = Option<String>, Query, description = "alerts: low or high"), ("tk" = Option<String>, Query, description = "plots, alerts: compartment"), ("in_forest" = Option<bool>, Query, description = "hotspots: in or near a forest plot"), ("malr3" = Option<String>, Query, description = "plots: forest function code (any national field filters plots)"), ("owner" = Option<i64>, Query, description = "alerts: forest owner code (machur; signed-in roles)"), ("f" = Option<String>, Query, description = "json or geojson; csv for alerts; html")),
     security((), ("bearer" = [])),
-    responses((status = 200, description = "A FeatureCollection with numberMatched, numberReturned and next/prev links; alerts as CSV with f=csv", content((serde_json::Value = "application/geo+json"), (String = "text/csv"))), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+    responses((status = 200, description = "A FeatureCollection with numberMatched, numberReturned and next/prev links; alerts as CSV with f=csv", content((serde_json::Value = "application/geo+json"), (String = "text/csv"), (String = "text/html"))), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
 )]
 pub async fn items(
     State(s): State<Arc<AppState>>,
@@ -413,7 +414,7 @@ pub(crate) fn urlencode(s: &str) -> String {
     summary = "One feature",
     params(("id" = String, Path, description = "Collection: plots, alerts, hotspots, compartments or contracts"), ("fid" = String, Path, description = "Plot key (maxa/tk/khoanh/lo, slashes percent-encoded), alert or hotspot id"), ("crs" = Option<String>, Query, description = "Output CRS (URI)"), ("f" = Option<String>, Query, description = "json or geojson")),
     security((), ("bearer" = [])),
-    responses((status = 200, description = "The feature", content_type = "application/geo+json", body = serde_json::Value), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
+    responses((status = 200, description = "The feature (HTML with f=html)", content((serde_json::Value = "application/geo+json"), (String = "text/html"))), (status = 400, description = "A bad parameter, named in the message", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 404, description = "Nothing at this address", body = ErrorBody), (status = 503, description = "The store is not reachable; retry shortly", body = ErrorBody))
 )]
 pub async fn item(
     State(s): State<Arc<AppState>>,
@@ -515,6 +516,56 @@ mod tests {
             headers,
             serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         )
+    }
+
+    #[tokio::test]
+    async fn html_for_browsers_and_f_html() {
+        let (app, _d, _) = app().await;
+        let html = |uri: &'static str, accept: &'static str| {
+            let app = app.clone();
+            async move {
+                let res = app
+                    .oneshot(
+                        Request::get(uri)
+                            .header("accept", accept)
+                            .body(Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+                let b = axum::body::to_bytes(res.into_body(), 64 << 20)
+                    .await
+                    .unwrap();
+                (ct, String::from_utf8(b.to_vec()).unwrap())
+            }
+        };
+        let (ct, body) = html("/collections?f=html", "*/*").await;
+        assert!(ct.starts_with("text/html"), "{ct}");
+        assert!(
+            body.contains("/collections/plots/items"),
+            "links kept: {body}"
+        );
+        let (ct, body) = html(
+            "/collections/plots/items?limit=2",
+            "text/html,application/xhtml+xml",
+        )
+        .await;
+        assert!(ct.starts_with("text/html"), "a browser gets HTML: {ct}");
+        assert!(
+            body.contains("ldlr") && body.contains("numberMatched"),
+            "{body}"
+        );
+        let (ct, _) = html("/collections/plots/items?limit=2", "application/geo+json").await;
+        assert_eq!(ct, "application/geo+json");
+        let (ct, _) = html("/collections/plots/items?limit=2&f=json", "text/html").await;
+        assert_eq!(ct, "application/geo+json", "f=json wins over Accept");
+        let (_, _, v) = get(&app, "/conformance").await;
+        assert!(v["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().ends_with("/conf/html")));
     }
 
     #[tokio::test]
