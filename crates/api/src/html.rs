@@ -98,7 +98,7 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn render(v: &Value, out: &mut String, depth: usize) {
+fn render(v: &Value, out: &mut String) {
     match v {
         Value::Object(m)
             if m.contains_key("href") && m.get("href").is_some_and(Value::is_string) =>
@@ -126,7 +126,7 @@ fn render(v: &Value, out: &mut String, depth: usize) {
                     .unwrap_or_default())
             ));
             if let Some(p) = m.get("properties") {
-                render(p, out, depth + 1);
+                render(p, out);
             }
         }
         Value::Object(m) => {
@@ -136,7 +136,7 @@ fn render(v: &Value, out: &mut String, depth: usize) {
                     continue;
                 }
                 out.push_str(&format!("<tr><th>{}</th><td>", esc(k)));
-                render(v, out, depth + 1);
+                render(v, out);
                 out.push_str("</td></tr>");
             }
             out.push_str("</table>");
@@ -145,7 +145,7 @@ fn render(v: &Value, out: &mut String, depth: usize) {
             out.push_str("<ol>");
             for x in a {
                 out.push_str("<li>");
-                render(x, out, depth + 1);
+                render(x, out);
                 out.push_str("</li>");
             }
             out.push_str("</ol>");
@@ -154,7 +154,7 @@ fn render(v: &Value, out: &mut String, depth: usize) {
             out.push_str(&format!("<a href=\"{0}\">{0}</a>", esc(s)));
         }
         Value::String(s) => out.push_str(&esc(s)),
-        Value::Null => out.push_str("—"),
+        Value::Null => out.push('—'),
         other => out.push_str(&esc(&other.to_string())),
     }
 }
@@ -162,7 +162,7 @@ fn render(v: &Value, out: &mut String, depth: usize) {
 /// A whole page for a JSON document.
 pub fn page(title: &str, v: &Value) -> String {
     let mut body = String::new();
-    render(v, &mut body, 0);
+    render(v, &mut body);
     format!(
         "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>{t} — Vĩnh Thông forest service</title>\
          <style>body{{font:14px system-ui,sans-serif;margin:1em}}table{{border-collapse:collapse}}th,td{{border:1px solid #ccd;padding:.2em .4em;text-align:left;vertical-align:top}}th{{background:#eef2ea}}ol{{margin:0;padding-left:1.4em}}</style></head>\
