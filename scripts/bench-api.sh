@@ -23,7 +23,9 @@ forest=$PWD/target/release/forest
 tools=$PWD/target/bench-tools
 if [ ! -x "$tools/bin/martin" ]; then
   echo "bench-api: building Martin from crates.io (once; several minutes)" >&2
-  cargo install martin@1.14.0 --locked --root "$tools" --quiet   # the last release for rustc 1.95
+  # 1.14 is the last release for rustc 1.95; only the PostGIS source (the default
+  # "rendering" feature clones maplibre-native from GitHub at build time)
+  cargo install martin@1.14.0 --locked --no-default-features --features postgres --root "$tools" --quiet
 fi
 data=target/bench-data/scale-$scale
 work=target/bench-api
