@@ -128,6 +128,7 @@ conformance!(
     hotspots_are_stored_once_with_their_alerts,
     tokens_are_stored_hashed_and_revoked,
     vector_tiles_hold_the_plots_of_the_tile,
+    reads_during_a_load_see_all_or_nothing,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -1001,4 +1002,25 @@ async fn vector_tiles_hold_the_plots_of_the_tile(s: DynStore) {
             .is_empty(),
         "no alerts yet"
     );
+}
+
+async fn reads_during_a_load_see_all_or_nothing(s: DynStore) {
+    let c = sample();
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move { s.load_plots(&c.plots, "big").await.unwrap() })
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    while !writer.is_finished() {
+        seen.insert(s.count_plots().await.unwrap());
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    seen.insert(s.count_plots().await.unwrap());
+    let n = c.plots.len() as u64;
+    assert!(
+        seen.iter().all(|k| *k == 0 || *k == n),
+        "a read saw part of a load: {seen:?}"
+    );
+    assert!(seen.contains(&n));
 }

@@ -35,8 +35,17 @@ const SCHEMA_VERSION: i64 = 3;
 #[derive(Debug, Clone)]
 pub struct GpkgStore {
     path: String,
+    /// The one connection that writes (SQLite has one writer at a time).
     conn: Arc<Mutex<Connection>>,
+    /// Idle read-only connections: reads run side by side, and beside a
+    /// write until it commits.
+    readers: Arc<Mutex<Vec<Connection>>>,
+    /// At most this many reads at once (bounds the connections and their caches).
+    read_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Concurrent reads of one store.
+const READERS: usize = 4;
 
 impl GpkgStore {
     /// Opens (or creates) the file. Call [`PlotStore::migrate`] before use.
@@ -69,7 +78,56 @@ impl GpkgStore {
         Ok(GpkgStore {
             path: path_s,
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
         })
+    }
+
+    /// A read-only connection to the file.
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(self.err("open for reading"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(self.err("set busy timeout"))?;
+        conn.execute_batch("PRAGMA cache_size = -16384;")
+            .map_err(self.err("set the cache"))?;
+        register_functions(&conn).map_err(self.err("register spatial functions"))?;
+        Ok(conn)
+    }
+
+    /// Runs blocking read-only SQLite work off the async executor on one of
+    /// the reader connections, beside other reads.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&GpkgStore, &mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _slot = self
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = me
+                .readers
+                .lock()
+                .map_err(|_| StoreError::Task("GeoPackage reader pool poisoned".into()))?
+                .pop();
+            let mut conn = match idle {
+                Some(c) => c,
+                None => me.open_reader()?,
+            };
+            let out = f(&me, &mut conn);
+            if let Ok(mut pool) = me.readers.lock() {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -759,7 +817,7 @@ impl PlotStore for GpkgStore {
 
     async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {
         let key = key.clone();
-        self.with(move |me, conn| {
+        self.read(move |me, conn| {
             let raw = conn
                 .query_row(
                     &format!("SELECT {} FROM plots WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4", plot_select()),
@@ -775,7 +833,7 @@ impl PlotStore for GpkgStore {
 
     async fn plot_history(&self, key: &PlotKey) -> Result<Vec<PlotVersion>> {
         let key = key.clone();
-        self.with(move |me, conn| {
+        self.read(move |me, conn| {
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {}, valid_to FROM plot_versions WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4 ORDER BY version",
@@ -813,11 +871,11 @@ impl PlotStore for GpkgStore {
 
     async fn query_plots(&self, query: &PlotQuery) -> Result<Page> {
         let q = query.clone();
-        self.with(move |me, conn| me.query_blocking(conn, &q)).await
+        self.read(move |me, conn| me.query_blocking(conn, &q)).await
     }
 
     async fn fact_groups(&self) -> Result<Vec<FactGroup>> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut stmt = conn
                 .prepare(
                     "SELECT nggocr, thanhrung, ldlr, malr3, dtuong, tk, ddanh,
@@ -860,7 +918,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn count_plots(&self) -> Result<u64> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             conn.query_row("SELECT COUNT(*) FROM plots", [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
                 .map_err(me.err("count plots"))
@@ -869,7 +927,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn contracted_plots(&self) -> Result<BTreeMap<PlotKey, ContractedPlot>> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut stmt = conn
                 .prepare("SELECT maxa, tk, khoanh, lo, mangnk, khoan, nguoink, nggocr, thanhrung, ldlr, area_ha FROM plots")
                 .map_err(me.err("prepare contract facts"))?;
@@ -944,7 +1002,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn alerts(&self) -> Result<Vec<StoredAlert>> {
-        self.with(|me, conn| read_alerts(me, conn)).await
+        self.read(|me, conn| read_alerts(me, conn)).await
     }
 
     async fn transition_alert(
@@ -988,7 +1046,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn alert_history(&self, id: i64) -> Result<Vec<crate::alerts::AlertEvent>> {
-        self.with(move |me, conn| {
+        self.read(move |me, conn| {
             if read_alerts_where(me, conn, Some(id))?.is_empty() {
                 return Err(StoreError::NoAlert(id));
             }
@@ -1012,7 +1070,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn plots_generation(&self) -> Result<i64> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             conn.query_row("SELECT COALESCE(MAX(id), 0) FROM loads", [], |r| r.get(0))
                 .map_err(me.err("read the loads"))
         })
@@ -1020,7 +1078,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut st = conn
                 .prepare(&format!(
                     "SELECT geom, {} FROM plots ORDER BY fid",
@@ -1099,7 +1157,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn scenes(&self) -> Result<Vec<crate::scenes::SceneRecord>> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut st = conn
                 .prepare(
                     "SELECT geom, path, date, date_source, product, product_hint, bands, cloud_fraction, width, height, registered_at
@@ -1187,7 +1245,7 @@ impl PlotStore for GpkgStore {
 
     async fn weather(&self) -> Result<Vec<forest_core::fire::DailyWeather>> {
         use forest_core::fire::{DailyWeather, Humidity};
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut st = conn
                 .prepare("SELECT date, t13, rh13, td13, rain_mm FROM weather ORDER BY date")
                 .map_err(me.err("read the weather"))?;
@@ -1256,7 +1314,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn subscriptions(&self) -> Result<Vec<crate::notify::Subscription>> {
-        self.with(|me, conn| read_subscriptions(me, conn)).await
+        self.read(|me, conn| read_subscriptions(me, conn)).await
     }
 
     async fn deactivate_subscription(&self, id: i64) -> Result<bool> {
@@ -1316,7 +1374,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn deliveries(&self, limit: i64) -> Result<Vec<crate::notify::Delivery>> {
-        self.with(move |me, conn| read_deliveries(me, conn, None, limit))
+        self.read(move |me, conn| read_deliveries(me, conn, None, limit))
             .await
     }
 
@@ -1385,7 +1443,7 @@ impl PlotStore for GpkgStore {
     ) -> Result<Vec<u8>> {
         use crate::tiles::{TileFeature, TileLayer};
         use geozero::mvt::TileValue;
-        self.with(move |me, conn| {
+        self.read(move |me, conn| {
             // the buffered tile, as a box in the store's CRS
             let to_store = Transformer::new(Crs::WebMercator, Crs::Vn2000Tm3_10630)?;
             let to_tile = Transformer::new(Crs::Vn2000Tm3_10630, Crs::WebMercator)?;
@@ -1451,7 +1509,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn hotspots(&self) -> Result<Vec<crate::hotspots::HotspotRow>> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut st = conn
                 .prepare(
                     "SELECT fid, ST_MinX(geom), ST_MinY(geom), latitude, longitude, brightness, scan, track, acq_date, acq_time,
@@ -1529,12 +1587,12 @@ impl PlotStore for GpkgStore {
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<crate::tokens::TokenRecord>> {
         let hash = hash.to_string();
-        self.with(move |me, conn| Ok(read_tokens(me, conn, Some(&hash))?.pop()))
+        self.read(move |me, conn| Ok(read_tokens(me, conn, Some(&hash))?.pop()))
             .await
     }
 
     async fn tokens(&self) -> Result<Vec<crate::tokens::TokenRecord>> {
-        self.with(|me, conn| read_tokens(me, conn, None)).await
+        self.read(|me, conn| read_tokens(me, conn, None)).await
     }
 
     async fn revoke_token(&self, id: i64) -> Result<bool> {
@@ -1551,7 +1609,7 @@ impl PlotStore for GpkgStore {
     }
 
     async fn contracts(&self) -> Result<Vec<Contract>> {
-        self.with(|me, conn| {
+        self.read(|me, conn| {
             let mut plots: HashMap<String, Vec<PlotKey>> = HashMap::new();
             {
                 let mut stmt = conn.prepare("SELECT number, maxa, tk, khoanh, lo FROM contract_plots ORDER BY number, position").map_err(me.err("read contract plots"))?;
