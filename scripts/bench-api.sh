@@ -103,7 +103,7 @@ echo "HTTP load on $plots plots; wrk -t2 -c$conns -d$duration on loopback; $(npr
 for store in gpkg postgis; do
   p=$(port)
   spec="$work/plots.gpkg"; [ "$store" = postgis ] && spec="$base/$db"
-  RUST_LOG=warn "$forest" --store "$spec" --bind "127.0.0.1:$p" serve >"$work/serve-$store.log" 2>&1 &
+  RUST_LOG=warn "$forest" --store "$spec" serve --bind "127.0.0.1:$p" >"$work/serve-$store.log" 2>&1 &
   pid=$!
   wait_up "http://127.0.0.1:$p/readyz"
   for kind in items feature tiles-z10 tiles-z12 tiles-z14; do

@@ -122,11 +122,20 @@ impl FromStr for Crs {
     }
 }
 
-/// A transform from one CRS to another. Not `Sync`: build one per thread.
+/// A transform from one CRS to another. Not `Send`: build one per thread.
+///
+/// Building a PROJ transformation reads PROJ's database and takes
+/// milliseconds, more than transforming a page of plots; each thread keeps
+/// the ones it built and [`Transformer::new`] reuses them.
 pub struct Transformer {
     from: Crs,
     to: Crs,
-    proj: Option<Proj>,
+    proj: Option<std::rc::Rc<Proj>>,
+}
+
+thread_local! {
+    static BUILT: std::cell::RefCell<std::collections::HashMap<(u32, u32), std::rc::Rc<Proj>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 impl fmt::Debug for Transformer {
@@ -145,6 +154,14 @@ impl Transformer {
                 proj: None,
             });
         }
+        let key = (from.epsg(), to.epsg());
+        if let Some(p) = BUILT.with(|b| b.borrow().get(&key).cloned()) {
+            return Ok(Transformer {
+                from,
+                to,
+                proj: Some(p),
+            });
+        }
         let proj = Proj::new_known_crs(&from.proj_name(), &to.proj_name(), None).map_err(|e| {
             CrsError::Create {
                 from,
@@ -152,6 +169,8 @@ impl Transformer {
                 detail: e.to_string(),
             }
         })?;
+        let proj = std::rc::Rc::new(proj);
+        BUILT.with(|b| b.borrow_mut().insert(key, std::rc::Rc::clone(&proj)));
         Ok(Transformer {
             from,
             to,
