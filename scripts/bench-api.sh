@@ -113,7 +113,7 @@ for store in gpkg postgis; do
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 p=$(port)
-"$tools/bin/martin" --listen-addresses "127.0.0.1:$p" "$base/$db" >"$work/martin.log" 2>&1 &
+"$tools/bin/martin" --cache-size 0 --listen-addresses "127.0.0.1:$p" "$base/$db" >"$work/martin.log" 2>&1 &
 pid=$!
 wait_up "http://127.0.0.1:$p/catalog"
 for z in 10 12 14; do

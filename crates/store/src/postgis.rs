@@ -690,22 +690,32 @@ impl PlotStore for PgStore {
                 "id, class, status, confidence, priority, round(area_ha::numeric, 2)::float8 AS area_ha",
             ),
         };
+        let margin = f64::from(BUFFER) / f64::from(EXTENT);
+        // below z12 a plot spans few pixels: simplify first; above, the grid
+        // snapping of ST_AsMVTGeom is all the simplification needed
+        let geom = if t.z < 12 {
+            "ST_Simplify(ST_Transform(t.geom, 3857), $4)"
+        } else {
+            "ST_Transform(t.geom, 3857)"
+        };
         let sql = format!(
-            "WITH b AS (SELECT ST_TileEnvelope($1, $2, $3) AS env),
-                  w AS (SELECT ST_Transform(ST_Expand(env, $4), 9213) AS env9213 FROM b),
-                  q AS (SELECT {props},
-                          ST_AsMVTGeom(ST_Simplify(ST_Transform(t.geom, 3857), $5), b.env, {EXTENT}, {BUFFER}, true) AS geom
-                        FROM {table} t, b, w WHERE t.geom && w.env9213)
-             SELECT ST_AsMVT(q, '{name}', {EXTENT}, 'geom', 'id') FROM q WHERE geom IS NOT NULL",
+            "SELECT ST_AsMVT(q, '{name}', {EXTENT}, 'geom', 'id') FROM (
+               SELECT {props}, ST_AsMVTGeom({geom}, ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom
+               FROM {table} t
+               WHERE t.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {margin}), 9213)
+             ) AS q WHERE geom IS NOT NULL",
             name = layer.name()
         );
-        let size = t.size_m();
-        let bytes: Option<Vec<u8>> = sqlx::query_scalar(&sql)
+        let q = sqlx::query_scalar(&sql)
             .bind(i32::from(t.z))
             .bind(i64::from(t.x) as i32)
-            .bind(i64::from(t.y) as i32)
-            .bind(size * f64::from(BUFFER) / f64::from(EXTENT))
-            .bind(size / f64::from(EXTENT))
+            .bind(i64::from(t.y) as i32);
+        let q = if t.z < 12 {
+            q.bind(t.size_m() / f64::from(EXTENT))
+        } else {
+            q
+        };
+        let bytes: Option<Vec<u8>> = q
             .fetch_one(&self.pool)
             .await
             .map_err(self.err("build the tile"))?;
