@@ -340,21 +340,9 @@ pub async fn items(
 pub async fn item(
     s: Arc<AppState>,
     fid: &str,
-    params: BTreeMap<String, String>,
+    crs: Crs,
     personal: bool,
 ) -> Result<Response, ApiError> {
-    let mut crs = Crs::Crs84;
-    for (k, v) in &params {
-        match k.as_str() {
-            "crs" => crs = parse_crs("crs", v)?,
-            "f" if v == "json" || v == "geojson" => {}
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use crs or f"
-                )))
-            }
-        }
-    }
     let id: i64 = fid
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no alert '{fid}': alert ids are numbers")))?;

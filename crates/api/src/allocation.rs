@@ -431,14 +431,7 @@ mod tests {
                 .unwrap();
             tok.insert(role, t);
         }
-        let app = router(AppState {
-            store: Arc::new(store),
-            targets: Default::default(),
-            reference_year: 2026,
-            fire: Default::default(),
-            cors_origins: vec![],
-            cache: Default::default(),
-        });
+        let app = router(AppState::new(Arc::new(store), 2026));
         let (officer, ranger) = (&tok[&Role::LandOfficer], &tok[&Role::Ranger]);
         let contracted = c
             .plots

@@ -313,21 +313,9 @@ pub async fn item(
     s: Arc<AppState>,
     id: &str,
     fid: &str,
-    params: BTreeMap<String, String>,
+    crs: Crs,
     personal: bool,
 ) -> Result<Response, ApiError> {
-    let mut crs = Crs::Crs84;
-    for (k, v) in &params {
-        match k.as_str() {
-            "crs" => crs = parse_crs("crs", v)?,
-            "f" if v == "json" || v == "geojson" => {}
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use crs or f"
-                )))
-            }
-        }
-    }
     // the PROJ transformer is not Send: made after the awaits
     let to = || {
         Transformer::new(Crs::Vn2000Tm3_10630, crs).map_err(|e| ApiError::BadRequest(e.to_string()))
@@ -404,14 +392,7 @@ mod tests {
             .create_token("Lan", Role::LandOfficer, &tokens::hash(&t), None)
             .await
             .unwrap();
-        let app = router(AppState {
-            store: Arc::new(store),
-            targets: Default::default(),
-            reference_year: 2026,
-            fire: Default::default(),
-            cors_origins: vec![],
-            cache: Default::default(),
-        });
+        let app = router(AppState::new(Arc::new(store), 2026));
         let khoanh: std::collections::BTreeSet<(u32, String, String)> = c
             .plots
             .iter()

@@ -153,23 +153,7 @@ pub async fn items(
 }
 
 /// `GET /collections/hotspots/items/{id}`.
-pub async fn item(
-    s: Arc<AppState>,
-    fid: &str,
-    params: BTreeMap<String, String>,
-) -> Result<Response, ApiError> {
-    let mut crs = Crs::Crs84;
-    for (k, v) in &params {
-        match k.as_str() {
-            "crs" => crs = parse_crs("crs", v)?,
-            "f" if v == "json" || v == "geojson" => {}
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use crs or f"
-                )))
-            }
-        }
-    }
+pub async fn item(s: Arc<AppState>, fid: &str, crs: Crs) -> Result<Response, ApiError> {
     let id: i64 = fid
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no hotspot '{fid}': hotspot ids are numbers")))?;

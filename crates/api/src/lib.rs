@@ -59,6 +59,21 @@ pub struct AppState {
     pub cache: Arc<cache::Cache>,
 }
 
+impl AppState {
+    /// A state over `store` with the commune plan's targets, the national
+    /// fire-danger table and no CORS headers.
+    pub fn new(store: DynStore, reference_year: i64) -> Self {
+        AppState {
+            store,
+            targets: Targets::default(),
+            reference_year,
+            fire: Default::default(),
+            cors_origins: Vec::new(),
+            cache: Default::default(),
+        }
+    }
+}
+
 /// CORS for the configured origins (GET only: the API is read-only for
 /// browsers on other origins).
 fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
@@ -367,14 +382,7 @@ mod tests {
                 .map(|v| v.to_str().unwrap()),
             Some("*")
         );
-        let closed = router(AppState {
-            store: app_store(&dir).await,
-            targets: Targets::default(),
-            reference_year: 2026,
-            fire: Default::default(),
-            cors_origins: vec![],
-            cache: Default::default(),
-        });
+        let closed = router(AppState::new(app_store(&dir).await, 2026));
         let res = closed
             .oneshot(
                 Request::get("/healthz")

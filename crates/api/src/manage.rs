@@ -470,14 +470,7 @@ mod tests {
         let officer = token(&store, Role::LandOfficer, "Địa chính Lan").await;
         let admin = token(&store, Role::Admin, "Admin").await;
         let store = Arc::new(store);
-        let app = router(AppState {
-            store: store.clone(),
-            targets: Default::default(),
-            reference_year: 2026,
-            fire: Default::default(),
-            cors_origins: vec![],
-            cache: Default::default(),
-        });
+        let app = router(AppState::new(store.clone(), 2026));
 
         // the public sees no names; a ranger does
         let holder = contracted.attrs.nguoink.clone().unwrap();

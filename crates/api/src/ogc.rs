@@ -422,20 +422,6 @@ pub async fn item(
     Path((id, fid)): Path<(String, String)>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if id == "alerts" {
-        return crate::alerts::item(s, &fid, params, caller.personal()).await;
-    }
-    if id == "hotspots" {
-        return crate::hotspots::item(s, &fid, params).await;
-    }
-    if id == "compartments" || id == "contracts" {
-        return crate::compartments::item(s, &id, &fid, params, caller.personal()).await;
-    }
-    if id != "plots" {
-        return Err(ApiError::NotFound(format!(
-            "no collection '{id}'; see /collections"
-        )));
-    }
     let mut crs = Crs::Crs84;
     for (k, v) in &params {
         match k.as_str() {
@@ -447,6 +433,20 @@ pub async fn item(
                 )))
             }
         }
+    }
+    if id == "alerts" {
+        return crate::alerts::item(s, &fid, crs, caller.personal()).await;
+    }
+    if id == "hotspots" {
+        return crate::hotspots::item(s, &fid, crs).await;
+    }
+    if id == "compartments" || id == "contracts" {
+        return crate::compartments::item(s, &id, &fid, crs, caller.personal()).await;
+    }
+    if id != "plots" {
+        return Err(ApiError::NotFound(format!(
+            "no collection '{id}'; see /collections"
+        )));
     }
     let key: PlotKey = fid.parse().map_err(|e: forest_core::plot::KeyError| {
         ApiError::NotFound(format!("no plot '{fid}': {e}"))

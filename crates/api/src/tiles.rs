@@ -173,14 +173,7 @@ mod tests {
         store.migrate().await.unwrap();
         let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
         store.load_plots(&c.plots, "test").await.unwrap();
-        let app = router(AppState {
-            store: Arc::new(store),
-            targets: Default::default(),
-            reference_year: 2026,
-            fire: Default::default(),
-            cors_origins: vec![],
-            cache: Default::default(),
-        });
+        let app = router(AppState::new(Arc::new(store), 2026));
         let tj = app
             .clone()
             .oneshot(

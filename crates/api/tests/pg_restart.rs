@@ -100,14 +100,7 @@ async fn reads_fail_fast_while_postgis_is_down_and_recover_when_it_is_back() {
     store.migrate().await.unwrap();
     let c0 = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
     store.load_plots(&c0.plots[..200], "test").await.unwrap();
-    let app = router(AppState {
-        store: Arc::new(store),
-        targets: Default::default(),
-        reference_year: 2026,
-        fire: Default::default(),
-        cors_origins: vec![],
-        cache: Default::default(),
-    });
+    let app = router(AppState::new(Arc::new(store), 2026));
     let (st, v, _) = get(&app, "/collections/plots/items?limit=5").await;
     assert_eq!(
         (st, v["numberMatched"].as_u64()),
