@@ -16,9 +16,7 @@ use forest_store::alerts::{StoredAlert, STATUSES};
 use geo::{BoundingRect, Intersects};
 use serde_json::json;
 
-use crate::ogc::{
-    base, geojson_response, link, page_links, parse_crs, parse_limit, parse_offset, DEFAULT_LIMIT,
-};
+use crate::ogc::{base, geojson_response, link, page_links, Paging};
 use crate::{ApiError, AppState};
 
 /// The collection document.
@@ -120,11 +118,7 @@ fn feature(
             }
         })
         .collect();
-    let g = to
-        .multipolygon(&a.geometry)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let geometry =
-        geojson::Geometry::new(geojson::Value::from(&geo_types::Geometry::MultiPolygon(g)));
+    let geometry = crate::ogc::geometry(&a.geometry, to)?;
     Ok(json!({
         "type": "Feature",
         "id": a.id,
@@ -225,61 +219,58 @@ pub async fn items(
     headers: HeaderMap,
     personal: bool,
 ) -> Result<Response, ApiError> {
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0u64;
-    let mut bbox = None;
-    let mut bbox_crs = Crs::Crs84;
-    let mut crs = Crs::Crs84;
     let mut when = (None, None);
     let (mut status, mut class, mut confidence, mut tk) = (None, None, None, None);
     let (mut owner, mut csv) = (None::<i64>, false);
-    for (k, v) in &params {
-        match k.as_str() {
-            "limit" => limit = parse_limit(v)?,
-            "offset" => offset = parse_offset(v)?,
-            "bbox" => bbox = Some(crate::ogc::parse_bbox(v)?),
-            "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
-            "crs" => crs = parse_crs("crs", v)?,
-            "datetime" => when = parse_datetime(v)?,
-            "status" if STATUSES.contains(&v.as_str()) => status = Some(v.clone()),
-            "status" => return Err(ApiError::BadRequest(format!("status '{v}': one of {}", STATUSES.join(", ")))),
-            "class" if ["clearing", "degradation", "burn", "fire"].contains(&v.as_str()) => class = Some(v.clone()),
-            "class" => return Err(ApiError::BadRequest(format!("class '{v}': clearing, degradation, burn or fire"))),
-            "confidence" if v == "low" || v == "high" => confidence = Some(v.clone()),
-            "confidence" => return Err(ApiError::BadRequest(format!("confidence '{v}': low or high"))),
-            "tk" => tk = Some(v.clone()),
-            "owner" if !personal => {
-                return Err(ApiError::Unauthorized(
-                    "owner: filtering by forest owner needs a bearer token (it names people)".into(),
-                ))
+    let paging = Paging::parse(
+        &params,
+        "datetime, status, class, confidence, tk, owner or f",
+        |k, v| {
+            match k {
+                "datetime" => when = parse_datetime(v)?,
+                "status" if STATUSES.contains(&v.as_str()) => status = Some(v.clone()),
+                "status" => {
+                    return Err(ApiError::BadRequest(format!(
+                        "status '{v}': one of {}",
+                        STATUSES.join(", ")
+                    )))
+                }
+                "class" if ["clearing", "degradation", "burn", "fire"].contains(&v.as_str()) => {
+                    class = Some(v.clone())
+                }
+                "class" => {
+                    return Err(ApiError::BadRequest(format!(
+                        "class '{v}': clearing, degradation, burn or fire"
+                    )))
+                }
+                "confidence" if v == "low" || v == "high" => confidence = Some(v.clone()),
+                "confidence" => {
+                    return Err(ApiError::BadRequest(format!(
+                        "confidence '{v}': low or high"
+                    )))
+                }
+                "tk" => tk = Some(v.clone()),
+                "owner" if !personal => {
+                    return Err(ApiError::Unauthorized(
+                        "owner: filtering by forest owner needs a bearer token (it names people)"
+                            .into(),
+                    ))
+                }
+                "owner" => {
+                    owner = Some(v.parse().map_err(|_| {
+                        ApiError::BadRequest(format!("owner '{v}': a forest owner code (machur)"))
+                    })?)
+                }
+                "f" if v == "csv" => csv = true,
+                "f" if v == "json" || v == "geojson" => {}
+                "f" => return Err(ApiError::BadRequest(format!("f={v}: json, geojson or csv"))),
+                _ => return Ok(false),
             }
-            "owner" => {
-                owner = Some(v.parse().map_err(|_| {
-                    ApiError::BadRequest(format!("owner '{v}': a forest owner code (machur)"))
-                })?)
-            }
-            "f" if v == "json" || v == "geojson" => {}
-            "f" if v == "csv" => csv = true,
-            "f" => return Err(ApiError::BadRequest(format!("f={v}: json, geojson or csv"))),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, datetime, status, class, confidence, tk, owner or f"
-                )))
-            }
-        }
-    }
-    let window = match bbox {
-        Some(r) => {
-            let to9213 = Transformer::new(bbox_crs, Crs::Vn2000Tm3_10630)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            Some(
-                to9213
-                    .rect(r, 16)
-                    .map_err(|e| ApiError::BadRequest(format!("bbox: {e}")))?,
-            )
-        }
-        None => None,
-    };
+            Ok(true)
+        },
+    )?;
+    let (limit, offset, crs) = (paging.limit, paging.offset, paging.crs);
+    let window = paging.window()?;
     let all = s.store.alerts().await?;
     let matched: Vec<&StoredAlert> = all
         .iter()

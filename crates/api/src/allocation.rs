@@ -372,38 +372,12 @@ pub async fn search(
 mod tests {
     use std::sync::Arc;
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use axum::http::StatusCode;
     use forest_core::auth::Role;
     use forest_store::{tokens, GpkgStore, PlotStore};
-    use tower::ServiceExt;
 
+    use crate::test_support::call;
     use crate::{router, AppState};
-
-    async fn call(
-        app: &axum::Router,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> (StatusCode, serde_json::Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = req
-            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-            .unwrap();
-        let res = app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 64 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
-    }
 
     #[tokio::test]
     async fn land_officers_read_search_and_update_allocation_with_a_note() {

@@ -13,9 +13,7 @@ use geo::{BoundingRect, Intersects};
 use geo_types::{MultiPolygon, Polygon};
 use serde_json::json;
 
-use crate::ogc::{
-    base, geojson_response, link, page_links, parse_crs, parse_limit, parse_offset, DEFAULT_LIMIT,
-};
+use crate::ogc::{base, geojson_response, link, page_links, Paging};
 use crate::{ApiError, AppState};
 
 /// A sub-compartment (khoảnh) dissolved from its plots.
@@ -112,38 +110,18 @@ struct Page {
 }
 
 fn parse(params: &BTreeMap<String, String>) -> Result<Page, ApiError> {
-    let (mut limit, mut offset, mut bbox, mut bbox_crs, mut crs, mut tk) =
-        (DEFAULT_LIMIT, 0, None, Crs::Crs84, Crs::Crs84, None);
-    for (k, v) in params {
-        match k.as_str() {
-            "limit" => limit = parse_limit(v)?,
-            "offset" => offset = parse_offset(v)?,
-            "bbox" => bbox = Some(crate::ogc::parse_bbox(v)?),
-            "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
-            "crs" => crs = parse_crs("crs", v)?,
-            "tk" => tk = Some(v.clone()),
-            "f" if v == "json" || v == "geojson" => {}
-            "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, tk or f"
-                )))
-            }
-        }
-    }
-    let window = match bbox {
-        Some(r) => Some(
-            Transformer::new(bbox_crs, Crs::Vn2000Tm3_10630)
-                .and_then(|t| t.rect(r, 16))
-                .map_err(|e| ApiError::BadRequest(format!("bbox: {e}")))?,
-        ),
-        None => None,
-    };
+    let mut tk = None;
+    let paging = Paging::parse(params, "tk or f", |k, v| {
+        Ok(k == "tk" && {
+            tk = Some(v.clone());
+            true
+        })
+    })?;
     Ok(Page {
-        limit,
-        offset,
-        window,
-        crs,
+        limit: paging.limit,
+        offset: paging.offset,
+        window: paging.window()?,
+        crs: paging.crs,
         tk,
     })
 }
@@ -157,20 +135,11 @@ fn inside(window: &Option<Polygon<f64>>, g: &MultiPolygon<f64>) -> bool {
     })
 }
 
-fn geometry(g: &MultiPolygon<f64>, to: &Transformer) -> Result<geojson::Geometry, ApiError> {
-    let g = to
-        .multipolygon(g)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(geojson::Geometry::new(geojson::Value::from(
-        &geo_types::Geometry::MultiPolygon(g),
-    )))
-}
-
 fn compartment_feature(c: &Compartment, to: &Transformer) -> Result<serde_json::Value, ApiError> {
     Ok(json!({
         "type": "Feature",
         "id": c.id(),
-        "geometry": geometry(&c.geometry, to)?,
+        "geometry": crate::ogc::geometry(&c.geometry, to)?,
         "properties": {
             "maxa": c.maxa, "tk": c.tk, "khoanh": c.khoanh, "plots": c.plots,
             "area_ha": round2(c.area_ha), "forest_ha": round2(c.forest_ha),
@@ -203,7 +172,7 @@ fn contract_feature(
     Ok(json!({
         "type": "Feature",
         "id": format!("{}:{}", k.number, c.shape.touch.key),
-        "geometry": geometry(&c.shape.geometry, to)?,
+        "geometry": crate::ogc::geometry(&c.shape.geometry, to)?,
         "properties": props,
     }))
 }
@@ -350,11 +319,9 @@ pub async fn item(
 mod tests {
     use std::sync::Arc;
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use axum::http::StatusCode;
     use forest_core::auth::Role;
     use forest_store::{tokens, GpkgStore, PlotStore};
-    use tower::ServiceExt;
 
     use crate::{router, AppState};
 
@@ -363,20 +330,7 @@ mod tests {
         uri: &str,
         token: Option<&str>,
     ) -> (StatusCode, serde_json::Value) {
-        let mut r = Request::get(uri);
-        if let Some(t) = token {
-            r = r.header("authorization", format!("Bearer {t}"));
-        }
-        let res = app
-            .clone()
-            .oneshot(r.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let st = res.status();
-        let b = axum::body::to_bytes(res.into_body(), 64 << 20)
-            .await
-            .unwrap();
-        (st, serde_json::from_slice(&b).unwrap_or_default())
+        crate::test_support::call(app, "GET", uri, token, None).await
     }
 
     #[tokio::test]

@@ -10,9 +10,7 @@ use forest_core::{Crs, Transformer};
 use forest_store::hotspots::HotspotRow;
 use serde_json::json;
 
-use crate::ogc::{
-    base, geojson_response, link, page_links, parse_crs, parse_limit, parse_offset, DEFAULT_LIMIT,
-};
+use crate::ogc::{base, geojson_response, link, page_links, Paging};
 use crate::{ApiError, AppState};
 
 /// The collection's description.
@@ -71,41 +69,27 @@ pub async fn items(
     params: BTreeMap<String, String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut limit, mut offset) = (DEFAULT_LIMIT, 0u64);
-    let (mut bbox, mut bbox_crs, mut crs) = (None, Crs::Crs84, Crs::Crs84);
     let (mut when, mut in_forest) = ((None, None), None);
-    for (k, v) in &params {
-        match k.as_str() {
-            "limit" => limit = parse_limit(v)?,
-            "offset" => offset = parse_offset(v)?,
-            "bbox" => bbox = Some(crate::ogc::parse_bbox(v)?),
-            "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
-            "crs" => crs = parse_crs("crs", v)?,
+    let paging = Paging::parse(&params, "datetime, in_forest or f", |k, v| {
+        match k {
             "datetime" => when = crate::alerts::parse_datetime(v)?,
             "in_forest" => {
                 in_forest = Some(match v.as_str() {
                     "true" | "1" => true,
                     "false" | "0" => false,
-                    _ => return Err(ApiError::BadRequest(format!("in_forest '{v}': true or false"))),
+                    _ => {
+                        return Err(ApiError::BadRequest(format!(
+                            "in_forest '{v}': true or false"
+                        )))
+                    }
                 })
             }
-            "f" if v == "json" || v == "geojson" => {}
-            "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, datetime, in_forest or f"
-                )))
-            }
+            _ => return Ok(false),
         }
-    }
-    let window = match bbox {
-        Some(r) => Some(
-            Transformer::new(bbox_crs, Crs::Vn2000Tm3_10630)
-                .and_then(|t| t.rect(r, 16))
-                .map_err(|e| ApiError::BadRequest(format!("bbox: {e}")))?,
-        ),
-        None => None,
-    };
+        Ok(true)
+    })?;
+    let (limit, offset, crs) = (paging.limit, paging.offset, paging.crs);
+    let window = paging.window()?;
     let all = s.store.hotspots().await?;
     let matched: Vec<&HotspotRow> = all
         .iter()

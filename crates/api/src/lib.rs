@@ -21,6 +21,8 @@ mod metrics;
 pub mod notify;
 pub mod ogc;
 mod openapi;
+#[cfg(test)]
+mod test_support;
 mod tiles;
 mod web;
 

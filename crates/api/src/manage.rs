@@ -338,39 +338,8 @@ mod tests {
     use forest_store::{tokens, GpkgStore, PlotStore};
     use tower::ServiceExt;
 
+    use crate::test_support::call;
     use crate::{router, AppState};
-
-    async fn call(
-        app: &axum::Router,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> (StatusCode, serde_json::Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "test");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let res = app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 64 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
-    }
 
     async fn token(store: &GpkgStore, role: Role, name: &str) -> String {
         let t = tokens::generate();

@@ -195,6 +195,70 @@ pub(crate) fn parse_offset(v: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("offset '{v}' is not a whole number")))
 }
 
+/// The parameters every items request shares: `limit`, `offset`, `bbox`,
+/// `bbox-crs`, `crs` and `f=json|geojson`.
+pub(crate) struct Paging {
+    pub limit: u64,
+    pub offset: u64,
+    pub bbox: Option<geo_types::Rect<f64>>,
+    pub bbox_crs: Crs,
+    pub crs: Crs,
+}
+
+impl Paging {
+    /// Parses the shared parameters; `own(name, value)` is asked first and
+    /// takes the collection's own (true when it did). Any other parameter
+    /// is a 400 that lists the shared ones and then `others`.
+    pub fn parse(
+        params: &BTreeMap<String, String>,
+        others: &str,
+        mut own: impl FnMut(&str, &String) -> Result<bool, ApiError>,
+    ) -> Result<Paging, ApiError> {
+        let mut p = Paging {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+            bbox: None,
+            bbox_crs: Crs::Crs84,
+            crs: Crs::Crs84,
+        };
+        for (k, v) in params {
+            if own(k, v)? {
+                continue;
+            }
+            match k.as_str() {
+                "limit" => p.limit = parse_limit(v)?,
+                "offset" => p.offset = parse_offset(v)?,
+                "bbox" => p.bbox = Some(parse_bbox(v)?),
+                "bbox-crs" => p.bbox_crs = parse_crs("bbox-crs", v)?,
+                "crs" => p.crs = parse_crs("crs", v)?,
+                "f" if v == "json" || v == "geojson" => {}
+                "f" => {
+                    return Err(ApiError::BadRequest(format!(
+                        "f={v}: only json is served here"
+                    )))
+                }
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, {others}"
+                    )))
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// The bbox as a polygon in EPSG:9213 (the store's CRS), if one was given.
+    pub fn window(&self) -> Result<Option<geo_types::Polygon<f64>>, ApiError> {
+        self.bbox
+            .map(|r| {
+                Transformer::new(self.bbox_crs, Crs::Vn2000Tm3_10630)
+                    .and_then(|t| t.rect(r, 16))
+                    .map_err(|e| ApiError::BadRequest(format!("bbox: {e}")))
+            })
+            .transpose()
+    }
+}
+
 /// The `self`, `next` and `prev` links of an items page of `collection`,
 /// keeping the request's other parameters.
 pub(crate) fn page_links(
@@ -273,14 +337,23 @@ fn feature(
     );
     props.insert("version".into(), json!(p.version));
     props.insert("loaded_at".into(), json!(p.loaded_at.to_rfc3339()));
-    let g = to
-        .multipolygon(&p.plot.geometry)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let geometry =
-        geojson::Geometry::new(geojson::Value::from(&geo_types::Geometry::MultiPolygon(g)));
+    let geometry = geometry(&p.plot.geometry, to)?;
     Ok(
         json!({ "type": "Feature", "id": p.plot.key.to_string(), "geometry": geometry, "properties": props }),
     )
+}
+
+/// An outline (EPSG:9213) as a GeoJSON geometry in the output CRS of `to`.
+pub(crate) fn geometry(
+    g: &geo_types::MultiPolygon<f64>,
+    to: &Transformer,
+) -> Result<geojson::Geometry, ApiError> {
+    let g = to
+        .multipolygon(g)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(geojson::Geometry::new(geojson::Value::from(
+        &geo_types::Geometry::MultiPolygon(g),
+    )))
 }
 
 pub(crate) fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
@@ -328,31 +401,26 @@ pub async fn items(
             "no collection '{id}'; see /collections"
         )));
     }
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0u64;
-    let mut bbox = None;
-    let mut bbox_crs = Crs::Crs84;
-    let mut crs = Crs::Crs84;
     let mut filters = Vec::new();
-    for (k, v) in &params {
-        match k.as_str() {
-            "limit" => limit = parse_limit(v)?,
-            "offset" => offset = parse_offset(v)?,
-            "bbox" => bbox = Some(parse_bbox(v)?),
-            "bbox-crs" => bbox_crs = parse_crs("bbox-crs", v)?,
-            "crs" => crs = parse_crs("crs", v)?,
-            "f" if v == "json" || v == "geojson" => {}
-            "f" => return Err(ApiError::BadRequest(format!("f={v}: only json is served here"))),
-            field if forest_core::schema::national_field(field).is_some() && (caller.personal() || !PERSONAL_FIELDS.contains(&field)) => {
+    let paging = Paging::parse(
+        &params,
+        "f or a plot attribute such as malr3",
+        |field, v| {
+            let filter = forest_core::schema::national_field(field).is_some()
+                && (caller.personal() || !PERSONAL_FIELDS.contains(&field));
+            if filter {
                 filters.push((field.to_string(), Value::Text(v.clone())));
             }
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter '{other}': use limit, offset, bbox, bbox-crs, crs, f or a plot attribute such as malr3"
-                )))
-            }
-        }
-    }
+            Ok(filter)
+        },
+    )?;
+    let Paging {
+        limit,
+        offset,
+        bbox,
+        bbox_crs,
+        crs,
+    } = paging;
     let page = s
         .store
         .query_plots(&PlotQuery {

@@ -723,70 +723,41 @@ impl PlotStore for PgStore {
     }
 
     async fn hotspots(&self) -> Result<Vec<crate::hotspots::HotspotRow>> {
-        #[allow(clippy::type_complexity)]
-        let rows: Vec<(i64, f64, f64, f64, f64, f64, f64, f64, chrono::NaiveDate, i32, String, String, String, f64, String, bool)> =
-            sqlx::query_as(
-                "SELECT id, ST_X(geom), ST_Y(geom), latitude, longitude, brightness, scan, track, acq_date, acq_time,
-                   satellite, instrument, confidence, frp, daynight, in_forest
-                 FROM hotspots ORDER BY acq_date DESC, acq_time DESC, id",
-            )
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err("read the hotspots"))?;
-        let extra: Vec<(i64, String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT id, source, loaded_at FROM hotspots")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.err("read the hotspots"))?;
-        let extra: HashMap<i64, (String, DateTime<Utc>)> =
-            extra.into_iter().map(|(id, s, t)| (id, (s, t))).collect();
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    x,
-                    y,
-                    latitude,
-                    longitude,
-                    brightness,
-                    scan,
-                    track,
-                    acq_date,
-                    acq_time,
-                    satellite,
-                    instrument,
-                    confidence,
-                    frp,
-                    daynight,
-                    in_forest,
-                )| {
-                    let (source, loaded_at) = extra.get(&id).cloned().unwrap_or_default();
-                    crate::hotspots::HotspotRow {
-                        id,
-                        hotspot: forest_core::fire::Hotspot {
-                            latitude,
-                            longitude,
-                            brightness,
-                            scan,
-                            track,
-                            acq_date,
-                            acq_time: u16::try_from(acq_time).unwrap_or_default(),
-                            satellite,
-                            instrument,
-                            confidence,
-                            frp,
-                            daynight,
-                        },
-                        x,
-                        y,
-                        in_forest,
-                        source,
-                        loaded_at,
-                    }
+        let rows = sqlx::query(
+            "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y, latitude, longitude, brightness, scan, track, acq_date,
+               acq_time, satellite, instrument, confidence, frp, daynight, in_forest, source, loaded_at
+             FROM hotspots ORDER BY acq_date DESC, acq_time DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the hotspots"))?;
+        let read = |r: &PgRow| -> std::result::Result<crate::hotspots::HotspotRow, sqlx::Error> {
+            Ok(crate::hotspots::HotspotRow {
+                id: r.try_get("id")?,
+                hotspot: forest_core::fire::Hotspot {
+                    latitude: r.try_get("latitude")?,
+                    longitude: r.try_get("longitude")?,
+                    brightness: r.try_get("brightness")?,
+                    scan: r.try_get("scan")?,
+                    track: r.try_get("track")?,
+                    acq_date: r.try_get("acq_date")?,
+                    acq_time: u16::try_from(r.try_get::<i32, _>("acq_time")?).unwrap_or_default(),
+                    satellite: r.try_get("satellite")?,
+                    instrument: r.try_get("instrument")?,
+                    confidence: r.try_get("confidence")?,
+                    frp: r.try_get("frp")?,
+                    daynight: r.try_get("daynight")?,
                 },
-            )
-            .collect())
+                x: r.try_get("x")?,
+                y: r.try_get("y")?,
+                in_forest: r.try_get("in_forest")?,
+                source: r.try_get("source")?,
+                loaded_at: r.try_get("loaded_at")?,
+            })
+        };
+        rows.iter()
+            .map(|r| read(r).map_err(self.err("read a hotspot")))
+            .collect()
     }
 
     async fn create_token(
