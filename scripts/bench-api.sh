@@ -8,7 +8,11 @@
 # wrk on loopback, 64 connections, 2 threads; many distinct requests so caches
 # do not flatter the result. Prints requests/s, p50, p99 and errors of each,
 # and the server's peak memory (VmHWM).
-# Usage: bash scripts/bench-api.sh [scale]   (default 120 communes ≈ 212,000 plots; DURATION=20s)
+# Each server runs twice: as configured by default (its tile cache on: 64 MiB
+# for forest, 512 MiB for Martin) and with the tile cache off, so every tile is
+# built from the store.
+# Usage: bash scripts/bench-api.sh [scale]   (default 120 communes ≈ 212,000 plots)
+#   DURATION=20s  length of each run;  STORES="gpkg postgis";  MARTIN=0 skips Martin
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale="${1:-120}"
@@ -18,10 +22,12 @@ bash scripts/setup-system.sh >/dev/null
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 admin="$(bash scripts/test-db.sh)"
 base="${admin%/*}"
+stores="${STORES:-gpkg postgis}"
+martin="${MARTIN:-1}"
 cargo build --release --locked --quiet --bin forest
 forest=$PWD/target/release/forest
 tools=$PWD/target/bench-tools
-if [ ! -x "$tools/bin/martin" ]; then
+if [ "$martin" = 1 ] && [ ! -x "$tools/bin/martin" ]; then
   echo "bench-api: building Martin from crates.io (once; several minutes)" >&2
   # 1.14 is the last release for rustc 1.95; only the PostGIS source (the default
   # "rendering" feature clones maplibre-native from GitHub at build time)
@@ -100,24 +106,39 @@ run() { # label url listfile
 peak() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
 echo "HTTP load on $plots plots; wrk -t2 -c$conns -d$duration on loopback; $(nproc) cores; $(psql "$admin" -tAc 'SHOW server_version' | sed 's/^/PostgreSQL /')"
-for store in gpkg postgis; do
+serve() { # store cache-mb; sets pid and url
+  local p spec
   p=$(port)
-  spec="$work/plots.gpkg"; [ "$store" = postgis ] && spec="$base/$db"
-  RUST_LOG=warn "$forest" --store "$spec" serve --bind "127.0.0.1:$p" >"$work/serve-$store.log" 2>&1 &
+  spec="$work/plots.gpkg"; [ "$1" = postgis ] && spec="$base/$db"
+  FOREST_TILE_CACHE_MB="$2" RUST_LOG=warn "$forest" --store "$spec" serve --bind "127.0.0.1:$p" >"$work/serve-$1.log" 2>&1 &
   pid=$!
-  wait_up "http://127.0.0.1:$p/readyz"
+  url="http://127.0.0.1:$p"
+  wait_up "$url/readyz"
+}
+for store in $stores; do
+  serve "$store" 64
   for kind in items feature tiles-z10 tiles-z12 tiles-z14; do
-    run "forest ($store) $kind" "http://127.0.0.1:$p" "$work/$kind.txt"
+    run "forest ($store) $kind" "$url" "$work/$kind.txt"
   done
   echo "forest ($store) peak memory: $(peak $pid)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  serve "$store" 0
+  for kind in tiles-z10 tiles-z12 tiles-z14; do
+    run "forest ($store, no cache) $kind" "$url" "$work/$kind.txt"
+  done
+  echo "forest ($store, no cache) peak memory: $(peak $pid)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
 done
-p=$(port)
-"$tools/bin/martin" --cache-size 0 --listen-addresses "127.0.0.1:$p" "$base/$db" >"$work/martin.log" 2>&1 &
-pid=$!
-wait_up "http://127.0.0.1:$p/catalog"
-for z in 10 12 14; do
-  run "martin (postgis) tiles-z$z" "http://127.0.0.1:$p" "$work/martin-z$z.txt"
+[ "$martin" = 1 ] || exit 0
+for cache in 512 0; do
+  p=$(port)
+  "$tools/bin/martin" --cache-size "$cache" --listen-addresses "127.0.0.1:$p" "$base/$db" >"$work/martin.log" 2>&1 &
+  pid=$!
+  wait_up "http://127.0.0.1:$p/catalog"
+  label="martin (postgis)"; [ "$cache" = 0 ] && label="martin (postgis, no cache)"
+  for z in 10 12 14; do
+    run "$label tiles-z$z" "http://127.0.0.1:$p" "$work/martin-z$z.txt"
+  done
+  echo "$label peak memory: $(peak $pid)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
 done
-echo "martin peak memory: $(peak $pid)"
-kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -435,6 +435,7 @@ mod tests {
             fire: Default::default(),
             cors_origins: vec!["*".into()],
             cache: Default::default(),
+            tiles: Default::default(),
         });
 
         let (s, body) = get(&app, "/collections/alerts/items").await;

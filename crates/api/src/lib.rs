@@ -24,6 +24,7 @@ mod openapi;
 #[cfg(test)]
 mod test_support;
 mod tiles;
+pub use tiles::{TileCache, DEFAULT_TILE_CACHE_MB};
 mod web;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub cors_origins: Vec<String>,
     /// What is derived from the whole plot layer, until plots change.
     pub cache: Arc<cache::Cache>,
+    /// Encoded plot tiles, until plots change.
+    pub tiles: tiles::TileCache,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             fire: Default::default(),
             cors_origins: Vec::new(),
             cache: Default::default(),
+            tiles: Default::default(),
         }
     }
 }
@@ -132,7 +136,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(manage::revoke_token))
         .routes(routes!(metrics::metrics))
         .split_for_parts();
-    let api = Arc::new(api);
+    let api = Arc::new(openapi::to_openapi_30(&api));
     routes
         .route(
             "/api",
@@ -143,7 +147,7 @@ pub fn router(state: AppState) -> Router {
                     r.headers_mut().insert(
                         axum::http::header::CONTENT_TYPE,
                         axum::http::HeaderValue::from_static(
-                            "application/vnd.oai.openapi+json;version=3.1",
+                            "application/vnd.oai.openapi+json;version=3.0",
                         ),
                     );
                     r
@@ -338,6 +342,7 @@ mod tests {
             fire: Default::default(),
             cors_origins: vec!["*".into()],
             cache: Default::default(),
+            tiles: Default::default(),
         });
         let res = app
             .clone()

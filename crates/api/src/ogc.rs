@@ -15,9 +15,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use forest_core::crs::Local;
 use forest_core::{Crs, PlotKey, Transformer, Value};
 use forest_store::{PlotQuery, StoredPlot};
-use serde_json::{json, Map};
+use serde_json::json;
 
 use crate::{ApiError, AppState};
 
@@ -35,10 +36,11 @@ pub const PERSONAL_FIELDS: [&str; 6] = [
     "mangtrch",
 ];
 
-const CONFORMANCE: [&str; 4] = [
+const CONFORMANCE: [&str; 5] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
 const CRS_LIST: [Crs; 5] = [
@@ -71,7 +73,7 @@ pub fn landing_json(headers: &HeaderMap) -> Json<serde_json::Value> {
             link(format!("{b}/?f=json"), "self", "application/json", "this document"),
             link(format!("{b}/conformance"), "conformance", "application/json", "conformance classes"),
             link(format!("{b}/collections"), "data", "application/json", "collections"),
-            link(format!("{b}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.1", "the API definition (OpenAPI)"),
+            link(format!("{b}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition (OpenAPI 3.0)"),
             link(format!("{b}/"), "alternate", "text/html", "the web map"),
         ]
     }))
@@ -313,34 +315,180 @@ pub(crate) fn page_links(
 /// The feature id of a plot: its key, `maxa/tk/khoanh/lo`.
 /// A plot as a GeoJSON feature; owner and contract-holder fields only for
 /// callers allowed to see `personal` data.
-fn feature(
-    p: &StoredPlot,
-    to: &Transformer,
-    personal: bool,
-) -> Result<serde_json::Value, ApiError> {
-    let mut props = Map::new();
-    for (name, v) in p.plot.to_record().iter() {
-        if !personal && PERSONAL_FIELDS.contains(&name) {
-            continue;
-        }
-        let j = match v {
-            Value::Null => continue,
-            Value::Int(i) => json!(i),
-            Value::Real(r) => json!(r),
-            Value::Text(t) => json!(t),
-        };
-        props.insert(name.to_string(), j);
+fn feature(p: &StoredPlot, to: &Local<'_>, personal: bool) -> Result<PlotFeature, ApiError> {
+    Ok(PlotFeature {
+        id: p.plot.key.to_string(),
+        geometry: to
+            .multipolygon(&p.plot.geometry)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        record: p.plot.to_record(),
+        personal,
+        area_ha: (p.plot.area_ha() * 10_000.0).round() / 10_000.0,
+        version: p.version,
+        loaded_at: p.loaded_at.to_rfc3339(),
+    })
+}
+
+/// How far a transformed vertex may be from PROJ's answer: a millimetre, ten
+/// times finer than plots are surveyed.
+pub(crate) const OUTPUT_TOLERANCE_M: f64 = 0.001;
+
+/// The transformation over the outlines of one answer (see
+/// [`Transformer::over`]).
+pub(crate) fn local_over<'a, 'g>(
+    to: &'a Transformer,
+    outlines: impl IntoIterator<Item = &'g geo_types::MultiPolygon<f64>>,
+) -> Result<Local<'a>, ApiError> {
+    use geo::BoundingRect;
+    let area = outlines
+        .into_iter()
+        .filter_map(|g| g.bounding_rect())
+        .reduce(|a, b| {
+            geo_types::Rect::new(
+                geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        });
+    match area {
+        Some(a) => to
+            .over(a, OUTPUT_TOLERANCE_M)
+            .map_err(|e| ApiError::BadRequest(e.to_string())),
+        None => to
+            .over(geo_types::Rect::new((0.0, 0.0), (0.0, 0.0)), 0.0)
+            .map_err(|e| ApiError::BadRequest(e.to_string())),
     }
-    props.insert(
-        "area_ha".into(),
-        json!((p.plot.area_ha() * 10_000.0).round() / 10_000.0),
+}
+
+/// A plot as a GeoJSON Feature, serialized straight into the response body
+/// (no intermediate JSON tree: pages of plots are the busiest answer).
+/// Properties in the national schema's order, personal fields only when
+/// the caller may see them, then area_ha, version and loaded_at.
+pub(crate) struct PlotFeature {
+    id: String,
+    /// In the output CRS.
+    geometry: geo_types::MultiPolygon<f64>,
+    record: forest_core::plot::Record,
+    personal: bool,
+    area_ha: f64,
+    version: i64,
+    loaded_at: String,
+}
+
+impl serde::Serialize for PlotFeature {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("type", "Feature")?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("geometry", &MultiPolygonJson(&self.geometry))?;
+        m.serialize_entry("properties", &PlotProperties(self))?;
+        m.end()
+    }
+}
+
+struct PlotProperties<'a>(&'a PlotFeature);
+
+impl serde::Serialize for PlotProperties<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let f = self.0;
+        let mut m = s.serialize_map(None)?;
+        for (name, v) in f.record.iter() {
+            if !f.personal && PERSONAL_FIELDS.contains(&name) {
+                continue;
+            }
+            match v {
+                Value::Null => {}
+                Value::Int(i) => m.serialize_entry(name, i)?,
+                Value::Real(r) => m.serialize_entry(name, r)?,
+                Value::Text(t) => m.serialize_entry(name, t)?,
+            }
+        }
+        m.serialize_entry("area_ha", &f.area_ha)?;
+        m.serialize_entry("version", &f.version)?;
+        m.serialize_entry("loaded_at", &f.loaded_at)?;
+        m.end()
+    }
+}
+
+/// A GeoJSON MultiPolygon written from the outline itself.
+pub(crate) struct MultiPolygonJson<'a>(pub &'a geo_types::MultiPolygon<f64>);
+
+impl serde::Serialize for MultiPolygonJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Ring<'a>(&'a geo_types::LineString<f64>);
+        impl serde::Serialize for Ring<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0 .0.len()))?;
+                for c in &self.0 .0 {
+                    seq.serialize_element(&[c.x, c.y])?;
+                }
+                seq.end()
+            }
+        }
+        struct Polygon<'a>(&'a geo_types::Polygon<f64>);
+        impl serde::Serialize for Polygon<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let p = self.0;
+                let mut seq = s.serialize_seq(Some(1 + p.interiors().len()))?;
+                seq.serialize_element(&Ring(p.exterior()))?;
+                for r in p.interiors() {
+                    seq.serialize_element(&Ring(r))?;
+                }
+                seq.end()
+            }
+        }
+        struct Polygons<'a>(&'a geo_types::MultiPolygon<f64>);
+        impl serde::Serialize for Polygons<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0 .0.iter().map(Polygon))
+            }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("type", "MultiPolygon")?;
+        m.serialize_entry("coordinates", &Polygons(self.0))?;
+        m.end()
+    }
+}
+
+/// A FeatureCollection page, serialized straight into the response body.
+struct FeaturePage<'a, F> {
+    matched: u64,
+    links: &'a [serde_json::Value],
+    features: &'a [F],
+}
+
+impl<F: serde::Serialize> serde::Serialize for FeaturePage<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(6))?;
+        m.serialize_entry("type", "FeatureCollection")?;
+        m.serialize_entry("numberMatched", &self.matched)?;
+        m.serialize_entry("numberReturned", &self.features.len())?;
+        m.serialize_entry("timeStamp", &chrono_now())?;
+        m.serialize_entry("links", self.links)?;
+        m.serialize_entry("features", self.features)?;
+        m.end()
+    }
+}
+
+/// A GeoJSON answer from anything serializable.
+pub(crate) fn geojson_body<T: serde::Serialize>(body: &T, crs: Crs) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| {
+        ApiError::Store(forest_store::StoreError::Task(format!(
+            "cannot write the GeoJSON answer: {e}"
+        )))
+    })?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
     );
-    props.insert("version".into(), json!(p.version));
-    props.insert("loaded_at".into(), json!(p.loaded_at.to_rfc3339()));
-    let geometry = geometry(&p.plot.geometry, to)?;
-    Ok(
-        json!({ "type": "Feature", "id": p.plot.key.to_string(), "geometry": geometry, "properties": props }),
-    )
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        r.headers_mut().insert("Content-Crs", v);
+    }
+    Ok(r)
 }
 
 /// An outline (EPSG:9213) as a GeoJSON geometry in the output CRS of `to`.
@@ -432,10 +580,11 @@ pub async fn items(
         .await?;
     let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let local = local_over(&to, page.plots.iter().map(|p| &p.plot.geometry))?;
     let features = page
         .plots
         .iter()
-        .map(|p| feature(p, &to, caller.personal()))
+        .map(|p| feature(p, &local, caller.personal()))
         .collect::<Result<Vec<_>, _>>()?;
     let b = base(&headers);
     let links = page_links(
@@ -447,15 +596,14 @@ pub async fn items(
         features.len(),
         page.total,
     );
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": page.total,
-        "numberReturned": features.len(),
-        "timeStamp": chrono_now(),
-        "links": links,
-        "features": features,
-    });
-    Ok(geojson_response(body, crs))
+    geojson_body(
+        &FeaturePage {
+            matched: page.total,
+            links: &links,
+            features: &features,
+        },
+        crs,
+    )
 }
 
 fn chrono_now() -> String {
@@ -526,7 +674,8 @@ pub async fn item(
         .ok_or_else(|| ApiError::NotFound(format!("no plot {key}")))?;
     let to = Transformer::new(Crs::Vn2000Tm3_10630, crs)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(geojson_response(feature(&p, &to, caller.personal())?, crs))
+    let local = local_over(&to, [&p.plot.geometry])?;
+    geojson_body(&feature(&p, &local, caller.personal())?, crs)
 }
 
 #[cfg(test)]
@@ -555,6 +704,7 @@ mod tests {
                 fire: Default::default(),
                 cors_origins: vec!["*".into()],
                 cache: Default::default(),
+                tiles: Default::default(),
             }),
             dir,
             c,

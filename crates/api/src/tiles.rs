@@ -5,11 +5,13 @@
 use crate::openapi::ErrorBody;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use forest_store::tiles::{TileId, TileLayer, MAX_ZOOM};
+use forest_store::StoreError;
 use serde_json::json;
 
 use crate::ogc::{base, link};
@@ -115,34 +117,144 @@ pub async fn tile(
         num(&y, "row")?,
     )
     .map_err(ApiError::BadRequest)?;
-    let bytes = s.store.tile(l, t).await?;
-    let tag = format!("\"{:016x}\"", fnv(&bytes));
+    let tile = s.tiles.get(&s.store, l, t).await?;
     let cache = "public, max-age=60";
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag))
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tile.etag))
     {
         return Ok((
             StatusCode::NOT_MODIFIED,
-            [(header::ETAG, tag), (header::CACHE_CONTROL, cache.into())],
+            [
+                (header::ETAG, tile.etag.clone()),
+                (header::CACHE_CONTROL, cache.into()),
+            ],
         )
             .into_response());
     }
-    let status = if bytes.is_empty() {
+    let status = if tile.bytes.is_empty() {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::OK
     };
     let mut r = (
         status,
-        [(header::ETAG, tag), (header::CACHE_CONTROL, cache.into())],
-        bytes,
+        [
+            (header::ETAG, tile.etag.clone()),
+            (header::CACHE_CONTROL, cache.into()),
+        ],
+        tile.bytes.clone(),
     )
         .into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
     Ok(r)
+}
+
+/// One encoded tile and its ETag.
+#[derive(Debug)]
+pub struct EncodedTile {
+    /// The MVT bytes; empty when the tile holds nothing.
+    pub bytes: Bytes,
+    /// Quoted strong ETag of the bytes.
+    pub etag: String,
+}
+
+impl EncodedTile {
+    fn new(bytes: Vec<u8>) -> Self {
+        let etag = format!("\"{:016x}\"", fnv(&bytes));
+        EncodedTile {
+            bytes: Bytes::from(bytes),
+            etag,
+        }
+    }
+}
+
+/// Key of a cached plot tile: the plot generation it was built from, then
+/// the tile. A load changes the generation, so no stale tile is served.
+type TileKey = (i64, u8, u32, u32);
+
+/// Encoded plot tiles, bounded in bytes (TinyLFU admission, LRU eviction),
+/// kept until plots are written again. Requests for a tile that is being
+/// built wait for that build instead of starting another, so a burst on a
+/// low-zoom tile costs one build. Alert tiles are not cached: alerts change
+/// with every triage.
+#[derive(Clone)]
+pub struct TileCache {
+    cache: Option<moka::future::Cache<TileKey, Arc<EncodedTile>>>,
+    generation: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl std::fmt::Debug for TileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileCache")
+            .field(
+                "max_bytes",
+                &self.cache.as_ref().map(|c| c.policy().max_capacity()),
+            )
+            .finish()
+    }
+}
+
+impl Default for TileCache {
+    fn default() -> Self {
+        TileCache::new(DEFAULT_TILE_CACHE_MB << 20)
+    }
+}
+
+/// Default size of the tile cache, MiB.
+pub const DEFAULT_TILE_CACHE_MB: u64 = 64;
+
+impl TileCache {
+    /// A cache of at most `max_bytes` of tiles; 0 turns caching off (every
+    /// tile is built from the store).
+    pub fn new(max_bytes: u64) -> Self {
+        let cache = (max_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_k: &TileKey, v: &Arc<EncodedTile>| {
+                    u32::try_from(v.bytes.len() + 96).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        TileCache {
+            cache,
+            generation: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+        }
+    }
+
+    /// A tile of `layer`, from the cache when the plots are unchanged since
+    /// it was built.
+    pub async fn get(
+        &self,
+        store: &forest_store::DynStore,
+        layer: TileLayer,
+        t: TileId,
+    ) -> Result<Arc<EncodedTile>, ApiError> {
+        let cache = match (layer, &self.cache) {
+            (TileLayer::Plots, Some(c)) => c,
+            _ => return Ok(Arc::new(EncodedTile::new(store.tile(layer, t).await?))),
+        };
+        let generation = store.plots_generation().await?;
+        let seen = self
+            .generation
+            .swap(generation, std::sync::atomic::Ordering::Relaxed);
+        if seen != generation && seen != i64::MIN {
+            // tiles of older plots can never be asked for again
+            cache.invalidate_all();
+        }
+        let build = {
+            let store = Arc::clone(store);
+            async move { Ok::<_, StoreError>(Arc::new(EncodedTile::new(store.tile(layer, t).await?))) }
+        };
+        match cache.try_get_with((generation, t.z, t.x, t.y), build).await {
+            Ok(v) => Ok(v),
+            // the build this request waited for failed: its error is shared,
+            // so this request asks the store once itself for an error of its own
+            Err(_) => Ok(Arc::new(EncodedTile::new(store.tile(layer, t).await?))),
+        }
+    }
 }
 
 /// FNV-1a 64, for ETags.
@@ -165,6 +277,54 @@ mod tests {
     use tower::ServiceExt;
 
     use crate::{router, AppState};
+
+    #[tokio::test]
+    async fn a_cached_tile_is_rebuilt_after_a_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(GpkgStore::open(dir.path().join("t.gpkg")).unwrap());
+        store.migrate().await.unwrap();
+        let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
+        let app = router(AppState::new(store.clone(), 2026));
+        let p = geo::Centroid::centroid(&c.plots[0].geometry).unwrap();
+        let to = forest_core::Transformer::new(
+            forest_core::Crs::Vn2000Tm3_10630,
+            forest_core::Crs::WebMercator,
+        )
+        .unwrap();
+        let (mx, my) = to.point(p.x(), p.y()).unwrap();
+        let half = 20_037_508.342_789_244;
+        let (x, y) = (
+            ((mx + half) / (2.0 * half) * 1024.0) as u32,
+            ((half - my) / (2.0 * half) * 1024.0) as u32,
+        );
+        let uri = format!("/collections/plots/tiles/WebMercatorQuad/10/{y}/{x}");
+        let get = || async {
+            let res = app
+                .clone()
+                .oneshot(Request::get(&uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = res.status();
+            let etag = res.headers()["etag"].to_str().unwrap().to_string();
+            let body = axum::body::to_bytes(res.into_body(), 64 << 20)
+                .await
+                .unwrap();
+            (status, etag, body.len())
+        };
+        let (status, empty_tag, _) = get().await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "no plots yet");
+        assert_eq!(get().await.1, empty_tag, "served again, from the cache");
+        store.load_plots(&c.plots, "test").await.unwrap();
+        let (status, tag, len) = get().await;
+        assert_eq!(status, StatusCode::OK, "the load is seen at once");
+        assert!(len > 1000 && tag != empty_tag);
+        // a plot edited in a later load changes the tile again
+        let mut edited = c.plots[..1].to_vec();
+        edited[0].geometry = geo::Translate::translate(&edited[0].geometry, 50.0, 0.0);
+        store.load_plots(&edited, "edit").await.unwrap();
+        let (_, tag2, _) = get().await;
+        assert_ne!(tag2, tag);
+    }
 
     #[tokio::test]
     async fn tiles_with_tilejson_etag_and_clear_errors() {

@@ -678,6 +678,7 @@ async fn serve_store(cfg: &Config, store: DynStore) -> anyhow::Result<ExitCode> 
         fire: cfg.fire.clone(),
         cors_origins: cfg.cors_origins.clone(),
         cache: Default::default(),
+        tiles: forest_api::TileCache::new(cfg.tile_cache_mb.saturating_mul(1 << 20)),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let dispatcher = tokio::spawn(forest_api::notify::run_dispatcher(

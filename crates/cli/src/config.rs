@@ -1,7 +1,7 @@
 //! Configuration, layered: built-in defaults, then a TOML file
 //! (`--config`, `FOREST_CONFIG`, or `./forest.toml` when present), then
 //! environment variables (`FOREST_STORE`, `FOREST_BIND`,
-//! `FOREST_REFERENCE_YEAR`), then command-line flags.
+//! `FOREST_REFERENCE_YEAR`, `FOREST_TILE_CACHE_MB`), then command-line flags.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,8 @@ pub struct FileConfig {
     /// Origins allowed to call the API from browsers (CORS), `["*"]` for any.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Memory for encoded plot tiles, MiB; 0 turns the cache off.
+    pub tile_cache_mb: Option<u64>,
 }
 
 /// Plan targets; missing keys keep the commune plan's values.
@@ -101,6 +103,8 @@ pub struct Config {
     pub notify: forest_api::notify::NotifyConfig,
     /// CORS origins.
     pub cors_origins: Vec<String>,
+    /// Tile cache size, MiB (0: off).
+    pub tile_cache_mb: u64,
 }
 
 impl Config {
@@ -157,6 +161,16 @@ impl Config {
             targets,
             notify: fc.notify,
             cors_origins: fc.cors_origins,
+            tile_cache_mb: match std::env::var("FOREST_TILE_CACHE_MB") {
+                Ok(v) => v.trim().parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "FOREST_TILE_CACHE_MB={v}: the tile cache size in MiB, a whole number (0 turns it off)"
+                    )
+                })?,
+                Err(_) => fc
+                    .tile_cache_mb
+                    .unwrap_or(forest_api::DEFAULT_TILE_CACHE_MB),
+            },
             fire: {
                 fc.fire
                     .validate()

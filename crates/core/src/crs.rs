@@ -235,6 +235,35 @@ impl Transformer {
         Ok(Polygon::new(ring.into(), vec![]))
     }
 
+    /// The transformation over one area (in the source CRS), replaced by a
+    /// quadratic polynomial fitted to exact PROJ results when that matches
+    /// PROJ within `tolerance_m` metres everywhere it is checked; PROJ itself
+    /// otherwise (an area too large, an identity). Like GDAL's approximate
+    /// transformer behind `gdalwarp -et`: the polynomial costs a few
+    /// multiplications per vertex where PROJ runs the whole datum-shift
+    /// pipeline.
+    ///
+    /// ```
+    /// use forest_core::{Crs, Transformer};
+    /// use geo_types::{coord, Rect};
+    /// let t = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Crs84).unwrap();
+    /// let area = Rect::new(coord! { x: 443_000.0, y: 2_459_000.0 }, coord! { x: 445_000.0, y: 2_461_000.0 });
+    /// let local = t.over(area, 0.001).unwrap();
+    /// assert!(local.is_fitted());
+    /// let (lon, lat) = local.point(443728.133, 2459786.638).unwrap();
+    /// assert!((lon - 105.956).abs() < 1e-7 && (lat - 22.235).abs() < 1e-7);
+    /// ```
+    pub fn over(&self, area: Rect<f64>, tolerance_m: f64) -> Result<Local<'_>, CrsError> {
+        if self.proj.is_none() || tolerance_m.is_nan() || tolerance_m <= 0.0 {
+            return Ok(Local {
+                exact: self,
+                fit: None,
+            });
+        }
+        let fit = Quadratic::fit(self, area, tolerance_m)?;
+        Ok(Local { exact: self, fit })
+    }
+
     fn err(&self, e: proj::ProjError) -> CrsError {
         CrsError::Transform {
             from: self.from,
@@ -242,6 +271,172 @@ impl Transformer {
             detail: e.to_string(),
         }
     }
+}
+
+/// A transformation over one area: a fitted polynomial, or PROJ (see
+/// [`Transformer::over`]).
+#[derive(Debug)]
+pub struct Local<'a> {
+    exact: &'a Transformer,
+    fit: Option<Quadratic>,
+}
+
+impl Local<'_> {
+    /// True when the polynomial stands in for PROJ.
+    pub fn is_fitted(&self) -> bool {
+        self.fit.is_some()
+    }
+
+    /// Transforms one coordinate.
+    pub fn point(&self, x: f64, y: f64) -> Result<(f64, f64), CrsError> {
+        match &self.fit {
+            Some(q) => Ok(q.apply(x, y)),
+            None => self.exact.point(x, y),
+        }
+    }
+
+    /// Transforms an outline.
+    pub fn multipolygon(&self, g: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, CrsError> {
+        match &self.fit {
+            Some(q) => Ok(geo::MapCoords::map_coords(g, |c| {
+                let (x, y) = q.apply(c.x, c.y);
+                Coord { x, y }
+            })),
+            None => self.exact.multipolygon(g),
+        }
+    }
+}
+
+/// x' and y' as quadratics of the normalised source coordinates
+/// u = (x − cx)/h, v = (y − cy)/h: terms 1, u, v, u², uv, v².
+#[derive(Debug, Clone)]
+struct Quadratic {
+    cx: f64,
+    cy: f64,
+    h: f64,
+    ax: [f64; 6],
+    ay: [f64; 6],
+}
+
+impl Quadratic {
+    /// Points per side of the fitting grid; the check points are the centres
+    /// of its cells and the middles of its outer edges.
+    const GRID: usize = 5;
+
+    fn terms(u: f64, v: f64) -> [f64; 6] {
+        [1.0, u, v, u * u, u * v, v * v]
+    }
+
+    fn apply(&self, x: f64, y: f64) -> (f64, f64) {
+        let t = Self::terms((x - self.cx) / self.h, (y - self.cy) / self.h);
+        let dot = |a: &[f64; 6]| a.iter().zip(t).map(|(a, t)| a * t).sum::<f64>();
+        (dot(&self.ax), dot(&self.ay))
+    }
+
+    /// The fit over `area`, or `None` when it misses PROJ by more than
+    /// `tolerance_m` at a check point.
+    fn fit(t: &Transformer, area: Rect<f64>, tolerance_m: f64) -> Result<Option<Self>, CrsError> {
+        let c = area.center();
+        let h = (area.width().max(area.height()) / 2.0).max(1.0);
+        if !c.x.is_finite() || !c.y.is_finite() || !h.is_finite() {
+            return Ok(None);
+        }
+        let n = Self::GRID;
+        let step = 2.0 / (n - 1) as f64;
+        // normal equations of the least-squares fit, both outputs at once
+        let mut ata = [[0.0f64; 6]; 6];
+        let mut atx = [0.0f64; 6];
+        let mut aty = [0.0f64; 6];
+        for i in 0..n {
+            for j in 0..n {
+                let (u, v) = (-1.0 + i as f64 * step, -1.0 + j as f64 * step);
+                let Ok((x, y)) = t.point(c.x + u * h, c.y + v * h) else {
+                    return Ok(None);
+                };
+                let r = Self::terms(u, v);
+                for a in 0..6 {
+                    for b in 0..6 {
+                        ata[a][b] += r[a] * r[b];
+                    }
+                    atx[a] += r[a] * x;
+                    aty[a] += r[a] * y;
+                }
+            }
+        }
+        let Some((ax, ay)) = solve(ata, atx, aty) else {
+            return Ok(None);
+        };
+        let q = Quadratic {
+            cx: c.x,
+            cy: c.y,
+            h,
+            ax,
+            ay,
+        };
+        // metres per unit of the target CRS, for the tolerance
+        let geographic = t.to().is_geographic();
+        let mut checks = Vec::with_capacity((n - 1) * (n - 1) + 4 * (n - 1));
+        for i in 0..n - 1 {
+            let u = -1.0 + (i as f64 + 0.5) * step;
+            for j in 0..n - 1 {
+                checks.push((u, -1.0 + (j as f64 + 0.5) * step));
+            }
+            checks.extend([(u, -1.0), (u, 1.0), (-1.0, u), (1.0, u)]);
+        }
+        for (u, v) in checks {
+            let (x, y) = (c.x + u * h, c.y + v * h);
+            let Ok(exact) = t.point(x, y) else {
+                return Ok(None);
+            };
+            let approx = q.apply(x, y);
+            let (dx, dy) = (approx.0 - exact.0, approx.1 - exact.1);
+            let miss = if geographic {
+                let m = 111_320.0;
+                (dx * m * exact.1.to_radians().cos()).hypot(dy * m)
+            } else {
+                dx.hypot(dy)
+            };
+            if miss.is_nan() || miss > tolerance_m {
+                return Ok(None);
+            }
+        }
+        Ok(Some(q))
+    }
+}
+
+/// Solves `m·a = x` and `m·b = y` (6×6, Gaussian elimination with partial
+/// pivoting); `None` when `m` is singular.
+fn solve(mut m: [[f64; 6]; 6], mut x: [f64; 6], mut y: [f64; 6]) -> Option<([f64; 6], [f64; 6])> {
+    for col in 0..6 {
+        let pivot = (col..6).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        x.swap(col, pivot);
+        y.swap(col, pivot);
+        let pivot_row = m[col];
+        for row in col + 1..6 {
+            let f = m[row][col] / pivot_row[col];
+            for (k, p) in pivot_row.iter().enumerate().skip(col) {
+                m[row][k] -= f * p;
+            }
+            x[row] -= f * x[col];
+            y[row] -= f * y[col];
+        }
+    }
+    let mut a = [0.0; 6];
+    let mut b = [0.0; 6];
+    for row in (0..6).rev() {
+        let (mut sa, mut sb) = (x[row], y[row]);
+        for k in row + 1..6 {
+            sa -= m[row][k] * a[k];
+            sb -= m[row][k] * b[k];
+        }
+        a[row] = sa / m[row][row];
+        b[row] = sb / m[row][row];
+    }
+    Some((a, b))
 }
 
 /// EPSG:9213 as OGC WKT 1 with the EPSG:6960 datum shift (TOWGS84), for
@@ -288,6 +483,65 @@ mod tests {
             2547582.133,
         ],
     ];
+
+    #[test]
+    fn a_fitted_local_transform_matches_proj_to_a_millimetre() {
+        use geo_types::coord;
+        for to in [Crs::Crs84, Crs::WebMercator, Crs::Vn2000Utm48n] {
+            let t = Transformer::new(Crs::Vn2000Tm3_10630, to).unwrap();
+            for (x, y, half) in [
+                (443_728.0, 2_459_786.0, 1_000.0),
+                (410_000.0, 2_400_000.0, 300.0),
+                (480_000.0, 2_520_000.0, 2_500.0),
+            ] {
+                let area = Rect::new(
+                    coord! { x: x - half, y: y - half },
+                    coord! { x: x + half, y: y + half },
+                );
+                let local = t.over(area, 0.001).unwrap();
+                assert!(local.is_fitted(), "{to} around {x} {y} ±{half} m");
+                // a dense grid, not the fitting or check points
+                for i in 0..=13 {
+                    for j in 0..=13 {
+                        let (px, py) = (
+                            x - half + 2.0 * half * i as f64 / 13.0,
+                            y - half + 2.0 * half * j as f64 / 13.0,
+                        );
+                        let a = local.point(px, py).unwrap();
+                        let e = t.point(px, py).unwrap();
+                        let (dx, dy) = if to.is_geographic() {
+                            (
+                                (a.0 - e.0) * 111_320.0 * e.1.to_radians().cos(),
+                                (a.1 - e.1) * 111_320.0,
+                            )
+                        } else {
+                            (a.0 - e.0, a.1 - e.1)
+                        };
+                        assert!(dx.hypot(dy) < 0.001, "{to} at {px} {py}: {dx} {dy} m");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_area_or_an_identity_keeps_proj() {
+        use geo_types::coord;
+        let t = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Crs84).unwrap();
+        let province = Rect::new(
+            coord! { x: 380_000.0, y: 2_350_000.0 },
+            coord! { x: 520_000.0, y: 2_530_000.0 },
+        );
+        assert!(!t.over(province, 0.001).unwrap().is_fitted());
+        assert!(
+            t.over(province, 50.0).unwrap().is_fitted(),
+            "a coarse tolerance is met by the fit"
+        );
+        let same = Transformer::new(Crs::Vn2000Tm3_10630, Crs::Vn2000Tm3_10630).unwrap();
+        let l = same.over(province, 0.001).unwrap();
+        assert!(!l.is_fitted());
+        assert_eq!(l.point(1.0, 2.0).unwrap(), (1.0, 2.0));
+    }
 
     fn close(a: (f64, f64), b: (f64, f64), tol: f64) -> bool {
         (a.0 - b.0).abs() <= tol && (a.1 - b.1).abs() <= tol

@@ -124,7 +124,13 @@ impl<'de> serde::Deserialize<'de> for PlotKey {
 
 /// Trims and NFC-normalises text, as every text attribute is stored.
 pub fn normalize_text(s: &str) -> String {
-    s.trim().nfc().collect()
+    let s = s.trim();
+    // most text is already composed (everything read back from a store is):
+    // the quick check answers without decomposing it
+    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s.to_string();
+    }
+    s.nfc().collect()
 }
 
 /// An attribute value as read from or written to a file or a store.
@@ -196,6 +202,14 @@ impl Record {
         match self.extra.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.extra.push((name, value)),
+        }
+    }
+
+    /// Sets the national field at `index` of [`crate::schema::NATIONAL_FIELDS`]
+    /// (an index past the schema is ignored).
+    pub fn set_national(&mut self, index: usize, value: Value) {
+        if let Some(slot) = self.national.get_mut(index) {
+            *slot = Some(value);
         }
     }
 

@@ -134,8 +134,8 @@ fn value_of(j: &serde_json::Value) -> Value {
 /// Rebuilds a plot from its stored columns.
 pub fn decode(values: Vec<Value>, extra_json: &str, wkb: &[u8]) -> Result<Plot, StoreError> {
     let mut record = Record::new();
-    for (f, v) in NATIONAL_FIELDS.iter().zip(values) {
-        record.set(f.name, v);
+    for (i, v) in values.into_iter().enumerate().take(NATIONAL_FIELDS.len()) {
+        record.set_national(i, v);
     }
     let key = format!(
         "{}/{}/{}/{}",

@@ -108,62 +108,102 @@ pub(crate) struct TileFeature {
     pub tags: Vec<(&'static str, TileValue)>,
 }
 
-/// Encodes one layer as a tile: outlines simplified to a tile pixel, rings
-/// oriented as MVT wants, features outside the buffered tile dropped.
-pub(crate) fn encode(layer: TileLayer, t: TileId, features: Vec<TileFeature>) -> Result<Vec<u8>> {
-    let b = t.bounds();
-    let window = t.buffered();
-    let pixel = t.size_m() / f64::from(EXTENT);
-    let mut tags = TagsBuilder::new();
-    let mut out = Vec::with_capacity(features.len());
-    for f in features {
+/// Builds one layer of a tile feature by feature, so a tile of tens of
+/// thousands of plots never holds them all at full detail: outlines are
+/// simplified to a tile pixel, rings oriented as MVT wants, features outside
+/// the buffered tile dropped.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    layer: TileLayer,
+    t: TileId,
+    bounds: Rect<f64>,
+    window: Rect<f64>,
+    pixel: f64,
+    tags: TagsBuilder,
+    out: Vec<tile::Feature>,
+}
+
+impl Encoder {
+    /// An empty layer of tile `t`.
+    pub fn new(layer: TileLayer, t: TileId) -> Self {
+        Encoder {
+            layer,
+            t,
+            bounds: t.bounds(),
+            window: t.buffered(),
+            pixel: t.size_m() / f64::from(EXTENT),
+            tags: TagsBuilder::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Adds a feature (outline in EPSG:3857).
+    pub fn push(&mut self, f: TileFeature) -> Result<()> {
         let Some(r) = f.geometry.bounding_rect() else {
-            continue;
+            return Ok(());
         };
-        if r.max().x < window.min().x
-            || r.min().x > window.max().x
-            || r.max().y < window.min().y
-            || r.min().y > window.max().y
+        let w = self.window;
+        if r.max().x < w.min().x
+            || r.min().x > w.max().x
+            || r.max().y < w.min().y
+            || r.min().y > w.max().y
         {
-            continue;
+            return Ok(());
         }
         let g = f
             .geometry
-            .simplify(&pixel)
+            .simplify(&self.pixel)
             .orient(geo::orient::Direction::Default);
         if g.0.is_empty() {
-            continue;
+            return Ok(());
         }
         use geozero::ToMvt;
+        let b = self.bounds;
+        let t = self.t;
         let mut mf = geo_types::Geometry::MultiPolygon(g)
             .to_mvt(EXTENT, b.min().x, b.min().y, b.max().x, b.max().y)
             .map_err(|e| StoreError::Task(format!("tile {}/{}/{}: {e}", t.z, t.y, t.x)))?;
         if mf.geometry.is_empty() {
-            continue;
+            return Ok(());
         }
         mf.id = f.id;
         for (k, v) in f.tags {
-            let (ki, vi) = tags.insert_ref(k, v);
+            let (ki, vi) = self.tags.insert_ref(k, v);
             mf.tags.push(ki);
             mf.tags.push(vi);
         }
-        out.push(mf);
+        self.out.push(mf);
+        Ok(())
     }
-    if out.is_empty() {
-        return Ok(Vec::new());
+
+    /// The encoded tile; empty when no feature is in it.
+    pub fn finish(self) -> Vec<u8> {
+        if self.out.is_empty() {
+            return Vec::new();
+        }
+        let (keys, values) = self.tags.into_tags();
+        let tile = Tile {
+            layers: vec![tile::Layer {
+                version: 2,
+                name: self.layer.name().to_string(),
+                features: self.out,
+                keys,
+                values: values.into_iter().map(Into::into).collect(),
+                extent: Some(EXTENT),
+            }],
+        };
+        tile.encode_to_vec()
     }
-    let (keys, values) = tags.into_tags();
-    let tile = Tile {
-        layers: vec![tile::Layer {
-            version: 2,
-            name: layer.name().to_string(),
-            features: out,
-            keys,
-            values: values.into_iter().map(Into::into).collect(),
-            extent: Some(EXTENT),
-        }],
-    };
-    Ok(tile.encode_to_vec())
+}
+
+/// Encodes one layer of features as a tile (see [`Encoder`]).
+#[cfg(test)]
+pub(crate) fn encode(layer: TileLayer, t: TileId, features: Vec<TileFeature>) -> Result<Vec<u8>> {
+    let mut e = Encoder::new(layer, t);
+    for f in features {
+        e.push(f)?;
+    }
+    Ok(e.finish())
 }
 
 #[cfg(test)]

@@ -120,7 +120,21 @@ impl GpkgStore {
                 Some(c) => c,
                 None => me.open_reader()?,
             };
+            // one read transaction: every statement of the read sees the same
+            // snapshot, and the file is locked (and checked for a hot
+            // journal) once rather than once per statement
+            conn.prepare_cached("BEGIN")
+                .and_then(|mut st| st.execute([]))
+                .map_err(me.err("begin a read"))?;
             let out = f(&me, &mut conn);
+            if conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut st| st.execute([]))
+                .is_err()
+            {
+                // the connection is not returned to the pool in an unknown state
+                return out;
+            }
             if let Ok(mut pool) = me.readers.lock() {
                 pool.push(conn);
             }
@@ -639,7 +653,7 @@ impl GpkgStore {
                     )
                     .map_err(self.err("count plots"))?;
                 let mut stmt = conn
-                    .prepare(&format!(
+                    .prepare_cached(&format!(
                         "SELECT fid FROM plots {where_sql} {order} LIMIT ? OFFSET ?"
                     ))
                     .map_err(self.err("prepare the query"))?;
@@ -660,13 +674,16 @@ impl GpkgStore {
             }
             Some(poly) => {
                 let mut stmt = conn
-                    .prepare(&format!("SELECT fid, geom FROM plots {where_sql} {order}"))
+                    .prepare_cached(&format!("SELECT fid, geom FROM plots {where_sql} {order}"))
                     .map_err(self.err("prepare the query"))?;
                 let rows = stmt
                     .query_map(params_from_iter(args.iter()), |r| {
                         Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
                     })
                     .map_err(self.err("query plots"))?;
+                // a plot whose envelope lies inside the box's inner rectangle
+                // intersects it: only plots on the box's edge are tested exactly
+                let inner = inner_rect(&poly);
                 let mut hits = Vec::new();
                 for row in rows {
                     let (fid, geom) = row.map_err(self.err("read plots"))?;
@@ -674,6 +691,16 @@ impl GpkgStore {
                         key: format!("fid {fid}"),
                         reason,
                     })?;
+                    if let (Some([minx, maxx, miny, maxy]), Some(r)) = (h.envelope, inner) {
+                        if minx >= r.min().x
+                            && maxx <= r.max().x
+                            && miny >= r.min().y
+                            && maxy <= r.max().y
+                        {
+                            hits.push(fid);
+                            continue;
+                        }
+                    }
                     use geozero::ToGeo;
                     let g = geozero::wkb::Wkb(&geom[h.wkb_offset..])
                         .to_geo()
@@ -1441,7 +1468,8 @@ impl PlotStore for GpkgStore {
         layer: crate::tiles::TileLayer,
         t: crate::tiles::TileId,
     ) -> Result<Vec<u8>> {
-        use crate::tiles::{TileFeature, TileLayer};
+        use crate::tiles::{Encoder, TileFeature, TileLayer};
+        use geo::Simplify;
         use geozero::mvt::TileValue;
         self.read(move |me, conn| {
             // the buffered tile, as a box in the store's CRS
@@ -1465,7 +1493,16 @@ impl PlotStore for GpkgStore {
             let mut rows = st
                 .query(params![w.min().x, w.max().x, w.min().y, w.max().y])
                 .map_err(me.err("query the tile"))?;
-            let mut features = Vec::new();
+            // outlines are first thinned in the store's CRS, to half a tile
+            // pixel on the ground, so only the vertices that can show are
+            // transformed; the encoder then simplifies to the pixel in 3857
+            let centre = t.bounds().center();
+            let lat = (centre.y / 6_378_137.0).sinh().atan();
+            let thin = 0.5 * t.size_m() / f64::from(crate::tiles::EXTENT) * lat.cos();
+            // an eighth of a tile pixel is as close as the outlines need to be
+            // (gdalwarp's default error threshold)
+            let to_tile = to_tile.over(w, t.size_m() / f64::from(crate::tiles::EXTENT) / 8.0)?;
+            let mut encoder = Encoder::new(layer, t);
             while let Some(r) = rows.next().map_err(me.err("read the tile"))? {
                 let fid: i64 = r.get(0).map_err(me.err("read the tile"))?;
                 let blob: Vec<u8> = r.get(1).map_err(me.err("read the tile"))?;
@@ -1497,13 +1534,13 @@ impl PlotStore for GpkgStore {
                         tags
                     }
                 };
-                features.push(TileFeature {
+                encoder.push(TileFeature {
                     id: u64::try_from(fid).ok(),
-                    geometry: to_tile.multipolygon(&g)?,
+                    geometry: to_tile.multipolygon(&g.simplify(&thin))?,
                     tags,
-                });
+                })?;
             }
-            crate::tiles::encode(layer, t, features)
+            Ok(encoder.finish())
         })
         .await
     }
@@ -2005,4 +2042,63 @@ fn read_deliveries(
     rows.into_iter()
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(me.err("read the deliveries"))
+}
+
+/// The largest axis-parallel rectangle found inside a box transformed from
+/// another CRS (`Transformer::rect`: its four sides, densified, in order
+/// bottom, right, top, left): the innermost coordinate of each side. `None`
+/// when the sides cross (a box too distorted to have one).
+fn inner_rect(poly: &geo::Polygon<f64>) -> Option<geo::Rect<f64>> {
+    let ring = &poly.exterior().0;
+    let n = (ring.len().checked_sub(1)?) / 4;
+    if n == 0 {
+        return None;
+    }
+    let side = |i: usize| &ring[i * n..=(i + 1) * n];
+    let bottom = side(0)
+        .iter()
+        .map(|c| c.y)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let right = side(1).iter().map(|c| c.x).fold(f64::INFINITY, f64::min);
+    let top = side(2).iter().map(|c| c.y).fold(f64::INFINITY, f64::min);
+    let left = side(3)
+        .iter()
+        .map(|c| c.x)
+        .fold(f64::NEG_INFINITY, f64::max);
+    (left < right && bottom < top).then(|| {
+        geo::Rect::new(
+            geo::coord! { x: left, y: bottom },
+            geo::coord! { x: right, y: top },
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inner_rect;
+    use forest_core::{Crs, Transformer};
+    use geo::{Contains, Rect};
+
+    #[test]
+    fn the_inner_rectangle_of_a_transformed_box_is_inside_it() {
+        let to = Transformer::new(Crs::Crs84, Crs::Vn2000Tm3_10630).unwrap();
+        for (lon, lat, d) in [(105.8, 21.6, 0.005), (105.3, 22.4, 0.2), (106.4, 21.0, 1.0)] {
+            let poly = to
+                .rect(
+                    Rect::new(
+                        geo::coord! { x: lon - d, y: lat - d },
+                        geo::coord! { x: lon + d, y: lat + d },
+                    ),
+                    16,
+                )
+                .unwrap();
+            let r = inner_rect(&poly).unwrap();
+            assert!(poly.contains(&r.to_polygon()), "{lon} {lat} {d}");
+            use geo::Area;
+            assert!(
+                r.unsigned_area() > 0.95 * poly.unsigned_area(),
+                "nearly all of it"
+            );
+        }
+    }
 }
