@@ -339,17 +339,22 @@ pub(crate) fn local_over<'a, 'g>(
     to: &'a Transformer,
     outlines: impl IntoIterator<Item = &'g geo_types::MultiPolygon<f64>>,
 ) -> Result<Local<'a>, ApiError> {
-    use geo::BoundingRect;
+    use geo::{BoundingRect, CoordsIter};
+    let mut vertices = 0;
     let area = outlines
         .into_iter()
-        .filter_map(|g| g.bounding_rect())
+        .filter_map(|g| {
+            vertices += g.coords_count();
+            g.bounding_rect()
+        })
         .reduce(|a, b| {
             geo_types::Rect::new(
                 geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
                 geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
             )
         });
-    match area {
+    // fitting costs about sixty exact transformations
+    match area.filter(|_| vertices > 200) {
         Some(a) => to
             .over(a, OUTPUT_TOLERANCE_M)
             .map_err(|e| ApiError::BadRequest(e.to_string())),

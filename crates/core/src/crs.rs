@@ -211,6 +211,22 @@ impl Transformer {
         }
     }
 
+    /// Points per side for [`Transformer::rect`] to follow a box's edges to a
+    /// few millimetres: one per 500 m of side, 2 to 16 (a query box of a
+    /// kilometre needs 2, a district 16).
+    pub fn densify_for(&self, r: Rect<f64>) -> usize {
+        let side = r.width().max(r.height());
+        let metres = if self.from.is_geographic() {
+            side * 111_320.0
+        } else {
+            side
+        };
+        if !metres.is_finite() {
+            return 16;
+        }
+        ((metres / 500.0).ceil() as usize).clamp(2, 16)
+    }
+
     /// Transforms a rectangle into the polygon it becomes in the target CRS,
     /// with `densify` points on each side so curved edges are followed.
     pub fn rect(&self, r: Rect<f64>, densify: usize) -> Result<Polygon<f64>, CrsError> {

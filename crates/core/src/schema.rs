@@ -115,10 +115,10 @@ pub fn national_field(name: &str) -> Option<&'static FieldDef> {
 /// Position of a field in [`NATIONAL_FIELDS`], case-insensitively and through
 /// [`ALIASES`]. Canonical (lower-case) names are found without allocating.
 pub fn national_index(name: &str) -> Option<usize> {
-    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
-        std::sync::OnceLock::new();
+    type Index = std::collections::HashMap<&'static str, usize, std::hash::BuildHasherDefault<Fnv>>;
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     let index = INDEX.get_or_init(|| {
-        let mut m: std::collections::HashMap<&'static str, usize> = NATIONAL_FIELDS
+        let mut m: Index = NATIONAL_FIELDS
             .iter()
             .enumerate()
             .map(|(i, f)| (f.name, i))
@@ -134,6 +134,31 @@ pub fn national_index(name: &str) -> Option<usize> {
         return Some(i);
     }
     index.get(name.trim().to_lowercase().as_str()).copied()
+}
+
+/// FNV-1a: field names are a few bytes long and not chosen by an attacker
+/// (the map is built from the schema), so the cheap hash is enough; every
+/// plot read looks up some fifty names.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 #[cfg(test)]

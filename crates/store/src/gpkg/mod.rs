@@ -622,7 +622,8 @@ impl GpkgStore {
         }
         let area = match &q.bbox {
             Some((rect, crs)) => {
-                let poly = Transformer::new(*crs, Crs::Vn2000Tm3_10630)?.rect(*rect, 16)?;
+                let to_store = Transformer::new(*crs, Crs::Vn2000Tm3_10630)?;
+                let poly = to_store.rect(*rect, to_store.densify_for(*rect))?;
                 use geo::BoundingRect;
                 let env = poly.bounding_rect().ok_or_else(|| StoreError::BadFilter {
                     field: "bbox".into(),
