@@ -214,6 +214,7 @@ pub async fn update(
     })?;
     let source = format!("allocation update by {}: {note}", token.actor());
     let summary = s.store.load_plots(&[plot], &source).await?;
+    s.tiles.plots_written();
     tracing::info!(plot = %key, actor = %token.actor(), changed = summary.updated, "allocation updated");
     let history = s.store.plot_history(&key).await?;
     let contracts = s.store.contracts().await?;

@@ -183,7 +183,10 @@ type TileKey = (i64, u8, u32, u32);
 #[derive(Clone)]
 pub struct TileCache {
     cache: Option<moka::future::Cache<TileKey, Arc<EncodedTile>>>,
-    generation: Arc<std::sync::atomic::AtomicI64>,
+    /// The plot generation last read from the store, and when.
+    seen: Arc<std::sync::Mutex<Option<(std::time::Instant, i64)>>>,
+    /// How long a generation read is trusted before the store is asked again.
+    freshness: std::time::Duration,
 }
 
 impl std::fmt::Debug for TileCache {
@@ -208,8 +211,18 @@ pub const DEFAULT_TILE_CACHE_MB: u64 = 64;
 
 impl TileCache {
     /// A cache of at most `max_bytes` of tiles; 0 turns caching off (every
-    /// tile is built from the store).
+    /// tile is built from the store). The store is asked for the plot
+    /// generation at most once a second: a load by another process (an
+    /// import, another server on the same PostGIS) shows in the tiles within
+    /// a second, well inside the minute browsers may keep a tile
+    /// (`Cache-Control: max-age=60`); a write through this server shows at
+    /// once ([`TileCache::plots_written`]).
     pub fn new(max_bytes: u64) -> Self {
+        Self::with_freshness(max_bytes, std::time::Duration::from_secs(1))
+    }
+
+    /// A cache that trusts a generation read for `freshness`.
+    pub fn with_freshness(max_bytes: u64, freshness: std::time::Duration) -> Self {
         let cache = (max_bytes > 0).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(max_bytes)
@@ -220,8 +233,42 @@ impl TileCache {
         });
         TileCache {
             cache,
-            generation: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+            seen: Arc::new(std::sync::Mutex::new(None)),
+            freshness,
         }
+    }
+
+    /// Plots were written through this server: the next tile asks the store
+    /// for the generation.
+    pub fn plots_written(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = None;
+        }
+    }
+
+    /// The plot generation, from the store when the last read is older than
+    /// the freshness window; a new one empties the cache.
+    async fn generation(
+        &self,
+        store: &forest_store::DynStore,
+        cache: &moka::future::Cache<TileKey, Arc<EncodedTile>>,
+    ) -> Result<i64, ApiError> {
+        let now = std::time::Instant::now();
+        let last = self.seen.lock().ok().and_then(|s| *s);
+        if let Some((at, g)) = last {
+            if now.duration_since(at) < self.freshness {
+                return Ok(g);
+            }
+        }
+        let g = store.plots_generation().await?;
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some((now, g));
+        }
+        if last.is_some_and(|(_, old)| old != g) {
+            // tiles of older plots can never be asked for again
+            cache.invalidate_all();
+        }
+        Ok(g)
     }
 
     /// A tile of `layer`, from the cache when the plots are unchanged since
@@ -236,14 +283,7 @@ impl TileCache {
             (TileLayer::Plots, Some(c)) => c,
             _ => return Ok(Arc::new(EncodedTile::new(store.tile(layer, t).await?))),
         };
-        let generation = store.plots_generation().await?;
-        let seen = self
-            .generation
-            .swap(generation, std::sync::atomic::Ordering::Relaxed);
-        if seen != generation && seen != i64::MIN {
-            // tiles of older plots can never be asked for again
-            cache.invalidate_all();
-        }
+        let generation = self.generation(store, cache).await?;
         let build = {
             let store = Arc::clone(store);
             async move { Ok::<_, StoreError>(Arc::new(EncodedTile::new(store.tile(layer, t).await?))) }
@@ -284,7 +324,12 @@ mod tests {
         let store = Arc::new(GpkgStore::open(dir.path().join("t.gpkg")).unwrap());
         store.migrate().await.unwrap();
         let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
-        let app = router(AppState::new(store.clone(), 2026));
+        // loads go to the store directly here, as an import in another
+        // process would: the generation is read on every tile
+        let app = router(AppState {
+            tiles: crate::TileCache::with_freshness(64 << 20, std::time::Duration::ZERO),
+            ..AppState::new(store.clone(), 2026)
+        });
         let p = geo::Centroid::centroid(&c.plots[0].geometry).unwrap();
         let to = forest_core::Transformer::new(
             forest_core::Crs::Vn2000Tm3_10630,
