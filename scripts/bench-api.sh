@@ -103,7 +103,7 @@ run() { # label url listfile
   # the "no cache" runs build every tile every time). Then warm the page cache
   # and the pool, then measure.
   case "$3" in
-    *tiles-z*|*martin-z*) sed "s|^|$2|" "$3" | xargs -P 4 -n 16 curl -s -o /dev/null --max-time 60 || true ;;
+    *tiles-z*|*martin-z*) sed "s|^|$2|" "$3" | xargs -P 4 -n 16 curl -s --max-time 60 >/dev/null || true ;;
   esac
   wrk -t2 -c"$conns" -d3s -s scripts/bench-api.lua "$2" -- "$3" >/dev/null 2>&1 || true
   json=$(wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s scripts/bench-api.lua "$2" -- "$3" | grep '^{')
