@@ -318,6 +318,23 @@ mod tests {
 
     use crate::{router, AppState};
 
+    /// Column and row of the tile at zoom `z` that holds the plot's centroid.
+    fn tile_of(plot: &forest_core::Plot, z: u8) -> (u32, u32) {
+        let p = geo::Centroid::centroid(&plot.geometry).unwrap();
+        let to = forest_core::Transformer::new(
+            forest_core::Crs::Vn2000Tm3_10630,
+            forest_core::Crs::WebMercator,
+        )
+        .unwrap();
+        let (mx, my) = to.point(p.x(), p.y()).unwrap();
+        let half = 20_037_508.342_789_244;
+        let n = f64::from(1u32 << z);
+        (
+            ((mx + half) / (2.0 * half) * n) as u32,
+            ((half - my) / (2.0 * half) * n) as u32,
+        )
+    }
+
     #[tokio::test]
     async fn a_cached_tile_is_rebuilt_after_a_load() {
         let dir = tempfile::tempdir().unwrap();
@@ -330,18 +347,7 @@ mod tests {
             tiles: crate::TileCache::with_freshness(64 << 20, std::time::Duration::ZERO),
             ..AppState::new(store.clone(), 2026)
         });
-        let p = geo::Centroid::centroid(&c.plots[0].geometry).unwrap();
-        let to = forest_core::Transformer::new(
-            forest_core::Crs::Vn2000Tm3_10630,
-            forest_core::Crs::WebMercator,
-        )
-        .unwrap();
-        let (mx, my) = to.point(p.x(), p.y()).unwrap();
-        let half = 20_037_508.342_789_244;
-        let (x, y) = (
-            ((mx + half) / (2.0 * half) * 1024.0) as u32,
-            ((half - my) / (2.0 * half) * 1024.0) as u32,
-        );
+        let (x, y) = tile_of(&c.plots[0], 10);
         let uri = format!("/collections/plots/tiles/WebMercatorQuad/10/{y}/{x}");
         let get = || async {
             let res = app
@@ -400,18 +406,7 @@ mod tests {
             "{template}"
         );
         // the tile of the commune's first plot at z12
-        let p = geo::Centroid::centroid(&c.plots[0].geometry).unwrap();
-        let to = forest_core::Transformer::new(
-            forest_core::Crs::Vn2000Tm3_10630,
-            forest_core::Crs::WebMercator,
-        )
-        .unwrap();
-        let (mx, my) = to.point(p.x(), p.y()).unwrap();
-        let half = 20_037_508.342_789_244;
-        let (x, y) = (
-            ((mx + half) / (2.0 * half) * 4096.0) as u32,
-            ((half - my) / (2.0 * half) * 4096.0) as u32,
-        );
+        let (x, y) = tile_of(&c.plots[0], 12);
         let uri = format!("/collections/plots/tiles/WebMercatorQuad/12/{y}/{x}");
         let res = app
             .clone()
