@@ -100,6 +100,9 @@ fn bind<'q>(
     }
 }
 
+/// The columns of a stored plot, always first in the select list:
+/// [`read_stored`] reads the geometry and the national fields by position
+/// (0, then 1 + the field's index), the rest by name.
 fn plot_select() -> String {
     format!(
         "ST_AsBinary(geom) AS wkb, {}, extra_attrs::text AS extra, version, loaded_at, load_id",
@@ -112,20 +115,21 @@ fn read_stored(row: &PgRow) -> Result<StoredPlot> {
         key: "?".into(),
         reason: e.to_string(),
     };
-    let wkb: Vec<u8> = row.try_get("wkb").map_err(corrupt)?;
+    let wkb: Vec<u8> = row.try_get(0).map_err(corrupt)?;
     let mut values = Vec::with_capacity(NATIONAL_FIELDS.len());
-    for f in NATIONAL_FIELDS {
+    for (i, f) in NATIONAL_FIELDS.iter().enumerate() {
+        let at = 1 + i;
         let v = match f.kind {
             FieldKind::Integer => row
-                .try_get::<Option<i64>, _>(f.name)
+                .try_get::<Option<i64>, _>(at)
                 .map_err(corrupt)?
                 .map(Value::Int),
             FieldKind::Real => row
-                .try_get::<Option<f64>, _>(f.name)
+                .try_get::<Option<f64>, _>(at)
                 .map_err(corrupt)?
                 .map(Value::Real),
             FieldKind::Text => row
-                .try_get::<Option<String>, _>(f.name)
+                .try_get::<Option<String>, _>(at)
                 .map_err(corrupt)?
                 .map(Value::Text),
         };
