@@ -358,9 +358,7 @@ pub(crate) fn local_over<'a, 'g>(
         Some(a) => to
             .over(a, OUTPUT_TOLERANCE_M)
             .map_err(|e| ApiError::BadRequest(e.to_string())),
-        None => to
-            .over(geo_types::Rect::new((0.0, 0.0), (0.0, 0.0)), 0.0)
-            .map_err(|e| ApiError::BadRequest(e.to_string())),
+        None => Ok(to.exact()),
     }
 }
 
@@ -417,7 +415,7 @@ impl serde::Serialize for PlotProperties<'_> {
 }
 
 /// A GeoJSON MultiPolygon written from the outline itself.
-pub(crate) struct MultiPolygonJson<'a>(pub &'a geo_types::MultiPolygon<f64>);
+struct MultiPolygonJson<'a>(&'a geo_types::MultiPolygon<f64>);
 
 impl serde::Serialize for MultiPolygonJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

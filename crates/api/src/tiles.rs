@@ -313,6 +313,7 @@ mod tests {
 
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use forest_store::tiles::TileId;
     use forest_store::{GpkgStore, PlotStore};
     use tower::ServiceExt;
 
@@ -327,12 +328,8 @@ mod tests {
         )
         .unwrap();
         let (mx, my) = to.point(p.x(), p.y()).unwrap();
-        let half = 20_037_508.342_789_244;
-        let n = f64::from(1u32 << z);
-        (
-            ((mx + half) / (2.0 * half) * n) as u32,
-            ((half - my) / (2.0 * half) * n) as u32,
-        )
+        let t = TileId::containing(z, mx, my).unwrap();
+        (t.x, t.y)
     }
 
     #[tokio::test]

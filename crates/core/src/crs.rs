@@ -271,13 +271,18 @@ impl Transformer {
     /// ```
     pub fn over(&self, area: Rect<f64>, tolerance_m: f64) -> Result<Local<'_>, CrsError> {
         if self.proj.is_none() || tolerance_m.is_nan() || tolerance_m <= 0.0 {
-            return Ok(Local {
-                exact: self,
-                fit: None,
-            });
+            return Ok(self.exact());
         }
         let fit = Quadratic::fit(self, area, tolerance_m)?;
         Ok(Local { exact: self, fit })
+    }
+
+    /// The transformation as [`Transformer::over`] gives it, PROJ itself.
+    pub fn exact(&self) -> Local<'_> {
+        Local {
+            exact: self,
+            fit: None,
+        }
     }
 
     fn err(&self, e: proj::ProjError) -> CrsError {

@@ -751,10 +751,7 @@ impl PlotStore for PgStore {
             .bind(i64::from(t.x) as i32)
             .bind(i64::from(t.y) as i32);
         let q = if thin {
-            // a tile pixel (EPSG:3857 metres) on the ground at the tile's latitude
-            let centre = t.bounds().center();
-            let lat = (centre.y / 6_378_137.0).sinh().atan();
-            let pixel = t.size_m() / f64::from(EXTENT) * lat.cos();
+            let pixel = t.ground_pixel_m();
             q.bind(if t.z < 12 { pixel } else { pixel / 2.0 })
         } else {
             q

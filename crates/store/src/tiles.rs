@@ -73,9 +73,34 @@ impl TileId {
         Ok(TileId { z, x, y })
     }
 
+    /// The tile at zoom `z` that holds a point (EPSG:3857).
+    pub fn containing(z: u8, x: f64, y: f64) -> std::result::Result<TileId, String> {
+        let n = f64::from(1u32 << z.min(MAX_ZOOM));
+        let col = ((x + HALF_WORLD) / (2.0 * HALF_WORLD) * n).floor();
+        let row = ((HALF_WORLD - y) / (2.0 * HALF_WORLD) * n).floor();
+        if !(0.0..n).contains(&col) || !(0.0..n).contains(&row) {
+            return Err(format!(
+                "point {x} {y} is outside the WebMercatorQuad world"
+            ));
+        }
+        TileId::new(z, col as u32, row as u32)
+    }
+
     /// Width of the tile, m (EPSG:3857).
     pub fn size_m(self) -> f64 {
         2.0 * HALF_WORLD / f64::from(1u32 << self.z)
+    }
+
+    /// One tile unit (a pixel of the 4096 grid), EPSG:3857 m.
+    pub fn pixel_m(self) -> f64 {
+        self.size_m() / f64::from(EXTENT)
+    }
+
+    /// One tile unit on the ground at the tile's centre, m (EPSG:3857
+    /// stretches distances by 1 / cos(latitude)).
+    pub fn ground_pixel_m(self) -> f64 {
+        let lat = (self.bounds().center().y / 6_378_137.0).sinh().atan();
+        self.pixel_m() * lat.cos()
     }
 
     /// The tile's bounds in EPSG:3857 (no buffer).
@@ -131,7 +156,7 @@ impl Encoder {
             t,
             bounds: t.bounds(),
             window: t.buffered(),
-            pixel: t.size_m() / f64::from(EXTENT),
+            pixel: t.pixel_m(),
             tags: TagsBuilder::new(),
             out: Vec::new(),
         }
@@ -221,6 +246,15 @@ mod tests {
         assert_eq!(t.bounds().min().y, 0.0);
         assert!(TileId::new(2, 4, 0).is_err());
         assert!(TileId::new(23, 0, 0).is_err());
+        assert_eq!(
+            TileId::containing(1, 10.0, 10.0),
+            Ok(TileId::new(1, 1, 0).unwrap())
+        );
+        assert_eq!(
+            TileId::containing(1, -10.0, -10.0),
+            Ok(TileId::new(1, 0, 1).unwrap())
+        );
+        assert!(TileId::containing(3, 3.0 * HALF_WORLD, 0.0).is_err());
     }
 
     #[test]

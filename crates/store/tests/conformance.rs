@@ -952,13 +952,7 @@ async fn vector_tiles_hold_the_plots_of_the_tile(s: DynStore) {
     )
     .unwrap();
     let (mx, my) = to.point(centre.x(), centre.y()).unwrap();
-    let half = 20_037_508.342_789_244;
-    let tile_at = |z: u8| {
-        let n = f64::from(1u32 << z);
-        let x = ((mx + half) / (2.0 * half) * n).floor() as u32;
-        let y = ((half - my) / (2.0 * half) * n).floor() as u32;
-        TileId::new(z, x, y).unwrap()
-    };
+    let tile_at = |z: u8| TileId::containing(z, mx, my).unwrap();
     for z in [10, 12, 14] {
         let bytes = s.tile(TileLayer::Plots, tile_at(z)).await.unwrap();
         let tile = Tile::decode(bytes.as_slice()).unwrap();

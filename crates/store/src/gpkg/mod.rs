@@ -1497,12 +1497,10 @@ impl PlotStore for GpkgStore {
             // outlines are first thinned in the store's CRS, to half a tile
             // pixel on the ground, so only the vertices that can show are
             // transformed; the encoder then simplifies to the pixel in 3857
-            let centre = t.bounds().center();
-            let lat = (centre.y / 6_378_137.0).sinh().atan();
-            let thin = 0.5 * t.size_m() / f64::from(crate::tiles::EXTENT) * lat.cos();
+            let thin = 0.5 * t.ground_pixel_m();
             // an eighth of a tile pixel is as close as the outlines need to be
             // (gdalwarp's default error threshold)
-            let to_tile = to_tile.over(w, t.size_m() / f64::from(crate::tiles::EXTENT) / 8.0)?;
+            let to_tile = to_tile.over(w, t.pixel_m() / 8.0)?;
             let mut encoder = Encoder::new(layer, t);
             while let Some(r) = rows.next().map_err(me.err("read the tile"))? {
                 let fid: i64 = r.get(0).map_err(me.err("read the tile"))?;
