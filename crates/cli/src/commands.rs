@@ -12,8 +12,8 @@ use forest_api::dto::{
 };
 use forest_api::AppState;
 use forest_core::{AreaMismatch, Crs, Indicators, PlotKey};
-use forest_ingest::{read_contracts, read_plots, ReadOptions};
-use forest_store::DynStore;
+use forest_ingest::{read_contracts, read_plots_with, ReadOptions};
+use forest_store::{DynStore, LoadBatch};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
@@ -37,9 +37,18 @@ pub(crate) async fn open(cfg: &Config) -> anyhow::Result<DynStore> {
 /// A progress bar with rate and ETA on a terminal; elsewhere a log line at
 /// every tenth of the work.
 pub(crate) fn progress(what: &'static str) -> (forest_core::Progress, ProgressBar) {
+    progress_in(&indicatif::MultiProgress::new(), what)
+}
+
+/// [`progress`] as one of several bars shown together. Without a total of
+/// its own, a bar takes the length set on it by another part of the work.
+pub(crate) fn progress_in(
+    bars: &indicatif::MultiProgress,
+    what: &'static str,
+) -> (forest_core::Progress, ProgressBar) {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let pb = if tty {
-        ProgressBar::new(0)
+        bars.add(ProgressBar::new(0))
     } else {
         ProgressBar::hidden()
     };
@@ -55,6 +64,7 @@ pub(crate) fn progress(what: &'static str) -> (forest_core::Progress, ProgressBa
         if let Some(t) = total {
             bar.set_length(t);
         }
+        let total = total.or_else(|| bar.length());
         bar.set_position(done);
         if !tty {
             if let Some(t) = total.filter(|t| *t > 0) {
@@ -95,76 +105,137 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         boundary,
     } = o;
     let srs = srs.map(|s| s.parse::<Crs>()).transpose().context("--srs")?;
-    let (p, pb) = progress("reading");
+    // Reading, checking and writing overlap: the reader hands plots to the
+    // store in batches as it goes (one load transaction, committed only when
+    // the whole file was read without a rejected row), keeping of each plot
+    // only its key and outline for the topology check that follows.
+    let store = if dry_run { None } else { Some(open(cfg).await?) };
+    let bars = indicatif::MultiProgress::new();
+    let (read_progress, read_bar) = progress_in(&bars, "reading");
+    let (write_progress, write_bar) = progress_in(&bars, "writing");
+    let (batches, writer) = match store {
+        Some(store) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(8);
+            let source = file.display().to_string();
+            let writer = tokio::spawn(async move {
+                store
+                    .load_plot_stream(rx, &source, write_progress, None)
+                    .await
+            });
+            (Some(tx), Some(writer))
+        }
+        None => (None, None),
+    };
     let path = file.to_path_buf();
+    let write_len = write_bar.clone();
     let options = ReadOptions {
         layer,
         srs,
-        progress: p,
+        progress: forest_core::Progress::new(move |done, total| {
+            if let Some(t) = total {
+                write_len.set_length(t);
+            }
+            read_progress.report(done, total);
+        }),
         mapping,
     };
-    let mut read = tokio::task::spawn_blocking(move || read_plots(&path, &options)).await??;
-    pb.finish_and_clear();
-    let mismatches: Vec<AreaMismatchDto> = read
-        .plots
-        .iter()
-        .filter_map(|p| {
-            let declared = p.attrs.dtich?;
-            AreaMismatch::check(declared, p.area_ha()).map(|m| AreaMismatchDto {
-                key: p.key.to_string(),
-                declared_ha: m.declared_ha,
-                geometric_ha: (m.geometric_ha * 100.0).round() / 100.0,
-            })
-        })
-        .collect();
-    let to_wgs = forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84)?;
-    let (mut planar, mut geodesic) = (0.0, 0.0);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut shapes: Vec<(PlotKey, geo_types::MultiPolygon<f64>)> = Vec::new();
+        let mut mismatches: Vec<AreaMismatchDto> = Vec::new();
+        let mut planar_ha = 0.0;
+        let mut batch = Vec::with_capacity(forest_store::LOAD_BATCH);
+        let mut sending = batches;
+        let read = read_plots_with(&path, &options, |p| {
+            let area = p.area_ha();
+            planar_ha += area;
+            if let Some(m) = p.attrs.dtich.and_then(|d| AreaMismatch::check(d, area)) {
+                mismatches.push(AreaMismatchDto {
+                    key: p.key.to_string(),
+                    declared_ha: m.declared_ha,
+                    geometric_ha: (m.geometric_ha * 100.0).round() / 100.0,
+                });
+            }
+            shapes.push((p.key.clone(), p.geometry.clone()));
+            if let Some(tx) = &sending {
+                batch.push(p);
+                if batch.len() == forest_store::LOAD_BATCH {
+                    let full = std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(forest_store::LOAD_BATCH),
+                    );
+                    if tx.blocking_send(LoadBatch::Plots(full)).is_err() {
+                        // the writer failed; it says why once reading is done
+                        sending = None;
+                    }
+                }
+            }
+        });
+        if let (Ok(r), Some(tx)) = (&read, &sending) {
+            if r.rejected.is_empty() && r.rows > 0 {
+                let rest = LoadBatch::Plots(std::mem::take(&mut batch));
+                if tx.blocking_send(rest).is_ok() {
+                    let _ = tx.blocking_send(LoadBatch::Commit);
+                }
+            }
+        }
+        // otherwise the sender is dropped here without Commit: nothing is written
+        read.map(|r| (r, shapes, mismatches, planar_ha))
+    })
+    .await?;
+    let (read, shapes, mismatches, planar_ha) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(w) = writer {
+                let _ = w.await; // abandoned: rolled back
+            }
+            return Err(e.into());
+        }
+    };
+    read_bar.finish_and_clear();
     let mut warnings = read.warnings.clone();
-    // every plot of a commune; an even sample of 20,000 in larger files
-    let step = read.plots.len().div_ceil(20_000).max(1);
-    let mut checked = 0u64;
-    for p in read.plots.iter().step_by(step) {
-        checked += 1;
-        let c = forest_core::area::AreaCrossCheck::of(&p.geometry, &to_wgs)?;
+    let boundary = boundary
+        .map(|b| forest_ingest::read_boundary(&b, srs))
+        .transpose()?;
+    // checked while the store is still writing
+    let (overlaps, gaps, cross) = tokio::task::spawn_blocking(move || {
+        // every plot of a commune; an even sample of 20,000 in larger files
+        let step = shapes.len().div_ceil(20_000).max(1);
+        let to_wgs = forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84)?;
+        let mut cross = Vec::new();
+        for (key, g) in shapes.iter().step_by(step) {
+            cross.push((key.clone(), forest_core::area::AreaCrossCheck::of(g, &to_wgs)?));
+        }
+        let pairs: Vec<_> = shapes.iter().map(|(k, g)| (k, g)).collect();
+        let o = forest_core::topology::overlaps(&pairs, forest_core::topology::DEFAULT_MIN_AREA_M2);
+        let g = boundary.map(|b| {
+            let geoms: Vec<_> = shapes.iter().map(|(_, g)| g).collect();
+            forest_core::topology::gaps(&geoms, &b, forest_core::topology::DEFAULT_MIN_AREA_M2)
+        });
+        Ok::<_, forest_core::CrsError>((o, g.unwrap_or_default(), cross))
+    })
+    .await??;
+    let (mut planar, mut geodesic) = (0.0f64, 0.0f64);
+    let checked = cross.len() as u64;
+    for (key, c) in cross {
         planar += c.planar_ha;
         geodesic += c.geodesic_ha;
         if c.is_suspect() {
             warnings.push(format!(
                 "plot {}: planar area {:.2} ha and geodesic area {:.2} ha differ by {:.2} %, more than EPSG:9213 explains; is the CRS right?",
-                p.key,
+                key,
                 c.planar_ha,
                 c.geodesic_ha,
                 c.relative_difference() * 100.0
             ));
         }
     }
-    let (overlaps, gaps) = {
-        let boundary = boundary
-            .map(|b| forest_ingest::read_boundary(&b, srs))
-            .transpose()?;
-        let plots = std::sync::Arc::new(std::mem::take(&mut read.plots));
-        let shared = std::sync::Arc::clone(&plots);
-        let (o, g) = tokio::task::spawn_blocking(move || {
-            let pairs: Vec<_> = shared.iter().map(|p| (&p.key, &p.geometry)).collect();
-            let o =
-                forest_core::topology::overlaps(&pairs, forest_core::topology::DEFAULT_MIN_AREA_M2);
-            let g = boundary.map(|b| {
-                let geoms: Vec<_> = shared.iter().map(|p| &p.geometry).collect();
-                forest_core::topology::gaps(&geoms, &b, forest_core::topology::DEFAULT_MIN_AREA_M2)
-            });
-            (o, g.unwrap_or_default())
-        })
-        .await?;
-        read.plots = std::sync::Arc::try_unwrap(plots).unwrap_or_else(|a| a.as_ref().clone());
-        (o, g)
-    };
     let mut report = ImportReportDto {
         file: file.display().to_string(),
         layer: read.layer.clone(),
         source_crs: read.source_crs.to_string(),
         encoding: read.encoding.clone(),
         rows: read.rows,
-        valid: read.plots.len() as u64,
+        valid: read.rows - read.rejected.len() as u64,
         rejected: read
             .rejected
             .iter()
@@ -204,8 +275,7 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
             })
             .collect(),
         area_mismatches: mismatches,
-        planar_area_ha: (read.plots.iter().map(|p| p.area_ha()).sum::<f64>() * 100.0).round()
-            / 100.0,
+        planar_area_ha: (planar_ha * 100.0).round() / 100.0,
         cross_check: AreaCrossCheckDto {
             plots: checked,
             planar_ha: (planar * 100.0).round() / 100.0,
@@ -220,23 +290,21 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         load: None,
     };
     let ok = report.rejected.is_empty() && read.rows > 0;
-    if ok && !dry_run {
-        let store = open(cfg).await?;
-        let (p, pb) = progress("writing");
-        let summary = store
-            .load_plots_with_progress(&read.plots, &file.display().to_string(), p)
-            .await;
-        pb.finish_and_clear();
-        let summary =
-            summary.with_context(|| format!("{}: nothing was written", file.display()))?;
-        tracing::info!(file = %file.display(), inserted = summary.inserted, updated = summary.updated, unchanged = summary.unchanged, "plots loaded");
-        report.written = true;
-        report.load = Some(LoadDto {
-            load_id: summary.load_id,
-            inserted: summary.inserted,
-            updated: summary.updated,
-            unchanged: summary.unchanged,
-        });
+    if let Some(writer) = writer {
+        let summary = writer.await?;
+        write_bar.finish_and_clear();
+        if ok {
+            let summary =
+                summary.with_context(|| format!("{}: nothing was written", file.display()))?;
+            tracing::info!(file = %file.display(), inserted = summary.inserted, updated = summary.updated, unchanged = summary.unchanged, "plots loaded");
+            report.written = true;
+            report.load = Some(LoadDto {
+                load_id: summary.load_id,
+                inserted: summary.inserted,
+                updated: summary.updated,
+                unchanged: summary.unchanged,
+            });
+        }
     }
     if json {
         out!("{}", serde_json::to_string_pretty(&report)?);

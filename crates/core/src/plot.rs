@@ -234,6 +234,15 @@ impl Record {
     pub fn extras(&self) -> &[(String, Value)] {
         &self.extra
     }
+
+    /// The value of every national field, in [`crate::schema::NATIONAL_FIELDS`]
+    /// order, [`Value::Null`] where absent.
+    pub fn into_national(self) -> Vec<Value> {
+        self.national
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect()
+    }
 }
 
 /// One problem with one field of a row.

@@ -7,6 +7,7 @@
 
 use geo::{Area, BooleanOps, BoundingRect, Centroid, Euclidean, Length};
 use geo_types::{MultiPolygon, Point};
+use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, RTreeObject, AABB};
 
@@ -92,34 +93,47 @@ pub fn overlaps(plots: &[(&PlotKey, &MultiPolygon<f64>)], min_area_m2: f64) -> V
         })
         .collect();
     let tree = RTree::bulk_load(boxes.clone());
-    let mut out = Vec::new();
-    for item in &boxes {
-        let i = item.data;
-        let env = item.geom().envelope();
-        for other in
-            tree.locate_in_envelope_intersecting(&AABB::from_corners(env.lower(), env.upper()))
-        {
-            let j = other.data;
-            if j <= i {
-                continue;
+    let mut out: Vec<Overlap> = boxes
+        .par_iter()
+        .with_min_len(256)
+        .flat_map_iter(|item| {
+            let i = item.data;
+            let env = item.geom().envelope();
+            let mut found = Vec::new();
+            for other in
+                tree.locate_in_envelope_intersecting(&AABB::from_corners(env.lower(), env.upper()))
+            {
+                let j = other.data;
+                if j <= i {
+                    continue;
+                }
+                // the overlap lies inside both envelopes: when they share no
+                // more than the threshold, neither can the plots
+                let o = other.geom().envelope();
+                let w = env.upper()[0].min(o.upper()[0]) - env.lower()[0].max(o.lower()[0]);
+                let h = env.upper()[1].min(o.upper()[1]) - env.lower()[1].max(o.lower()[1]);
+                if w * h <= min_area_m2 {
+                    continue;
+                }
+                let shared = plots[i].1.intersection(plots[j].1);
+                let area = shared.unsigned_area();
+                if area > min_area_m2 {
+                    let (a, b) = if plots[i].0 <= plots[j].0 {
+                        (i, j)
+                    } else {
+                        (j, i)
+                    };
+                    found.push(Overlap {
+                        a: plots[a].0.clone(),
+                        b: plots[b].0.clone(),
+                        area_m2: area,
+                        sliver: mean_width(&shared) < SLIVER_WIDTH_M,
+                    });
+                }
             }
-            let shared = plots[i].1.intersection(plots[j].1);
-            let area = shared.unsigned_area();
-            if area > min_area_m2 {
-                let (a, b) = if plots[i].0 <= plots[j].0 {
-                    (i, j)
-                } else {
-                    (j, i)
-                };
-                out.push(Overlap {
-                    a: plots[a].0.clone(),
-                    b: plots[b].0.clone(),
-                    area_m2: area,
-                    sliver: mean_width(&shared) < SLIVER_WIDTH_M,
-                });
-            }
-        }
-    }
+            found
+        })
+        .collect();
     out.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
     out
 }

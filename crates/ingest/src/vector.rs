@@ -104,6 +104,22 @@ fn gdal_err<'a>(
 /// non-polygon geometry, a key that appears twice). Geometries are returned in
 /// EPSG:9213.
 pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, IngestError> {
+    let mut plots = Vec::new();
+    let mut file = read_plots_with(path, options, |p| plots.push(p))?;
+    file.plots = plots;
+    Ok(file)
+}
+
+/// [`read_plots`] without holding the layer in memory: each valid plot is
+/// handed to `sink` as soon as its row is read, in file order, and the
+/// returned [`PlotFile`] has no `plots`. A row rejected later (a key seen
+/// again) does not take back a plot already handed over: a caller that must
+/// not keep a partly valid file checks `rejected` at the end.
+pub fn read_plots_with(
+    path: &Path,
+    options: &ReadOptions,
+    mut sink: impl FnMut(Plot),
+) -> Result<PlotFile, IngestError> {
     crate::route_gdal_messages();
     if !path.exists() {
         return Err(IngestError::Io {
@@ -191,13 +207,22 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             .map(|(_, to)| to.clone())
             .unwrap_or_else(|| name.to_string())
     };
+    // a shapefile's blank number and a GeoPackage's NULL are null to GDAL,
+    // never "unset": only the other formats need the (slower) check below
+    let may_be_unset = !matches!(
+        ds.driver().short_name().as_str(),
+        "ESRI Shapefile" | "GPKG"
+    );
+    let national: Vec<Option<usize>> = fields
+        .iter()
+        .map(|(n, _)| forest_core::schema::national_index(n))
+        .collect();
     let (encoding, raw_text) = text_source(opened, &mut warnings);
     let unmapped_fields: Vec<String> = fields
         .iter()
         .filter(|(n, _)| national_field(n).is_none())
         .map(|(n, _)| n.trim().to_lowercase())
         .collect();
-    let mut plots = Vec::new();
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rows = 0u64;
@@ -212,7 +237,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         let row = rows;
         let mut record = Record::new();
         let mut reasons = Vec::new();
-        for (idx, (name, ty)) in fields.iter().enumerate() {
+        for (idx, ((name, ty), national)) in fields.iter().zip(&national).enumerate() {
             let numeric = matches!(
                 *ty,
                 OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 | OGRFieldType::OFTReal
@@ -221,6 +246,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
             // "" as its text, so an empty CSV cell or a GeoJSON property that
             // is absent stays empty
             let unset = numeric
+                && may_be_unset
                 && feature
                     .field_as_string(idx)
                     .ok()
@@ -234,7 +260,10 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
                     Value::Null
                 }
             };
-            record.set(name, value);
+            match national {
+                Some(i) => record.set_national(*i, value),
+                None => record.set(name, value),
+            }
         }
         if let Some((enc, raw)) = &raw_text {
             if let Some(cells) = raw.rows.get(row as usize - 1) {
@@ -310,7 +339,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
                     });
                 } else {
                     seen.insert(key, row);
-                    plots.push(plot);
+                    sink(plot);
                 }
             }
             Ok(_) => rejected.push(RowError {
@@ -350,7 +379,7 @@ pub fn read_plots(path: &Path, options: &ReadOptions) -> Result<PlotFile, Ingest
         layer: layer_name,
         source_crs,
         rows,
-        plots,
+        plots: Vec::new(),
         rejected,
         warnings,
         repaired,

@@ -48,11 +48,7 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
             reason: "a coordinate is not a finite number".into(),
         });
     }
-    let record = plot.to_record();
-    let values: Vec<Value> = NATIONAL_FIELDS
-        .iter()
-        .map(|f| record.get(f.name).cloned().unwrap_or(Value::Null))
-        .collect();
+    let values = plot.to_record().into_national();
     let extra: Vec<serde_json::Value> = plot
         .extra
         .iter()
@@ -88,7 +84,12 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
     }
     h.update(extra_json.as_bytes());
     h.update(&wkb);
-    let digest = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = h
+        .finalize()
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
+        .collect();
     let envelope = envelope(&plot.geometry);
     Ok(Encoded {
         values,

@@ -92,6 +92,9 @@ pub enum StoreError {
     /// No such alert.
     #[error("no alert {0}")]
     NoAlert(i64),
+    /// A streamed load ended before its producer said it was complete.
+    #[error("the load was abandoned before its end (its source could not be read through); nothing was written")]
+    Abandoned,
     /// A background task failed.
     #[error("store task failed: {0}")]
     Task(String),

@@ -162,6 +162,36 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
         plots: &[Plot],
         source: &str,
         progress: Progress,
+    ) -> Result<LoadSummary> {
+        check_unique_keys(plots)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let send = async move {
+            for chunk in plots.chunks(LOAD_BATCH) {
+                if tx.send(LoadBatch::Plots(chunk.to_vec())).await.is_err() {
+                    return; // the load failed and said why
+                }
+            }
+            let _ = tx.send(LoadBatch::Commit).await;
+        };
+        let total = Some(plots.len() as u64);
+        let ((), summary) =
+            tokio::join!(send, self.load_plot_stream(rx, source, progress, total));
+        summary
+    }
+
+    /// Loads plots as they arrive, in one transaction, with the semantics of
+    /// [`PlotStore::load_plots`]: the reader of a large file hands its plots
+    /// over in batches while they are written, so the layer is never whole in
+    /// memory. The load commits on [`LoadBatch::Commit`]; a stream that ends
+    /// without it (the sender dropped, e.g. the file turned out to hold bad
+    /// rows) writes nothing and returns [`StoreError::Abandoned`]. `total`,
+    /// when known, is the number of plots to expect (for progress only).
+    async fn load_plot_stream(
+        &self,
+        batches: tokio::sync::mpsc::Receiver<LoadBatch>,
+        source: &str,
+        progress: Progress,
+        total: Option<u64>,
     ) -> Result<LoadSummary>;
 
     /// One plot by key.
@@ -339,6 +369,43 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// Plots per [`LoadBatch::Plots`] a producer should aim for: large enough to
+/// keep the channel cheap, small enough to keep both ends busy.
+pub const LOAD_BATCH: usize = 1024;
+
+/// One message of a streamed load, see [`PlotStore::load_plot_stream`].
+#[derive(Debug)]
+pub enum LoadBatch {
+    /// More plots, in load order.
+    Plots(Vec<Plot>),
+    /// Every plot has been sent: the load may commit.
+    Commit,
+}
+
+/// The keys of a streamed load so far: refuses a key seen before, naming
+/// both positions (1-based, in load order).
+#[derive(Default)]
+pub(crate) struct KeyCheck {
+    seen: std::collections::HashMap<PlotKey, usize>,
+}
+
+impl KeyCheck {
+    pub(crate) fn add(&mut self, key: &PlotKey) -> Result<()> {
+        let n = self.seen.len() + 1;
+        match self.seen.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => Err(StoreError::DuplicateKey {
+                key: key.to_string(),
+                first: *e.get(),
+                second: n,
+            }),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+                Ok(())
+            }
+        }
     }
 }
 

@@ -242,13 +242,13 @@ impl PlotStore for PgStore {
         Ok(())
     }
 
-    async fn load_plots_with_progress(
+    async fn load_plot_stream(
         &self,
-        plots: &[forest_core::Plot],
+        mut batches: tokio::sync::mpsc::Receiver<crate::LoadBatch>,
         source: &str,
         progress: forest_core::Progress,
+        total: Option<u64>,
     ) -> Result<LoadSummary> {
-        crate::check_unique_keys(plots)?;
         let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
         let mut tx = self
             .pool
@@ -285,23 +285,41 @@ impl PlotStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(self.err("create the staging table"))?;
-        let total = Some(plots.len() as u64);
         progress.report(0, total);
+        let mut done = 0u64;
         {
             let mut copy = tx
                 .copy_in_raw(&format!("COPY forest_staging (ord, wkb, {nat}, extra_attrs, area_ha, digest) FROM STDIN"))
                 .await
                 .map_err(self.err("start COPY"))?;
             let mut buf: Vec<u8> = Vec::with_capacity(1 << 22);
-            for (i, p) in plots.iter().enumerate() {
-                let e = columns::encode(p)?;
-                copy_row(&mut buf, i as i64, &e);
-                if buf.len() > (1 << 22) {
-                    copy.send(std::mem::take(&mut buf))
-                        .await
-                        .map_err(self.err("send plots"))?;
-                    progress.report(i as u64 + 1, total);
+            let mut keys = crate::KeyCheck::default();
+            let streamed: Result<()> = async {
+                while let Some(batch) = batches.recv().await {
+                    let plots = match batch {
+                        crate::LoadBatch::Plots(plots) => plots,
+                        crate::LoadBatch::Commit => return Ok(()),
+                    };
+                    for p in &plots {
+                        keys.add(&p.key)?;
+                        let e = columns::encode(p)?;
+                        copy_row(&mut buf, done as i64, &e);
+                        done += 1;
+                    }
+                    if buf.len() > (1 << 22) {
+                        copy.send(std::mem::take(&mut buf))
+                            .await
+                            .map_err(self.err("send plots"))?;
+                        progress.report(done, total);
+                    }
                 }
+                Err(StoreError::Abandoned)
+            }
+            .await;
+            if let Err(e) = streamed {
+                // the transaction, dropped on return, rolls back with it
+                let _ = copy.abort(e.to_string()).await;
+                return Err(e);
             }
             if !buf.is_empty() {
                 copy.send(buf).await.map_err(self.err("send plots"))?;
@@ -390,7 +408,7 @@ impl PlotStore for PgStore {
             .await
             .map_err(self.err("record the load"))?;
         tx.commit().await.map_err(self.err("commit the load"))?;
-        progress.report(plots.len() as u64, total);
+        progress.report(done, total);
         Ok(summary)
     }
 
