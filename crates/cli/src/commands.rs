@@ -109,7 +109,11 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
     // store in batches as it goes (one load transaction, committed only when
     // the whole file was read without a rejected row), keeping of each plot
     // only its key and outline for the topology check that follows.
-    let store = if dry_run { None } else { Some(open(cfg).await?) };
+    let store = if dry_run {
+        None
+    } else {
+        Some(open(cfg).await?)
+    };
     let bars = indicatif::MultiProgress::new();
     let (read_progress, read_bar) = progress_in(&bars, "reading");
     let (write_progress, write_bar) = progress_in(&bars, "writing");
@@ -159,10 +163,8 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
             if let Some(tx) = &sending {
                 batch.push(p);
                 if batch.len() == forest_store::LOAD_BATCH {
-                    let full = std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(forest_store::LOAD_BATCH),
-                    );
+                    let full =
+                        std::mem::replace(&mut batch, Vec::with_capacity(forest_store::LOAD_BATCH));
                     if tx.blocking_send(LoadBatch::Plots(full)).is_err() {
                         // the writer failed; it says why once reading is done
                         sending = None;
@@ -203,7 +205,10 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         let to_wgs = forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84)?;
         let mut cross = Vec::new();
         for (key, g) in shapes.iter().step_by(step) {
-            cross.push((key.clone(), forest_core::area::AreaCrossCheck::of(g, &to_wgs)?));
+            cross.push((
+                key.clone(),
+                forest_core::area::AreaCrossCheck::of(g, &to_wgs)?,
+            ));
         }
         let pairs: Vec<_> = shapes.iter().map(|(k, g)| (k, g)).collect();
         let o = forest_core::topology::overlaps(&pairs, forest_core::topology::DEFAULT_MIN_AREA_M2);

@@ -162,10 +162,143 @@ pub fn gaps(
     out
 }
 
+/// A cheap, sufficient test of validity for the common plot: one polygon
+/// without holes whose ring is closed, has at least three distinct corners
+/// and no repeated consecutive point, encloses a non-zero area, and is simple
+/// (no two edges meet except consecutive ones at their shared corner, and no
+/// edge doubles back over the previous one). `true` means the geometry is
+/// valid; `false` means "not shown here": ask the full validation
+/// (`geo::Validation`), which also names the problem.
+///
+/// The simplicity check sweeps the edges in x order, so a ring of n corners
+/// costs about n log n instead of the n² pairs of a plain check.
+///
+/// ```
+/// use forest_core::topology::plainly_valid;
+/// use geo_types::{polygon, MultiPolygon};
+/// let square = polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)];
+/// assert!(plainly_valid(&MultiPolygon(vec![square])));
+/// let bowtie = polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0), (x: 0.0, y: 10.0)];
+/// assert!(!plainly_valid(&MultiPolygon(vec![bowtie])));
+/// ```
+pub fn plainly_valid(g: &MultiPolygon<f64>) -> bool {
+    use geo::algorithm::kernels::{Kernel, Orientation, RobustKernel};
+    use geo::Intersects;
+    use geo_types::Line;
+    let [polygon] = g.0.as_slice() else {
+        return false;
+    };
+    if !polygon.interiors().is_empty() {
+        return false;
+    }
+    let pts = &polygon.exterior().0;
+    let n = pts.len().saturating_sub(1); // edges
+    if n < 3 || pts[0] != pts[n] || pts.iter().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
+        return false;
+    }
+    if pts.windows(2).any(|w| w[0] == w[1]) || polygon.unsigned_area() <= 0.0 {
+        return false;
+    }
+    // consecutive edges: a turn, a straight continuation, never a way back
+    for i in 0..n {
+        let (a, v, b) = (pts[(i + n - 1) % n], pts[i], pts[i + 1]);
+        if RobustKernel::orient2d(a, v, b) == Orientation::Collinear
+            && (a.x - v.x) * (b.x - v.x) + (a.y - v.y) * (b.y - v.y) > 0.0
+        {
+            return false;
+        }
+    }
+    let mut edges: Vec<(f64, f64, usize)> = (0..n)
+        .map(|i| (pts[i].x.min(pts[i + 1].x), pts[i].x.max(pts[i + 1].x), i))
+        .collect();
+    edges.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    for (k, &(_, max_x, i)) in edges.iter().enumerate() {
+        let e = Line::new(pts[i], pts[i + 1]);
+        for &(min_x, _, j) in &edges[k + 1..] {
+            if min_x > max_x {
+                break;
+            }
+            let (lo, hi) = (i.min(j), i.max(j));
+            if hi - lo == 1 || (lo == 0 && hi == n - 1) {
+                continue; // consecutive: checked above
+            }
+            if e.intersects(&Line::new(pts[j], pts[j + 1])) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use geo_types::polygon;
+
+    #[test]
+    fn plainly_valid_agrees_with_the_full_validation() {
+        use geo::Validation;
+        let cases = [
+            // valid
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)],
+            polygon![(x: 0.0, y: 0.0), (x: 5.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 5.0, y: 2.0), (x: 0.0, y: 10.0)],
+            // a bow tie, a spike back along an edge, a ring touching itself at a corner
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0), (x: 0.0, y: 10.0)],
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 5.0, y: 0.0), (x: 5.0, y: 10.0)],
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 5.0, y: 5.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0), (x: 5.0, y: 5.0)],
+            // a repeated point, a flat ring
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0)],
+            polygon![(x: 0.0, y: 0.0), (x: 5.0, y: 0.0), (x: 10.0, y: 0.0)],
+        ];
+        for (i, p) in cases.into_iter().enumerate() {
+            let mp = MultiPolygon(vec![p]);
+            let fast = plainly_valid(&mp);
+            let full = mp.validation_errors().is_empty();
+            // never valid where the full check objects; the plain cases pass
+            assert!(
+                !fast || full,
+                "case {i}: plainly valid but {:?}",
+                mp.validation_errors()
+            );
+            assert_eq!(fast, i < 2, "case {i}");
+        }
+        // random rings on a small grid (many touching and collinear edges)
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 5) as f64
+        };
+        let mut plain = 0;
+        for _ in 0..20_000 {
+            let ring: Vec<(f64, f64)> = (0..5).map(|_| (next(), next())).collect();
+            let mp = MultiPolygon(vec![geo_types::Polygon::new(ring.into(), vec![])]);
+            if plainly_valid(&mp) {
+                plain += 1;
+                assert!(
+                    mp.validation_errors().is_empty(),
+                    "{mp:?}: {:?}",
+                    mp.validation_errors()
+                );
+            }
+        }
+        assert!(
+            plain > 1_000,
+            "only {plain} random rings were plainly valid"
+        );
+        // holes and several parts go to the full validation
+        let holed = geo_types::Polygon::new(
+            square(0.0, 0.0, 10.0, 10.0).0[0].exterior().clone(),
+            vec![square(2.0, 2.0, 2.0, 2.0).0[0].exterior().clone()],
+        );
+        assert!(!plainly_valid(&MultiPolygon(vec![holed])));
+        let two = MultiPolygon(vec![
+            square(0.0, 0.0, 1.0, 1.0).0[0].clone(),
+            square(5.0, 0.0, 1.0, 1.0).0[0].clone(),
+        ]);
+        assert!(!plainly_valid(&two));
+    }
 
     fn square(x: f64, y: f64, w: f64, h: f64) -> MultiPolygon<f64> {
         MultiPolygon(vec![
@@ -186,6 +319,40 @@ mod tests {
         assert!((found[0].area_m2 - 50.0).abs() < 1e-6 && found[0].sliver);
         assert!((found[1].area_m2 - 2475.0).abs() < 1e-6 && !found[1].sliver);
         assert_eq!((found[1].a.lo(), found[1].b.lo()), ("2", "3"));
+    }
+
+    #[test]
+    fn concave_plots_overlap_only_where_they_do() {
+        let keys: Vec<PlotKey> = (1..=4)
+            .map(|i| format!("01981/1/1/{i}").parse().unwrap())
+            .collect();
+        // a U open to the north, a plot filling its notch exactly, one reaching
+        // into both arms, and one across the notch's mouth above the U
+        let u = MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 300.0, y: 0.0), (x: 300.0, y: 300.0), (x: 200.0, y: 300.0),
+            (x: 200.0, y: 100.0), (x: 100.0, y: 100.0), (x: 100.0, y: 300.0), (x: 0.0, y: 300.0)
+        ]]);
+        let notch = square(100.0, 100.0, 100.0, 200.0);
+        let wide = square(90.0, 250.0, 120.0, 30.0); // 10 × 30 into each arm
+        let lid = square(0.0, 300.0, 300.0, 50.0);
+        let found = overlaps(
+            &[
+                (&keys[0], &u),
+                (&keys[1], &notch),
+                (&keys[2], &wide),
+                (&keys[3], &lid),
+            ],
+            1.0,
+        );
+        let pairs: Vec<_> = found
+            .iter()
+            .map(|o| (o.a.lo().to_string(), o.b.lo().to_string(), o.area_m2))
+            .collect();
+        assert_eq!(pairs.len(), 2, "{pairs:?}");
+        assert_eq!((pairs[0].0.as_str(), pairs[0].1.as_str()), ("1", "3"));
+        assert!((pairs[0].2 - 600.0).abs() < 1e-6, "{pairs:?}");
+        assert_eq!((pairs[1].0.as_str(), pairs[1].1.as_str()), ("2", "3"));
+        assert!((pairs[1].2 - 3000.0).abs() < 1e-6, "{pairs:?}");
     }
 
     #[test]

@@ -5,18 +5,52 @@
 use std::path::Path;
 
 /// Text fields of a DBF and, for every record that is not deleted, their raw
-/// bytes with trailing spaces removed.
+/// bytes with trailing spaces removed (read from the file in place, not
+/// copied cell by cell).
 #[derive(Debug)]
 pub(crate) struct RawText {
     /// Field names, in DBF order.
     pub fields: Vec<String>,
-    /// One entry per live record, one byte string per text field.
-    pub rows: Vec<Vec<Vec<u8>>>,
+    /// Offset and length of each text field in a record.
+    spans: Vec<(usize, usize)>,
+    /// Start of each live record in `data`.
+    live: Vec<usize>,
+    data: Vec<u8>,
 }
 
-/// Reads the text fields of a `.dbf`. Errors name what is wrong with the file.
-pub(crate) fn read_text_fields(path: &Path) -> Result<RawText, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+impl RawText {
+    /// The text cells of the `row`-th live record (0-based), one per field.
+    pub fn row(&self, row: usize) -> Option<impl Iterator<Item = &[u8]>> {
+        let start = *self.live.get(row)?;
+        Some(self.spans.iter().map(move |(off, len)| {
+            let cell = &self.data[start + off..start + off + len];
+            let end = cell
+                .iter()
+                .rposition(|b| *b != b' ' && *b != 0)
+                .map_or(0, |p| p + 1);
+            &cell[..end]
+        }))
+    }
+
+    /// Every non-empty text cell, record by record.
+    pub fn cells(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.live.len())
+            .flat_map(|r| self.row(r).into_iter().flatten())
+            .filter(|c| !c.is_empty())
+    }
+}
+
+/// What the header of a DBF says: record count, header and record lengths,
+/// and the text fields (name, offset in the record, length).
+struct Header {
+    records: usize,
+    header_len: usize,
+    record_len: usize,
+    fields: Vec<(String, usize, usize)>,
+}
+
+/// Parses the header at the start of `data` (the whole header, or more).
+fn header(path: &Path, data: &[u8]) -> Result<Header, String> {
     let bad = |what: &str| format!("{} is not a valid DBF file ({what})", path.display());
     if data.len() < 32 {
         return Err(bad("too short"));
@@ -42,31 +76,64 @@ pub(crate) fn read_text_fields(path: &Path) -> Result<RawText, String> {
     if header_len == 0 || record_len == 0 || offset > record_len {
         return Err(bad("inconsistent header"));
     }
-    let mut rows = Vec::with_capacity(records);
-    for r in 0..records {
-        let start = header_len + r * record_len;
-        let Some(rec) = data.get(start..start + record_len) else {
-            break;
-        };
+    Ok(Header {
+        records,
+        header_len,
+        record_len,
+        fields,
+    })
+}
+
+/// True when every text cell of the `.dbf` is valid UTF-8, read record by
+/// record without holding the file (the common case of a file whose `.cpg`
+/// says UTF-8 and is right).
+pub(crate) fn text_is_utf8(path: &Path) -> Result<bool, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut f =
+        std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(cannot)?);
+    let mut start = vec![0u8; 32];
+    f.read_exact(&mut start).map_err(cannot)?;
+    let header_len = usize::from(u16::from_le_bytes([start[8], start[9]]));
+    start.resize(header_len.max(32), 0);
+    f.read_exact(&mut start[32..]).map_err(cannot)?;
+    let h = header(path, &start)?;
+    let mut rec = vec![0u8; h.record_len];
+    for _ in 0..h.records {
+        if f.read_exact(&mut rec).is_err() {
+            break; // a short file: the full read reports it
+        }
         if rec[0] == b'*' {
             continue;
         }
-        rows.push(
-            fields
-                .iter()
-                .map(|(_, off, len)| {
-                    let cell = &rec[*off..(*off + *len).min(rec.len())];
-                    let end = cell
-                        .iter()
-                        .rposition(|b| *b != b' ' && *b != 0)
-                        .map_or(0, |p| p + 1);
-                    cell[..end].to_vec()
-                })
-                .collect(),
-        );
+        for (_, off, len) in &h.fields {
+            let cell = &rec[*off..(*off + *len).min(rec.len())];
+            if !cell.is_ascii() && std::str::from_utf8(cell).is_err() {
+                return Ok(false);
+            }
+        }
     }
+    Ok(true)
+}
+
+/// Reads the text fields of a `.dbf`. Errors name what is wrong with the file.
+pub(crate) fn read_text_fields(path: &Path) -> Result<RawText, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let Header {
+        records,
+        header_len,
+        record_len,
+        fields,
+    } = header(path, &data)?;
+    let live = (0..records)
+        .map(|r| header_len + r * record_len)
+        .take_while(|start| start + record_len <= data.len())
+        .filter(|start| data[*start] != b'*')
+        .collect();
     Ok(RawText {
+        spans: fields.iter().map(|(_, off, len)| (*off, *len)).collect(),
         fields: fields.into_iter().map(|(n, _, _)| n).collect(),
-        rows,
+        live,
+        data,
     })
 }

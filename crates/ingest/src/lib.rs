@@ -36,6 +36,6 @@ pub fn route_gdal_messages() {
 pub use contracts::{read_contracts, write_contracts};
 pub use error::IngestError;
 pub use vector::{
-    export_plots, read_boundary, read_plots, read_plots_with, read_truth, write_boundary, write_plots, write_truth,
-    PlotFile, ReadOptions, RowError, RowNote, VectorFormat,
+    export_plots, read_boundary, read_plots, read_plots_with, read_truth, write_boundary,
+    write_plots, write_truth, PlotFile, ReadOptions, RowError, RowNote, VectorFormat,
 };

@@ -209,10 +209,7 @@ pub fn read_plots_with(
     };
     // a shapefile's blank number and a GeoPackage's NULL are null to GDAL,
     // never "unset": only the other formats need the (slower) check below
-    let may_be_unset = !matches!(
-        ds.driver().short_name().as_str(),
-        "ESRI Shapefile" | "GPKG"
-    );
+    let may_be_unset = !matches!(ds.driver().short_name().as_str(), "ESRI Shapefile" | "GPKG");
     let national: Vec<Option<usize>> = fields
         .iter()
         .map(|(n, _)| forest_core::schema::national_index(n))
@@ -266,7 +263,7 @@ pub fn read_plots_with(
             }
         }
         if let Some((enc, raw)) = &raw_text {
-            if let Some(cells) = raw.rows.get(row as usize - 1) {
+            if let Some(cells) = raw.row(row as usize - 1) {
                 for (name, bytes) in raw.fields.iter().zip(cells) {
                     let v = if bytes.is_empty() {
                         Value::Null
@@ -397,6 +394,9 @@ fn make_valid(
     mp: MultiPolygon<f64>,
 ) -> Result<(MultiPolygon<f64>, Option<String>), String> {
     use geo::Validation;
+    if forest_core::topology::plainly_valid(&mp) {
+        return Ok((mp, None));
+    }
     let problems = mp.validation_errors();
     if problems.is_empty() {
         return Ok((mp, None));
@@ -534,6 +534,17 @@ fn text_source(
     let Some(dbf) = sibling("dbf") else {
         return ("no .dbf".into(), None);
     };
+    let cpg = sibling("cpg")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_string());
+    let cpg_utf8 = cpg
+        .as_deref()
+        .is_some_and(|c| ["UTF-8", "UTF8", "65001"].contains(&c.to_ascii_uppercase().as_str()));
+    // a .cpg that says UTF-8 and is right: checked in one pass, nothing kept
+    // (a cell that is not UTF-8 falls through to the detection below)
+    if cpg_utf8 && crate::dbf::text_is_utf8(&dbf).unwrap_or(false) {
+        return ("UTF-8 (declared by the .cpg)".into(), None);
+    }
     let raw = match crate::dbf::read_text_fields(&dbf) {
         Ok(r) => r,
         Err(e) => {
@@ -541,20 +552,8 @@ fn text_source(
             return ("as GDAL decodes it".into(), None);
         }
     };
-    let samples: Vec<&[u8]> = raw
-        .rows
-        .iter()
-        .flatten()
-        .filter(|c| !c.is_empty())
-        .map(Vec::as_slice)
-        .collect();
+    let samples: Vec<&[u8]> = raw.cells().collect();
     let detected = detect(&samples);
-    let cpg = sibling("cpg")
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|t| t.trim().to_string());
-    let cpg_utf8 = cpg
-        .as_deref()
-        .is_some_and(|c| ["UTF-8", "UTF8", "65001"].contains(&c.to_ascii_uppercase().as_str()));
     match cpg {
         Some(_) if cpg_utf8 && detected == TextEncoding::Utf8 => {
             ("UTF-8 (declared by the .cpg)".into(), None)

@@ -88,7 +88,12 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
     let digest = h
         .finalize()
         .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
+        .flat_map(|b| {
+            [
+                HEX[usize::from(b >> 4)] as char,
+                HEX[usize::from(b & 15)] as char,
+            ]
+        })
         .collect();
     let envelope = envelope(&plot.geometry);
     Ok(Encoded {

@@ -174,8 +174,7 @@ pub trait PlotStore: Send + Sync + std::fmt::Debug {
             let _ = tx.send(LoadBatch::Commit).await;
         };
         let total = Some(plots.len() as u64);
-        let ((), summary) =
-            tokio::join!(send, self.load_plot_stream(rx, source, progress, total));
+        let ((), summary) = tokio::join!(send, self.load_plot_stream(rx, source, progress, total));
         summary
     }
 

@@ -2,6 +2,7 @@
 //! top-level `migrations/` folder, applied at start-up and by `forest migrate`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -162,11 +163,36 @@ fn with_binds<'q>(
 
 /// Appends one row of COPY text format (tab-separated, `\\N` for NULL).
 fn copy_row(buf: &mut Vec<u8>, ord: i64, e: &columns::Encoded) {
-    use std::io::Write;
     let _ = write!(buf, "{ord}\t\\\\x");
-    for b in &e.wkb {
-        let _ = write!(buf, "{b:02x}");
+    hex(buf, &e.wkb);
+    copy_values(buf, e);
+    buf.push(b'\t');
+    copy_text(buf, &e.extra_json);
+    let _ = writeln!(buf, "\t{}\t{}", e.area_ha, e.digest);
+}
+
+/// A row of `plots` itself for COPY (a first load): the geometry as
+/// hex EWKB text, the columns of [`copy_row`] without its order, then
+/// `fixed` (version, loaded_at, load_id, each between tabs).
+fn copy_plot_row(buf: &mut Vec<u8>, e: &columns::Encoded, fixed: &str) {
+    buf.extend_from_slice(b"SRID=9213;");
+    hex(buf, &e.wkb);
+    copy_values(buf, e);
+    buf.push(b'\t');
+    copy_text(buf, &e.extra_json);
+    let _ = writeln!(buf, "\t{}{fixed}{}", e.area_ha, e.digest);
+}
+
+fn hex(buf: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    buf.reserve(bytes.len() * 2);
+    for b in bytes {
+        buf.push(HEX[usize::from(b >> 4)]);
+        buf.push(HEX[usize::from(b & 15)]);
     }
+}
+
+fn copy_values(buf: &mut Vec<u8>, e: &columns::Encoded) {
     for v in &e.values {
         buf.push(b'\t');
         match v {
@@ -180,9 +206,6 @@ fn copy_row(buf: &mut Vec<u8>, ord: i64, e: &columns::Encoded) {
             Value::Text(t) => copy_text(buf, t),
         }
     }
-    buf.push(b'\t');
-    copy_text(buf, &e.extra_json);
-    let _ = writeln!(buf, "\t{}\t{}", e.area_ha, e.digest);
 }
 
 fn copy_text(buf: &mut Vec<u8>, t: &str) {
@@ -212,6 +235,33 @@ fn bind_key<'q>(
         .bind(k.tk().to_string())
         .bind(k.khoanh().to_string())
         .bind(k.lo().to_string())
+}
+
+impl PgStore {
+    /// Records a load's figures and commits it.
+    async fn finish_load(
+        &self,
+        mut tx: sqlx::Transaction<'static, Postgres>,
+        load_id: i64,
+        summary: LoadSummary,
+        progress: &forest_core::Progress,
+        total: Option<u64>,
+    ) -> Result<LoadSummary> {
+        sqlx::query("UPDATE loads SET inserted = $1, updated = $2, unchanged = $3 WHERE id = $4")
+            .bind(summary.inserted as i64)
+            .bind(summary.updated as i64)
+            .bind(summary.unchanged as i64)
+            .bind(load_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("record the load"))?;
+        tx.commit().await.map_err(self.err("commit the load"))?;
+        progress.report(
+            summary.inserted + summary.updated + summary.unchanged,
+            total,
+        );
+        Ok(summary)
+    }
 }
 
 #[async_trait]
@@ -264,7 +314,38 @@ impl PlotStore for PgStore {
         .await
         .map_err(self.err("record the load"))?;
 
-        // 1. every incoming plot into a staging table, through COPY
+        // one load at a time; readers go on
+        sqlx::query("LOCK TABLE plots IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("lock the plots"))?;
+        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM plots)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err("inspect the plots"))?;
+        // A first load into an empty layer has nothing to compare with: the
+        // plots are copied straight into the table, and its spatial index is
+        // built once at the end (a sorted build) instead of row by row.
+        let spatial_indexes: Vec<(String, String)> = if empty {
+            let defs: Vec<(String, String)> = sqlx::query_as(
+                "SELECT indexname, indexdef FROM pg_indexes
+                 WHERE schemaname = current_schema() AND tablename = 'plots' AND indexdef ILIKE '% USING gist %'",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err("read the spatial index"))?;
+            for (name, _) in &defs {
+                sqlx::query(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("set the spatial index aside"))?;
+            }
+            defs
+        } else {
+            Vec::new()
+        };
+
+        // 1. every incoming plot into a staging table (or the empty layer), through COPY
         let nat = national_list();
         let staging_cols: Vec<String> = NATIONAL_FIELDS
             .iter()
@@ -277,19 +358,27 @@ impl PlotStore for PgStore {
                 format!("{} {ty}", f.name)
             })
             .collect();
-        sqlx::query(&format!(
-            "CREATE TEMP TABLE forest_staging (ord BIGINT NOT NULL, wkb BYTEA NOT NULL, {}, extra_attrs TEXT NOT NULL,
-             area_ha DOUBLE PRECISION NOT NULL, digest TEXT NOT NULL) ON COMMIT DROP",
-            staging_cols.join(", ")
-        ))
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err("create the staging table"))?;
+        if !empty {
+            sqlx::query(&format!(
+                "CREATE TEMP TABLE forest_staging (ord BIGINT NOT NULL, wkb BYTEA NOT NULL, {}, extra_attrs TEXT NOT NULL,
+                 area_ha DOUBLE PRECISION NOT NULL, digest TEXT NOT NULL) ON COMMIT DROP",
+                staging_cols.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("create the staging table"))?;
+        }
         progress.report(0, total);
         let mut done = 0u64;
+        let fixed = format!("\t1\t{}\t{load_id}\t", now.to_rfc3339());
         {
+            let into = if empty {
+                format!("COPY plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest) FROM STDIN")
+            } else {
+                format!("COPY forest_staging (ord, wkb, {nat}, extra_attrs, area_ha, digest) FROM STDIN")
+            };
             let mut copy = tx
-                .copy_in_raw(&format!("COPY forest_staging (ord, wkb, {nat}, extra_attrs, area_ha, digest) FROM STDIN"))
+                .copy_in_raw(&into)
                 .await
                 .map_err(self.err("start COPY"))?;
             let mut buf: Vec<u8> = Vec::with_capacity(1 << 22);
@@ -303,7 +392,11 @@ impl PlotStore for PgStore {
                     for p in &plots {
                         keys.add(&p.key)?;
                         let e = columns::encode(p)?;
-                        copy_row(&mut buf, done as i64, &e);
+                        if empty {
+                            copy_plot_row(&mut buf, &e, &fixed);
+                        } else {
+                            copy_row(&mut buf, done as i64, &e);
+                        }
                         done += 1;
                     }
                     if buf.len() > (1 << 22) {
@@ -326,6 +419,28 @@ impl PlotStore for PgStore {
             }
             copy.finish().await.map_err(self.err("finish COPY"))?;
         }
+        if empty {
+            for (_, def) in &spatial_indexes {
+                sqlx::query(def)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("build the spatial index"))?;
+            }
+            return self
+                .finish_load(
+                    tx,
+                    load_id,
+                    LoadSummary {
+                        load_id,
+                        inserted: done,
+                        updated: 0,
+                        unchanged: 0,
+                    },
+                    &progress,
+                    total,
+                )
+                .await;
+        }
         sqlx::query("CREATE INDEX ON forest_staging (maxa, tk, khoanh, lo)")
             .execute(&mut *tx)
             .await
@@ -336,10 +451,6 @@ impl PlotStore for PgStore {
             .map_err(self.err("analyze"))?;
 
         // 2. set-based upsert: unchanged, archived + updated, inserted
-        sqlx::query("LOCK TABLE plots IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("lock the plots"))?;
         let same_key = r#"p.maxa = s.maxa AND p.tk COLLATE "C" = s.tk AND p.khoanh COLLATE "C" = s.khoanh AND p.lo COLLATE "C" = s.lo"#;
         let unchanged: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM plots p JOIN forest_staging s ON {same_key} WHERE p.digest = s.digest"
@@ -399,17 +510,8 @@ impl PlotStore for PgStore {
             updated,
             unchanged: unchanged as u64,
         };
-        sqlx::query("UPDATE loads SET inserted = $1, updated = $2, unchanged = $3 WHERE id = $4")
-            .bind(summary.inserted as i64)
-            .bind(summary.updated as i64)
-            .bind(summary.unchanged as i64)
-            .bind(load_id)
-            .execute(&mut *tx)
+        self.finish_load(tx, load_id, summary, &progress, total)
             .await
-            .map_err(self.err("record the load"))?;
-        tx.commit().await.map_err(self.err("commit the load"))?;
-        progress.report(done, total);
-        Ok(summary)
     }
 
     async fn get_plot(&self, key: &PlotKey) -> Result<Option<StoredPlot>> {

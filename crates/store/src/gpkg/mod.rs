@@ -506,6 +506,18 @@ impl GpkgStore {
             load_id,
             ..Default::default()
         };
+        let insert_trigger: Option<String> = tx
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'rtree_plots_geom_insert'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read the spatial index trigger"))?;
+        if insert_trigger.is_some() {
+            tx.execute("DROP TRIGGER rtree_plots_geom_insert", [])
+                .map_err(self.err("set the spatial index trigger aside"))?;
+        }
         {
             let nat = national_list();
             let placeholders = vec!["?"; NATIONAL_FIELDS.len()].join(", ");
@@ -521,6 +533,12 @@ impl GpkgStore {
                     "INSERT INTO plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest) VALUES (?, {placeholders}, ?, ?, 1, ?, ?, ?)"
                 ))
                 .map_err(self.err("prepare the insert"))?;
+            // New plots go into the R-tree with the envelope already at hand
+            // instead of through the insert trigger, which would parse each
+            // blob five times; the trigger is set back before the commit.
+            let mut rtree = tx
+                .prepare("INSERT OR REPLACE INTO rtree_plots_geom VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(self.err("prepare the spatial index"))?;
             let mut archive = tx
                 .prepare(&format!(
                     "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
@@ -550,63 +568,79 @@ impl GpkgStore {
                     }
                 };
                 for p in &plots {
-                keys.add(&p.key)?;
-                done += 1;
-                if done % 512 == 0 {
-                    progress.report(done, total);
-                }
-                let e = columns::encode(p)?;
-                let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
-                let k = &p.key;
-                let existing: Option<(i64, String)> = if was_empty {
-                    None
-                } else {
-                    find.query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .optional()
-                    .map_err(self.err("look up a plot"))?
-                };
-                let mut args: Vec<SqlValue> = Vec::with_capacity(NATIONAL_FIELDS.len() + 7);
-                args.push(SqlValue::Blob(geom));
-                args.extend(e.values.iter().map(to_sql));
-                args.push(SqlValue::Text(e.extra_json));
-                args.push(SqlValue::Real(e.area_ha));
-                match existing {
-                    None => {
-                        args.extend([
-                            SqlValue::Text(now.clone()),
-                            SqlValue::Integer(load_id),
-                            SqlValue::Text(e.digest),
-                        ]);
-                        insert
-                            .execute(params_from_iter(args))
-                            .map_err(self.err("insert a plot"))?;
-                        summary.inserted += 1;
+                    keys.add(&p.key)?;
+                    done += 1;
+                    if done % 512 == 0 {
+                        progress.report(done, total);
                     }
-                    Some((_, digest)) if digest == e.digest => summary.unchanged += 1,
-                    Some((fid, _)) => {
-                        archive
-                            .execute(params![now, fid])
-                            .map_err(self.err("keep the previous version"))?;
-                        args.extend([
-                            SqlValue::Text(now.clone()),
-                            SqlValue::Integer(load_id),
-                            SqlValue::Text(e.digest),
-                            SqlValue::Integer(fid),
-                        ]);
-                        update
-                            .execute(params_from_iter(args))
-                            .map_err(self.err("update a plot"))?;
-                        summary.updated += 1;
+                    let e = columns::encode(p)?;
+                    let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
+                    let k = &p.key;
+                    let existing: Option<(i64, String)> = if was_empty {
+                        None
+                    } else {
+                        find.query_row(params![k.maxa(), k.tk(), k.khoanh(), k.lo()], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()
+                        .map_err(self.err("look up a plot"))?
+                    };
+                    let mut args: Vec<SqlValue> = Vec::with_capacity(NATIONAL_FIELDS.len() + 7);
+                    args.push(SqlValue::Blob(geom));
+                    args.extend(e.values.iter().map(to_sql));
+                    args.push(SqlValue::Text(e.extra_json));
+                    args.push(SqlValue::Real(e.area_ha));
+                    match existing {
+                        None => {
+                            args.extend([
+                                SqlValue::Text(now.clone()),
+                                SqlValue::Integer(load_id),
+                                SqlValue::Text(e.digest),
+                            ]);
+                            insert
+                                .execute(params_from_iter(args))
+                                .map_err(self.err("insert a plot"))?;
+                            if insert_trigger.is_some() {
+                                let [min_x, max_x, min_y, max_y] = e.envelope;
+                                rtree
+                                    .execute(params![
+                                        tx.last_insert_rowid(),
+                                        min_x,
+                                        max_x,
+                                        min_y,
+                                        max_y
+                                    ])
+                                    .map_err(self.err("index a plot"))?;
+                            }
+                            summary.inserted += 1;
+                        }
+                        Some((_, digest)) if digest == e.digest => summary.unchanged += 1,
+                        Some((fid, _)) => {
+                            archive
+                                .execute(params![now, fid])
+                                .map_err(self.err("keep the previous version"))?;
+                            args.extend([
+                                SqlValue::Text(now.clone()),
+                                SqlValue::Integer(load_id),
+                                SqlValue::Text(e.digest),
+                                SqlValue::Integer(fid),
+                            ]);
+                            update
+                                .execute(params_from_iter(args))
+                                .map_err(self.err("update a plot"))?;
+                            summary.updated += 1;
+                        }
                     }
-                }
                 }
             }
             if !complete {
                 return Err(StoreError::Abandoned);
             }
             progress.report(done, total);
+        }
+        if let Some(sql) = &insert_trigger {
+            tx.execute_batch(sql)
+                .map_err(self.err("restore the spatial index trigger"))?;
         }
         tx.execute(
             "UPDATE loads SET inserted = ?1, updated = ?2, unchanged = ?3 WHERE id = ?4",
