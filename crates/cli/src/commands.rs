@@ -143,8 +143,21 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         }),
         mapping,
     };
+    // the overlap check runs beside the reader and the writer, plot by plot
+    type Shapes = Vec<(PlotKey, geo_types::MultiPolygon<f64>)>;
+    let (shapes_tx, shapes_rx) = std::sync::mpsc::channel::<Shapes>();
+    let topology = std::thread::spawn(move || {
+        let mut finder =
+            forest_core::topology::OverlapFinder::new(forest_core::topology::DEFAULT_MIN_AREA_M2);
+        for batch in shapes_rx {
+            for (key, g) in batch {
+                finder.add(key, g);
+            }
+        }
+        finder.finish()
+    });
     let read = tokio::task::spawn_blocking(move || {
-        let mut shapes: Vec<(PlotKey, geo_types::MultiPolygon<f64>)> = Vec::new();
+        let mut shapes: Shapes = Vec::with_capacity(forest_store::LOAD_BATCH);
         let mut mismatches: Vec<AreaMismatchDto> = Vec::new();
         let mut planar_ha = 0.0;
         let mut batch = Vec::with_capacity(forest_store::LOAD_BATCH);
@@ -160,6 +173,9 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
                 });
             }
             shapes.push((p.key.clone(), p.geometry.clone()));
+            if shapes.len() == forest_store::LOAD_BATCH {
+                let _ = shapes_tx.send(std::mem::take(&mut shapes));
+            }
             if let Some(tx) = &sending {
                 batch.push(p);
                 if batch.len() == forest_store::LOAD_BATCH {
@@ -181,10 +197,11 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
             }
         }
         // otherwise the sender is dropped here without Commit: nothing is written
-        read.map(|r| (r, shapes, mismatches, planar_ha))
+        let _ = shapes_tx.send(shapes);
+        read.map(|r| (r, mismatches, planar_ha))
     })
     .await?;
-    let (read, shapes, mismatches, planar_ha) = match read {
+    let (read, mismatches, planar_ha) = match read {
         Ok(r) => r,
         Err(e) => {
             if let Some(w) = writer {
@@ -200,6 +217,9 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         .transpose()?;
     // checked while the store is still writing
     let (overlaps, gaps, cross) = tokio::task::spawn_blocking(move || {
+        let (overlaps, shapes) = topology
+            .join()
+            .map_err(|_| anyhow::anyhow!("the overlap check failed"))?;
         // every plot of a commune; an even sample of 20,000 in larger files
         let step = shapes.len().div_ceil(20_000).max(1);
         let to_wgs = forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84)?;
@@ -210,13 +230,11 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
                 forest_core::area::AreaCrossCheck::of(g, &to_wgs)?,
             ));
         }
-        let pairs: Vec<_> = shapes.iter().map(|(k, g)| (k, g)).collect();
-        let o = forest_core::topology::overlaps(&pairs, forest_core::topology::DEFAULT_MIN_AREA_M2);
         let g = boundary.map(|b| {
             let geoms: Vec<_> = shapes.iter().map(|(_, g)| g).collect();
             forest_core::topology::gaps(&geoms, &b, forest_core::topology::DEFAULT_MIN_AREA_M2)
         });
-        Ok::<_, forest_core::CrsError>((o, g.unwrap_or_default(), cross))
+        Ok::<_, anyhow::Error>((overlaps, g.unwrap_or_default(), cross))
     })
     .await??;
     let (mut planar, mut geodesic) = (0.0f64, 0.0f64);

@@ -652,10 +652,11 @@ impl GpkgStore {
             ],
         )
         .map_err(self.err("record the load"))?;
+        // the extent in one pass over the R-tree (a virtual table: each MIN or
+        // MAX of its own would scan it whole)
         tx.execute(
-            "UPDATE gpkg_contents SET last_change = ?1,
-               min_x = (SELECT MIN(minx) FROM rtree_plots_geom), max_x = (SELECT MAX(maxx) FROM rtree_plots_geom),
-               min_y = (SELECT MIN(miny) FROM rtree_plots_geom), max_y = (SELECT MAX(maxy) FROM rtree_plots_geom)
+            "UPDATE gpkg_contents SET last_change = ?1, min_x = e.a, max_x = e.b, min_y = e.c, max_y = e.d
+             FROM (SELECT MIN(minx) AS a, MAX(maxx) AS b, MIN(miny) AS c, MAX(maxy) AS d FROM rtree_plots_geom) AS e
              WHERE table_name = 'plots'",
             params![now],
         )
