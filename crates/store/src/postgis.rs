@@ -171,16 +171,69 @@ fn copy_row(buf: &mut Vec<u8>, ord: i64, e: &columns::Encoded) {
     let _ = writeln!(buf, "\t{}\t{}", e.area_ha, e.digest);
 }
 
-/// A row of `plots` itself for COPY (a first load): the geometry as
-/// hex EWKB text, the columns of [`copy_row`] without its order, then
-/// `fixed` (version, loaded_at, load_id, each between tabs).
-fn copy_plot_row(buf: &mut Vec<u8>, e: &columns::Encoded, fixed: &str) {
-    buf.extend_from_slice(b"SRID=9213;");
-    hex(buf, &e.wkb);
-    copy_values(buf, e);
-    buf.push(b'\t');
-    copy_text(buf, &e.extra_json);
-    let _ = writeln!(buf, "\t{}{fixed}{}", e.area_ha, e.digest);
+/// The SRID of every geometry column (EPSG:9213).
+const SRID: u32 = 9213;
+
+/// Start of PostgreSQL's binary COPY stream: signature, flags, no extension.
+const BINARY_COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// A row of `plots` itself in binary COPY (a first load): geometry as EWKB
+/// with the store's SRID, national fields in their column types, extra
+/// attributes as jsonb, area, version 1, `loaded_at` (µs since 2000-01-01),
+/// the load and the digest. The server parses nothing but the geometry, and
+/// that from binary. A value that does not fit its column (never made by
+/// [`columns::encode`]) is refused rather than sent.
+fn copy_plot_row_binary(
+    buf: &mut Vec<u8>,
+    e: &columns::Encoded,
+    loaded_at_us: i64,
+    load_id: i64,
+    key: &PlotKey,
+) -> Result<()> {
+    let field = |buf: &mut Vec<u8>, bytes: &[u8]| {
+        buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        buf.extend_from_slice(bytes);
+    };
+    let columns = 1 + NATIONAL_FIELDS.len() + 6;
+    buf.extend_from_slice(&(columns as i16).to_be_bytes());
+    // WKB (byte order, type, body) -> EWKB with the SRID flag and value
+    if e.wkb.len() < 5 || e.wkb[0] != 1 {
+        return Err(StoreError::Corrupt {
+            key: key.to_string(),
+            reason: "geometry is not little-endian WKB".into(),
+        });
+    }
+    let ty = u32::from_le_bytes([e.wkb[1], e.wkb[2], e.wkb[3], e.wkb[4]]) | 0x2000_0000;
+    buf.extend_from_slice(&((e.wkb.len() + 4) as i32).to_be_bytes());
+    buf.push(1);
+    buf.extend_from_slice(&ty.to_le_bytes());
+    buf.extend_from_slice(&SRID.to_le_bytes());
+    buf.extend_from_slice(&e.wkb[5..]);
+    for (def, v) in NATIONAL_FIELDS.iter().zip(&e.values) {
+        match (def.kind, v) {
+            (_, Value::Null) => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+            (FieldKind::Integer, Value::Int(i)) => field(buf, &i.to_be_bytes()),
+            (FieldKind::Real, Value::Real(r)) => field(buf, &r.to_be_bytes()),
+            (FieldKind::Real, Value::Int(i)) => field(buf, &(*i as f64).to_be_bytes()),
+            (FieldKind::Text, Value::Text(t)) => field(buf, t.as_bytes()),
+            (FieldKind::Text, other) => field(buf, other.to_string().as_bytes()),
+            (kind, other) => {
+                return Err(StoreError::Corrupt {
+                    key: key.to_string(),
+                    reason: format!("{}: {other:?} is not a {kind:?} value", def.name),
+                })
+            }
+        }
+    }
+    buf.extend_from_slice(&((e.extra_json.len() + 1) as i32).to_be_bytes());
+    buf.push(1); // jsonb version
+    buf.extend_from_slice(e.extra_json.as_bytes());
+    field(buf, &e.area_ha.to_be_bytes());
+    field(buf, &1i32.to_be_bytes());
+    field(buf, &loaded_at_us.to_be_bytes());
+    field(buf, &load_id.to_be_bytes());
+    field(buf, e.digest.as_bytes());
+    Ok(())
 }
 
 fn hex(buf: &mut Vec<u8>, bytes: &[u8]) {
@@ -370,10 +423,13 @@ impl PlotStore for PgStore {
         }
         progress.report(0, total);
         let mut done = 0u64;
-        let fixed = format!("\t1\t{}\t{load_id}\t", now.to_rfc3339());
+        // PostgreSQL's epoch for timestamps: 2000-01-01 00:00 UTC
+        let loaded_at_us = (now - DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or(now))
+            .num_microseconds()
+            .unwrap_or(0);
         {
             let into = if empty {
-                format!("COPY plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest) FROM STDIN")
+                format!("COPY plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest) FROM STDIN WITH (FORMAT binary)")
             } else {
                 format!("COPY forest_staging (ord, wkb, {nat}, extra_attrs, area_ha, digest) FROM STDIN")
             };
@@ -382,6 +438,9 @@ impl PlotStore for PgStore {
                 .await
                 .map_err(self.err("start COPY"))?;
             let mut buf: Vec<u8> = Vec::with_capacity(1 << 22);
+            if empty {
+                buf.extend_from_slice(BINARY_COPY_HEADER);
+            }
             let mut keys = crate::KeyCheck::default();
             let streamed: Result<()> = async {
                 while let Some(batch) = batches.recv().await {
@@ -393,7 +452,7 @@ impl PlotStore for PgStore {
                         keys.add(&p.key)?;
                         let e = columns::encode(p)?;
                         if empty {
-                            copy_plot_row(&mut buf, &e, &fixed);
+                            copy_plot_row_binary(&mut buf, &e, loaded_at_us, load_id, &p.key)?;
                         } else {
                             copy_row(&mut buf, done as i64, &e);
                         }
@@ -413,6 +472,9 @@ impl PlotStore for PgStore {
                 // the transaction, dropped on return, rolls back with it
                 let _ = copy.abort(e.to_string()).await;
                 return Err(e);
+            }
+            if empty {
+                buf.extend_from_slice(&(-1i16).to_be_bytes()); // end of the binary stream
             }
             if !buf.is_empty() {
                 copy.send(buf).await.map_err(self.err("send plots"))?;
