@@ -109,26 +109,39 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
     // store in batches as it goes (one load transaction, committed only when
     // the whole file was read without a rejected row), keeping of each plot
     // only its key and outline for the topology check that follows.
-    let store = if dry_run {
-        None
-    } else {
-        Some(open(cfg).await?)
-    };
     let bars = indicatif::MultiProgress::new();
     let (read_progress, read_bar) = progress_in(&bars, "reading");
     let (write_progress, write_bar) = progress_in(&bars, "writing");
-    let (batches, writer) = match store {
-        Some(store) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(8);
-            let source = file.display().to_string();
-            let writer = tokio::spawn(async move {
-                store
-                    .load_plot_stream(rx, &source, write_progress, None)
-                    .await
-            });
-            (Some(tx), Some(writer))
-        }
-        None => (None, None),
+    let (batches, writer) = if dry_run {
+        (None, None)
+    } else {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let source = file.display().to_string();
+        let cfg = cfg.clone();
+        let writer = tokio::spawn(async move {
+            // the store is opened (a new GeoPackage created) only once there
+            // is a plot to write: a file refused at its first row leaves none
+            let Some(first) = rx.recv().await else {
+                return Ok(None);
+            };
+            let store = open(&cfg).await?;
+            let (forward_tx, forward_rx) = tokio::sync::mpsc::channel(8);
+            let forward = async move {
+                let mut next = Some(first);
+                while let Some(batch) = next {
+                    if forward_tx.send(batch).await.is_err() {
+                        return;
+                    }
+                    next = rx.recv().await;
+                }
+            };
+            let ((), summary) = tokio::join!(
+                forward,
+                store.load_plot_stream(forward_rx, &source, write_progress, None)
+            );
+            Ok::<_, anyhow::Error>(Some(summary?))
+        });
+        (Some(tx), Some(writer))
     };
     let path = file.to_path_buf();
     let write_len = write_bar.clone();
@@ -317,8 +330,9 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         let summary = writer.await?;
         write_bar.finish_and_clear();
         if ok {
-            let summary =
-                summary.with_context(|| format!("{}: nothing was written", file.display()))?;
+            let summary = summary
+                .with_context(|| format!("{}: nothing was written", file.display()))?
+                .with_context(|| format!("{}: no plot reached the store", file.display()))?;
             tracing::info!(file = %file.display(), inserted = summary.inserted, updated = summary.updated, unchanged = summary.unchanged, "plots loaded");
             report.written = true;
             report.load = Some(LoadDto {

@@ -991,6 +991,12 @@ fn broken_files_are_refused_and_the_store_is_byte_for_byte_unchanged() {
             "{}: the store file is unchanged",
             file.display()
         );
+        // into a store that does not exist yet: none is created
+        let fresh = dir.path().join("fresh.gpkg");
+        let mut c = forest(fresh.to_str().unwrap());
+        c.args(["import", "plots"]).arg(file);
+        assert!(!run(c).status.success());
+        assert!(!fresh.exists(), "{}: no store created", file.display());
     }
 }
 
