@@ -197,7 +197,11 @@ fn may_overlap(a: &Parts<'_>, b: &Parts<'_>) -> bool {
             if !open_overlap {
                 continue; // interiors lie inside the open envelopes
             }
-            if ea == eb || enters(pa, pb, eb, ea) || enters(pb, pa, ea, eb) {
+            if ea == eb {
+                return true;
+            }
+            let (sa, sb) = (Side::near(pa, eb), Side::near(pb, ea));
+            if enters(&sa, &sb, pb) || enters(&sb, &sa, pa) {
                 return true;
             }
         }
@@ -205,55 +209,57 @@ fn may_overlap(a: &Parts<'_>, b: &Parts<'_>) -> bool {
     false
 }
 
-/// Whether an edge of `p` enters the interior of `q` (`ep`, `eq`: their envelopes).
-fn enters(
-    p: &geo_types::Polygon<f64>,
-    q: &geo_types::Polygon<f64>,
-    eq: geo_types::Rect<f64>,
-    ep: geo_types::Rect<f64>,
-) -> bool {
+/// The edges of one part near another part's envelope `env`: those that
+/// touch it (closed), flagged when they reach into its interior, and their
+/// keys (endpoints in order, as bits) sorted, to find the edges both share.
+struct Side {
+    edges: Vec<(geo_types::Line<f64>, bool)>,
+    keys: Vec<[u64; 4]>,
+}
+
+impl Side {
+    fn near(p: &geo_types::Polygon<f64>, env: geo_types::Rect<f64>) -> Side {
+        let (lo, hi) = (env.min(), env.max());
+        let edges: Vec<(geo_types::Line<f64>, bool)> = std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .flat_map(|r| r.lines())
+            .filter_map(|l| {
+                let (x0, x1) = (l.start.x.min(l.end.x), l.start.x.max(l.end.x));
+                let (y0, y1) = (l.start.y.min(l.end.y), l.start.y.max(l.end.y));
+                let touches = x1 >= lo.x && x0 <= hi.x && y1 >= lo.y && y0 <= hi.y;
+                let inside = x1 > lo.x && x0 < hi.x && y1 > lo.y && y0 < hi.y;
+                touches.then_some((l, inside))
+            })
+            .collect();
+        let mut keys: Vec<[u64; 4]> = edges.iter().map(|(l, _)| edge_key(l)).collect();
+        keys.sort_unstable();
+        Side { edges, keys }
+    }
+}
+
+/// An edge as its endpoints in coordinate order, as bits: the same key for
+/// both directions of the same segment.
+fn edge_key(l: &geo_types::Line<f64>) -> [u64; 4] {
+    let (s, e) = (l.start, l.end);
+    let (s, e) = if (s.x, s.y) <= (e.x, e.y) {
+        (s, e)
+    } else {
+        (e, s)
+    };
+    [s.x.to_bits(), s.y.to_bits(), e.x.to_bits(), e.y.to_bits()]
+}
+
+/// Whether an edge of one part (`mine`, near `q`) enters the interior of the
+/// part `q` (`theirs`: q's edges near the first part).
+fn enters(mine: &Side, theirs: &Side, q: &geo_types::Polygon<f64>) -> bool {
     use geo::algorithm::line_intersection::{line_intersection, LineIntersection};
     use geo::coordinate_position::{CoordPos, CoordinatePosition};
-    use geo_types::{Coord, Line};
-    fn key(l: &Line<f64>) -> [u64; 4] {
-        let (s, e) = (l.start, l.end);
-        let (s, e) = if (s.x, s.y) <= (e.x, e.y) {
-            (s, e)
-        } else {
-            (e, s)
-        };
-        [s.x.to_bits(), s.y.to_bits(), e.x.to_bits(), e.y.to_bits()]
-    }
-    fn edges(g: &geo_types::Polygon<f64>) -> impl Iterator<Item = Line<f64>> + '_ {
-        std::iter::once(g.exterior())
-            .chain(g.interiors())
-            .flat_map(|r| r.lines())
-    }
-    // p's edges that reach into q's open envelope; q's edges that touch p's closed one
-    let in_open = |l: &Line<f64>, r: geo_types::Rect<f64>| {
-        l.start.x.max(l.end.x) > r.min().x
-            && l.start.x.min(l.end.x) < r.max().x
-            && l.start.y.max(l.end.y) > r.min().y
-            && l.start.y.min(l.end.y) < r.max().y
-    };
-    let touches = |l: &Line<f64>, r: geo_types::Rect<f64>| {
-        l.start.x.max(l.end.x) >= r.min().x
-            && l.start.x.min(l.end.x) <= r.max().x
-            && l.start.y.max(l.end.y) >= r.min().y
-            && l.start.y.min(l.end.y) <= r.max().y
-    };
-    let mine: Vec<Line<f64>> = edges(p).filter(|l| in_open(l, eq)).collect();
-    if mine.is_empty() {
-        return false;
-    }
-    let theirs: Vec<Line<f64>> = edges(q).filter(|l| touches(l, ep)).collect();
-    let mut shared: Vec<[u64; 4]> = theirs.iter().map(key).collect();
-    shared.sort_unstable();
+    use geo_types::Coord;
     let mut cuts: Vec<f64> = Vec::new();
     let mut along: Vec<(f64, f64)> = Vec::new();
-    for e in &mine {
-        if shared.binary_search(&key(e)).is_ok() {
-            continue; // an edge of q's boundary too
+    for (e, inside) in &mine.edges {
+        if !inside || theirs.keys.binary_search(&edge_key(e)).is_ok() {
+            continue; // outside q's envelope, or an edge of q's boundary too
         }
         let d = e.delta();
         let len2 = d.x * d.x + d.y * d.y;
@@ -263,10 +269,19 @@ fn enters(
         let t_of = |c: Coord<f64>| {
             (((c.x - e.start.x) * d.x + (c.y - e.start.y) * d.y) / len2).clamp(0.0, 1.0)
         };
+        let (ex0, ex1) = (e.start.x.min(e.end.x), e.start.x.max(e.end.x));
+        let (ey0, ey1) = (e.start.y.min(e.end.y), e.start.y.max(e.end.y));
         cuts.clear();
         along.clear();
         cuts.extend([0.0, 1.0]);
-        for f in &theirs {
+        for (f, _) in &theirs.edges {
+            if f.start.x.max(f.end.x) < ex0
+                || f.start.x.min(f.end.x) > ex1
+                || f.start.y.max(f.end.y) < ey0
+                || f.start.y.min(f.end.y) > ey1
+            {
+                continue;
+            }
             match line_intersection(*e, *f) {
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
                     cuts.push(t_of(intersection))
