@@ -10,9 +10,10 @@ use std::sync::OnceLock;
 
 use forest_core::codes::ForestFunction;
 use forest_core::indicators::{round2, Indicators};
+use forest_core::Progress;
 use forest_core::{Crs, Plot, PlotKey, Targets, Transformer, Value};
 use forest_sample::figures;
-use forest_store::{DynStore, GpkgStore, PgStore, PlotQuery, PlotStore, StoreError};
+use forest_store::{DynStore, GpkgStore, LoadBatch, PgStore, PlotQuery, PlotStore, StoreError};
 use geo::{BoundingRect, Centroid, Intersects};
 use geo_types::{Coord, Rect};
 
@@ -129,6 +130,7 @@ conformance!(
     tokens_are_stored_hashed_and_revoked,
     vector_tiles_hold_the_plots_of_the_tile,
     reads_during_a_load_see_all_or_nothing,
+    an_abandoned_stream_writes_nothing,
 );
 
 async fn loads_the_commune_and_meets_the_figures(s: DynStore) {
@@ -171,6 +173,54 @@ async fn a_failed_load_writes_nothing(s: DynStore) {
         "nothing of the failed load is kept"
     );
     assert!(s.get_plot(&c.plots[10].key).await.unwrap().is_none());
+}
+
+async fn an_abandoned_stream_writes_nothing(s: DynStore) {
+    let c = sample();
+    // the first-load path (an empty layer) failing part-way through its write
+    let mut batch: Vec<Plot> = c.plots.to_vec();
+    batch[900].geometry = geo_types::MultiPolygon(vec![]);
+    let err = s.load_plots(&batch, "broken").await.unwrap_err();
+    assert!(
+        err.to_string().contains(&c.plots[900].key.to_string()),
+        "{err}"
+    );
+    assert_eq!(s.count_plots().await.unwrap(), 0);
+    // into the empty layer and into one that holds plots: 300 plots sent,
+    // then the sender dropped without Commit
+    for preload in [0usize, 10] {
+        if preload > 0 {
+            s.load_plots(&c.plots[..preload], "first").await.unwrap();
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let plots = c.plots[preload..preload + 300].to_vec();
+        let send = async move {
+            tx.send(LoadBatch::Plots(plots)).await.unwrap();
+        };
+        let (_, r) = tokio::join!(
+            send,
+            s.load_plot_stream(rx, "abandoned", Progress::none(), None)
+        );
+        assert!(matches!(r, Err(StoreError::Abandoned)), "{r:?}");
+        assert_eq!(s.count_plots().await.unwrap(), preload as u64);
+        assert!(s.get_plot(&c.plots[preload].key).await.unwrap().is_none());
+    }
+    // the layer and its spatial index are whole: a full load is found by box
+    s.load_plots(&c.plots, "after").await.unwrap();
+    assert_eq!(s.count_plots().await.unwrap(), c.plots.len() as u64);
+    let target = &c.plots[c.plots.len() / 3];
+    let page = s
+        .query_plots(&PlotQuery {
+            bbox: Some((
+                target.geometry.bounding_rect().unwrap(),
+                Crs::Vn2000Tm3_10630,
+            )),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.plots.iter().any(|p| p.plot.key == target.key));
 }
 
 async fn duplicate_keys_are_refused(s: DynStore) {
