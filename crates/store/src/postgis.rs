@@ -503,23 +503,32 @@ impl PlotStore for PgStore {
                 )
                 .await;
         }
-        sqlx::query("CREATE INDEX ON forest_staging (maxa, tk, khoanh, lo)")
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("index the staging table"))?;
         sqlx::query("ANALYZE forest_staging")
             .execute(&mut *tx)
             .await
             .map_err(self.err("analyze"))?;
 
-        // 2. set-based upsert: unchanged, archived + updated, inserted
+        // 2. set-based upsert. One join matches every incoming plot with the
+        // stored plot of its key (through the key index) and tells whether its
+        // content changed; the statements after it follow that match by row
+        // id: unchanged, archived + updated, inserted.
         let same_key = r#"p.maxa = s.maxa AND p.tk COLLATE "C" = s.tk AND p.khoanh COLLATE "C" = s.khoanh AND p.lo COLLATE "C" = s.lo"#;
-        let unchanged: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM plots p JOIN forest_staging s ON {same_key} WHERE p.digest = s.digest"
+        sqlx::query(&format!(
+            "CREATE TEMP TABLE forest_match ON COMMIT DROP AS
+             SELECT s.ord, p.fid, p.digest = s.digest AS same
+             FROM forest_staging s LEFT JOIN plots p ON {same_key}"
         ))
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await
         .map_err(self.err("compare with the stored plots"))?;
+        sqlx::query("ANALYZE forest_match")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("analyze"))?;
+        let unchanged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM forest_match WHERE same")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err("compare with the stored plots"))?;
         let p_nat: Vec<String> = NATIONAL_FIELDS
             .iter()
             .map(|f| format!("p.{}", f.name))
@@ -527,7 +536,7 @@ impl PlotStore for PgStore {
         sqlx::query(&format!(
             "INSERT INTO plot_versions (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest, valid_to)
              SELECT p.geom, {}, p.extra_attrs, p.area_ha, p.version, p.loaded_at, p.load_id, p.digest, $1
-             FROM plots p JOIN forest_staging s ON {same_key} WHERE p.digest <> s.digest",
+             FROM plots p JOIN forest_match m ON p.fid = m.fid WHERE NOT m.same",
             p_nat.join(", ")
         ))
         .bind(now)
@@ -541,7 +550,8 @@ impl PlotStore for PgStore {
         let updated = sqlx::query(&format!(
             "UPDATE plots p SET geom = ST_Multi(ST_GeomFromWKB(s.wkb, 9213)), {}, extra_attrs = s.extra_attrs::jsonb,
                area_ha = s.area_ha, version = p.version + 1, loaded_at = $1, load_id = $2, digest = s.digest
-             FROM forest_staging s WHERE {same_key} AND p.digest <> s.digest",
+             FROM forest_match m JOIN forest_staging s ON s.ord = m.ord
+             WHERE p.fid = m.fid AND NOT m.same",
             sets.join(", ")
         ))
         .bind(now)
@@ -557,7 +567,7 @@ impl PlotStore for PgStore {
         let inserted = sqlx::query(&format!(
             "INSERT INTO plots (geom, {nat}, extra_attrs, area_ha, version, loaded_at, load_id, digest)
              SELECT ST_Multi(ST_GeomFromWKB(s.wkb, 9213)), {}, s.extra_attrs::jsonb, s.area_ha, 1, $1, $2, s.digest
-             FROM forest_staging s WHERE NOT EXISTS (SELECT 1 FROM plots p WHERE {same_key}) ORDER BY s.ord",
+             FROM forest_staging s JOIN forest_match m ON m.ord = s.ord WHERE m.fid IS NULL ORDER BY s.ord",
             s_nat.join(", ")
         ))
         .bind(now)
