@@ -105,42 +105,17 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
         boundary,
     } = o;
     let srs = srs.map(|s| s.parse::<Crs>()).transpose().context("--srs")?;
-    // Reading, checking and writing overlap: the reader hands plots to the
-    // store in batches as it goes (one load transaction, committed only when
-    // the whole file was read without a rejected row), keeping of each plot
-    // only its key and outline for the topology check that follows.
+    // Reading, checking and writing run side by side: the reader hands plots
+    // to the store in batches as it goes (one load transaction, committed only
+    // when the whole file was read without a rejected row), and each plot's
+    // key and outline to the overlap check.
     let bars = indicatif::MultiProgress::new();
     let (read_progress, read_bar) = progress_in(&bars, "reading");
     let (write_progress, write_bar) = progress_in(&bars, "writing");
     let (batches, writer) = if dry_run {
         (None, None)
     } else {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let source = file.display().to_string();
-        let cfg = cfg.clone();
-        let writer = tokio::spawn(async move {
-            // the store is opened (a new GeoPackage created) only once there
-            // is a plot to write: a file refused at its first row leaves none
-            let Some(first) = rx.recv().await else {
-                return Ok(None);
-            };
-            let store = open(&cfg).await?;
-            let (forward_tx, forward_rx) = tokio::sync::mpsc::channel(8);
-            let forward = async move {
-                let mut next = Some(first);
-                while let Some(batch) = next {
-                    if forward_tx.send(batch).await.is_err() {
-                        return;
-                    }
-                    next = rx.recv().await;
-                }
-            };
-            let ((), summary) = tokio::join!(
-                forward,
-                store.load_plot_stream(forward_rx, &source, write_progress, None)
-            );
-            Ok::<_, anyhow::Error>(Some(summary?))
-        });
+        let (tx, writer) = spawn_writer(cfg, file.display().to_string(), write_progress);
         (Some(tx), Some(writer))
     };
     let path = file.to_path_buf();
@@ -228,7 +203,7 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
     let boundary = boundary
         .map(|b| forest_ingest::read_boundary(&b, srs))
         .transpose()?;
-    // checked while the store is still writing
+    // the rest of the checks, while the store commits
     let (overlaps, gaps, cross) = tokio::task::spawn_blocking(move || {
         let (overlaps, shapes) = topology
             .join()
@@ -359,6 +334,43 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The task that writes a streamed load. The store is opened (a new
+/// GeoPackage created) only once the first batch arrives, so a file refused
+/// at its first row leaves none behind; `Ok(None)` when nothing came.
+fn spawn_writer(
+    cfg: &Config,
+    source: String,
+    progress: forest_core::Progress,
+) -> (
+    tokio::sync::mpsc::Sender<LoadBatch>,
+    tokio::task::JoinHandle<anyhow::Result<Option<forest_store::LoadSummary>>>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let cfg = cfg.clone();
+    let writer = tokio::spawn(async move {
+        let Some(first) = rx.recv().await else {
+            return Ok(None);
+        };
+        let store = open(&cfg).await?;
+        let (forward_tx, forward_rx) = tokio::sync::mpsc::channel(8);
+        let forward = async move {
+            let mut next = Some(first);
+            while let Some(batch) = next {
+                if forward_tx.send(batch).await.is_err() {
+                    return;
+                }
+                next = rx.recv().await;
+            }
+        };
+        let ((), summary) = tokio::join!(
+            forward,
+            store.load_plot_stream(forward_rx, &source, progress, None)
+        );
+        Ok(Some(summary?))
+    });
+    (tx, writer)
 }
 
 fn print_import(r: &ImportReportDto, dry_run: bool) {

@@ -93,7 +93,8 @@ pub fn overlaps(plots: &[(&PlotKey, &MultiPolygon<f64>)], min_area_m2: f64) -> V
 pub struct OverlapFinder {
     min_area_m2: f64,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
-    plots: Vec<(PlotKey, MultiPolygon<f64>, Vec<geo_types::Rect<f64>>)>,
+    /// Each plot with the envelope of each of its parts (`None` for an empty part).
+    plots: Vec<(PlotKey, MultiPolygon<f64>, PartEnvelopes)>,
     found: Vec<Overlap>,
 }
 
@@ -110,8 +111,7 @@ impl OverlapFinder {
 
     /// Adds a plot, checking it against every plot added before.
     pub fn add(&mut self, key: PlotKey, g: MultiPolygon<f64>) {
-        let rects: Vec<geo_types::Rect<f64>> =
-            g.0.iter().filter_map(|p| p.bounding_rect()).collect();
+        let rects: PartEnvelopes = g.0.iter().map(|p| p.bounding_rect()).collect();
         let i = self.plots.len();
         if let Some(r) = g.bounding_rect() {
             let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
@@ -124,17 +124,17 @@ impl OverlapFinder {
                 if w * h <= self.min_area_m2 {
                     continue;
                 }
-                let (k, h, hr) = &self.plots[other.data];
-                if !may_overlap(&parts(h, hr), &parts(&g, &rects)) {
+                let (other_key, other_g, other_rects) = &self.plots[other.data];
+                if !may_overlap((other_g, other_rects), (&g, &rects)) {
                     continue;
                 }
-                let shared = h.intersection(&g);
+                let shared = other_g.intersection(&g);
                 let area = shared.unsigned_area();
                 if area > self.min_area_m2 {
-                    let (a, b) = if *k <= key {
-                        (k.clone(), key.clone())
+                    let (a, b) = if *other_key <= key {
+                        (other_key.clone(), key.clone())
                     } else {
-                        (key.clone(), k.clone())
+                        (key.clone(), other_key.clone())
                     };
                     self.found.push(Overlap {
                         a,
@@ -163,15 +163,21 @@ impl OverlapFinder {
     }
 }
 
-/// The parts of a multipolygon with their envelopes.
-type Parts<'a> = Vec<(&'a geo_types::Polygon<f64>, geo_types::Rect<f64>)>;
+/// The envelope of each part of a multipolygon, in order (`None` for an
+/// empty part).
+type PartEnvelopes = Vec<Option<geo_types::Rect<f64>>>;
 
-/// `g`'s parts beside `rects`, their envelopes in order (parts without one,
-/// empty, are left out of both).
-fn parts<'a>(g: &'a MultiPolygon<f64>, rects: &[geo_types::Rect<f64>]) -> Parts<'a> {
+/// A multipolygon with its part envelopes.
+type WithEnvelopes<'a> = (&'a MultiPolygon<f64>, &'a PartEnvelopes);
+
+/// The non-empty parts of `g` with their envelopes.
+fn parts<'a>(
+    g: &'a MultiPolygon<f64>,
+    r: &PartEnvelopes,
+) -> Vec<(&'a geo_types::Polygon<f64>, geo_types::Rect<f64>)> {
     g.0.iter()
-        .filter(|p| !p.exterior().0.is_empty())
-        .zip(rects.iter().copied())
+        .zip(r.iter().copied())
+        .filter_map(|(p, e)| e.map(|e| (p, e)))
         .collect()
 }
 
@@ -187,9 +193,10 @@ fn parts<'a>(g: &'a MultiPolygon<f64>, rects: &[geo_types::Rect<f64>]) -> Parts<
 /// (found by sorting, and on the other's boundary by construction); each
 /// remaining edge is cut where it meets the other's boundary and the middle of
 /// every piece is located (inside, boundary, outside) with robust predicates.
-fn may_overlap(a: &Parts<'_>, b: &Parts<'_>) -> bool {
-    for &(pa, ea) in a {
-        for &(pb, eb) in b {
+fn may_overlap((a, ra): WithEnvelopes<'_>, (b, rb): WithEnvelopes<'_>) -> bool {
+    let b = parts(b, rb);
+    for (pa, ea) in parts(a, ra) {
+        for &(pb, eb) in &b {
             let open_overlap = ea.min().x < eb.max().x
                 && eb.min().x < ea.max().x
                 && ea.min().y < eb.max().y
@@ -533,10 +540,10 @@ mod tests {
     }
 
     fn quick(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
-        let rects = |g: &MultiPolygon<f64>| -> Vec<_> {
-            g.0.iter().filter_map(|p| p.bounding_rect()).collect()
+        let rects = |g: &MultiPolygon<f64>| -> PartEnvelopes {
+            g.0.iter().map(|p| p.bounding_rect()).collect()
         };
-        may_overlap(&parts(a, &rects(a)), &parts(b, &rects(b)))
+        may_overlap((a, &rects(a)), (b, &rects(b)))
     }
 
     #[test]

@@ -410,18 +410,19 @@ impl KeyCheck {
 
 /// Refuses a load in which a plot key appears twice, naming both positions.
 pub(crate) fn check_unique_keys(plots: &[Plot]) -> Result<()> {
-    let mut seen: std::collections::HashMap<&PlotKey, usize> =
-        std::collections::HashMap::with_capacity(plots.len());
-    for (i, p) in plots.iter().enumerate() {
-        if let Some(first) = seen.insert(&p.key, i) {
-            return Err(StoreError::DuplicateKey {
-                key: p.key.to_string(),
-                first: first + 1,
-                second: i + 1,
-            });
-        }
+    let mut keys = KeyCheck::default();
+    plots.iter().try_for_each(|p| keys.add(&p.key))
+}
+
+/// The plots of the next message of a streamed load: `Some` for a batch,
+/// `None` once the producer sent [`LoadBatch::Commit`], and
+/// [`StoreError::Abandoned`] when the stream ended without it.
+pub(crate) fn next_plots(message: Option<LoadBatch>) -> Result<Option<Vec<Plot>>> {
+    match message {
+        Some(LoadBatch::Plots(plots)) => Ok(Some(plots)),
+        Some(LoadBatch::Commit) => Ok(None),
+        None => Err(StoreError::Abandoned),
     }
-    Ok(())
 }
 
 /// What the contract checks need of a plot, from its raw columns.

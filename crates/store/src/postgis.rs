@@ -291,6 +291,21 @@ fn bind_key<'q>(
 }
 
 impl PgStore {
+    /// Runs one statement that takes no parameters and returns no rows in a
+    /// load's transaction.
+    async fn run(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Postgres>,
+        sql: &str,
+        action: &'static str,
+    ) -> Result<()> {
+        sqlx::query(sql)
+            .execute(&mut **tx)
+            .await
+            .map_err(self.err(action))?;
+        Ok(())
+    }
+
     /// Records a load's figures and commits it.
     async fn finish_load(
         &self,
@@ -368,10 +383,12 @@ impl PlotStore for PgStore {
         .map_err(self.err("record the load"))?;
 
         // one load at a time; readers go on
-        sqlx::query("LOCK TABLE plots IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("lock the plots"))?;
+        self.run(
+            &mut tx,
+            "LOCK TABLE plots IN SHARE ROW EXCLUSIVE MODE",
+            "lock the plots",
+        )
+        .await?;
         let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM plots)")
             .fetch_one(&mut *tx)
             .await
@@ -388,10 +405,9 @@ impl PlotStore for PgStore {
             .await
             .map_err(self.err("read the spatial index"))?;
             for (name, _) in &defs {
-                sqlx::query(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("set the spatial index aside"))?;
+                let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+                self.run(&mut tx, &drop, "set the spatial index aside")
+                    .await?;
             }
             defs
         } else {
@@ -400,26 +416,25 @@ impl PlotStore for PgStore {
 
         // 1. every incoming plot into a staging table (or the empty layer), through COPY
         let nat = national_list();
-        let staging_cols: Vec<String> = NATIONAL_FIELDS
-            .iter()
-            .map(|f| {
-                let ty = match f.kind {
-                    FieldKind::Integer => "BIGINT",
-                    FieldKind::Real => "DOUBLE PRECISION",
-                    FieldKind::Text => "TEXT",
-                };
-                format!("{} {ty}", f.name)
-            })
-            .collect();
         if !empty {
-            sqlx::query(&format!(
+            let staging_cols: Vec<String> = NATIONAL_FIELDS
+                .iter()
+                .map(|f| {
+                    let ty = match f.kind {
+                        FieldKind::Integer => "BIGINT",
+                        FieldKind::Real => "DOUBLE PRECISION",
+                        FieldKind::Text => "TEXT",
+                    };
+                    format!("{} {ty}", f.name)
+                })
+                .collect();
+            let create = format!(
                 "CREATE TEMP TABLE forest_staging (ord BIGINT NOT NULL, wkb BYTEA NOT NULL, {}, extra_attrs TEXT NOT NULL,
                  area_ha DOUBLE PRECISION NOT NULL, digest TEXT NOT NULL) ON COMMIT DROP",
                 staging_cols.join(", ")
-            ))
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("create the staging table"))?;
+            );
+            self.run(&mut tx, &create, "create the staging table")
+                .await?;
         }
         progress.report(0, total);
         let mut done = 0u64;
@@ -443,11 +458,7 @@ impl PlotStore for PgStore {
             }
             let mut keys = crate::KeyCheck::default();
             let streamed: Result<()> = async {
-                while let Some(batch) = batches.recv().await {
-                    let plots = match batch {
-                        crate::LoadBatch::Plots(plots) => plots,
-                        crate::LoadBatch::Commit => return Ok(()),
-                    };
+                while let Some(plots) = crate::next_plots(batches.recv().await)? {
                     for p in &plots {
                         keys.add(&p.key)?;
                         let e = columns::encode(p)?;
@@ -465,7 +476,7 @@ impl PlotStore for PgStore {
                         progress.report(done, total);
                     }
                 }
-                Err(StoreError::Abandoned)
+                Ok(())
             }
             .await;
             if let Err(e) = streamed {
@@ -483,10 +494,7 @@ impl PlotStore for PgStore {
         }
         if empty {
             for (_, def) in &spatial_indexes {
-                sqlx::query(def)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("build the spatial index"))?;
+                self.run(&mut tx, def, "build the spatial index").await?;
             }
             return self
                 .finish_load(
@@ -503,28 +511,22 @@ impl PlotStore for PgStore {
                 )
                 .await;
         }
-        sqlx::query("ANALYZE forest_staging")
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("analyze"))?;
+        self.run(&mut tx, "ANALYZE forest_staging", "analyze")
+            .await?;
 
         // 2. set-based upsert. One join matches every incoming plot with the
         // stored plot of its key (through the key index) and tells whether its
         // content changed; the statements after it follow that match by row
         // id: unchanged, archived + updated, inserted.
         let same_key = r#"p.maxa = s.maxa AND p.tk COLLATE "C" = s.tk AND p.khoanh COLLATE "C" = s.khoanh AND p.lo COLLATE "C" = s.lo"#;
-        sqlx::query(&format!(
+        let matching = format!(
             "CREATE TEMP TABLE forest_match ON COMMIT DROP AS
              SELECT s.ord, p.fid, p.digest = s.digest AS same
              FROM forest_staging s LEFT JOIN plots p ON {same_key}"
-        ))
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err("compare with the stored plots"))?;
-        sqlx::query("ANALYZE forest_match")
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("analyze"))?;
+        );
+        self.run(&mut tx, &matching, "compare with the stored plots")
+            .await?;
+        self.run(&mut tx, "ANALYZE forest_match", "analyze").await?;
         let unchanged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM forest_match WHERE same")
             .fetch_one(&mut *tx)
             .await

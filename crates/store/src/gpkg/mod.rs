@@ -557,16 +557,8 @@ impl GpkgStore {
                 .map_err(self.err("prepare the update"))?;
             let mut keys = crate::KeyCheck::default();
             let mut done = 0u64;
-            let mut complete = false;
             progress.report(0, total);
-            while let Some(batch) = batches.blocking_recv() {
-                let plots = match batch {
-                    crate::LoadBatch::Plots(plots) => plots,
-                    crate::LoadBatch::Commit => {
-                        complete = true;
-                        break;
-                    }
-                };
+            while let Some(plots) = crate::next_plots(batches.blocking_recv())? {
                 for p in &plots {
                     keys.add(&p.key)?;
                     done += 1;
@@ -632,9 +624,6 @@ impl GpkgStore {
                         }
                     }
                 }
-            }
-            if !complete {
-                return Err(StoreError::Abandoned);
             }
             progress.report(done, total);
         }
