@@ -271,28 +271,37 @@ impl Detector {
         let width = width.max(1);
         out.par_chunks_mut(width)
             .enumerate()
-            .for_each(|(row, chunk)| {
-                let start = row * width;
-                // Small fixed buffers for the baseline median: most runs have
-                // a handful of baseline scenes.
-                match self.baseline {
-                    0..=4 => {
-                        for (i, px) in chunk.iter_mut().enumerate() {
-                            *px = self.classify_pixel::<4>(series, prior[start + i], start + i);
-                        }
-                    }
-                    5..=16 => {
-                        for (i, px) in chunk.iter_mut().enumerate() {
-                            *px = self.classify_pixel::<16>(series, prior[start + i], start + i);
-                        }
-                    }
-                    _ => {
-                        for (i, px) in chunk.iter_mut().enumerate() {
-                            *px = self.classify_pixel::<64>(series, prior[start + i], start + i);
-                        }
-                    }
+            .for_each(|(row, chunk)| self.classify_row(series, prior, row * width, chunk));
+    }
+
+    /// Classifies the pixels `start..start + out.len()` of a strip (one row,
+    /// typically, so rows can be classified on several threads).
+    pub fn classify_row(
+        &self,
+        series: Series<'_>,
+        prior: &[Prior],
+        start: usize,
+        out: &mut [PixelResult],
+    ) {
+        // Small fixed buffers for the baseline median: most runs have a
+        // handful of baseline scenes.
+        match self.baseline {
+            0..=4 => {
+                for (i, px) in out.iter_mut().enumerate() {
+                    *px = self.classify_pixel::<4>(series, prior[start + i], start + i);
                 }
-            });
+            }
+            5..=16 => {
+                for (i, px) in out.iter_mut().enumerate() {
+                    *px = self.classify_pixel::<16>(series, prior[start + i], start + i);
+                }
+            }
+            _ => {
+                for (i, px) in out.iter_mut().enumerate() {
+                    *px = self.classify_pixel::<64>(series, prior[start + i], start + i);
+                }
+            }
+        }
     }
 
     fn classify_pixel<const N: usize>(

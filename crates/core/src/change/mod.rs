@@ -27,5 +27,5 @@ pub use detect::{
     Confidence, Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series,
 };
 pub use grid::GridSpec;
-pub use pipeline::{run, Bands, Outcome, Quality, StripSource};
+pub use pipeline::{run, Bands, Outcome, Quality, Sample, StripSource};
 pub use segment::{Component, Segmenter};

@@ -6,8 +6,9 @@
 use super::detect::{Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series};
 use super::grid::GridSpec;
 use super::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts};
-use super::segment::{Component, Segmenter};
+use super::segment::{Component, RowRun, Segmenter};
 use crate::progress::Progress;
+use rayon::prelude::*;
 
 /// Pixel quality of one scene over a strip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +22,38 @@ pub enum Quality {
     NoData = 2,
 }
 
-/// Bands of one scene over a strip, as read from the file.
+/// Bands of one scene over a strip, as read from the file: UInt16 digital
+/// numbers (`Bands<u16>`) or floating point.
 #[derive(Debug, Default, Clone)]
-pub struct Bands {
+pub struct Bands<T = f32> {
     /// Red (or the NDVI itself for single-band NDVI scenes).
-    pub red: Vec<f32>,
+    pub red: Vec<T>,
     /// NIR (empty for NDVI scenes).
-    pub nir: Vec<f32>,
+    pub nir: Vec<T>,
     /// SWIR 2 (empty when the scene has none).
-    pub swir2: Vec<f32>,
+    pub swir2: Vec<T>,
     /// Raw quality band values (scratch for readers).
-    pub qa: Vec<f32>,
+    pub qa: Vec<T>,
+}
+
+/// A band value as read from a file.
+pub trait Sample: Copy + Send + Sync {
+    /// The value as `f32` (`NaN` stays `NaN`).
+    fn value(self) -> f32;
+}
+
+impl Sample for u16 {
+    #[inline]
+    fn value(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Sample for f32 {
+    #[inline]
+    fn value(self) -> f32 {
+        self
+    }
 }
 
 /// How a quality band flags pixels.
@@ -64,85 +86,102 @@ impl QualityRule {
 /// NDVI and NBR (`NaN` where not clear) straight from band values in one
 /// pass: `reflectance = value × gain + bias`; a pixel is no data where red or
 /// NIR is `NaN` or equals `nodata`, cloud where the quality band says so.
-/// With `nir` empty, `red` holds NDVI itself.
+/// With `nir` empty, `red` holds NDVI itself. Works through the strip in
+/// chunks that stay in the first-level cache.
 #[allow(clippy::too_many_arguments)]
-pub fn indices_from_bands(
-    red: &[f32],
-    nir: &[f32],
-    swir2: &[f32],
-    qa: Option<(&[f32], QualityRule)>,
+pub fn indices_from_bands<T: Sample>(
+    red: &[T],
+    nir: &[T],
+    swir2: &[T],
+    qa: Option<(&[T], QualityRule)>,
     nodata: Option<f32>,
     (gain, bias): (f32, f32),
     out_ndvi: &mut [f32],
     out_nbr: &mut [f32],
 ) -> QualityCounts {
+    const CHUNK: usize = 4096;
     let n = out_ndvi.len();
     let nd = nodata.unwrap_or(f32::NAN);
     let ndvi_only = nir.is_empty();
-    // 1. quality per pixel (0 clear, 1 cloud, 2 no data), by table for the
-    //    quality band; counted once.
-    let mut q = vec![0u8; n];
-    if let Some((band, rule)) = qa {
-        // SCL values are small classes: a table; QA_PIXEL bits: the rule.
-        let table: [u8; 256] = std::array::from_fn(|c| rule.quality(c as f32) as u8);
-        for (qi, c) in q.iter_mut().zip(band) {
-            *qi = match rule {
-                QualityRule::Scl if c.is_finite() && (0.0..256.0).contains(c) => table[*c as usize],
-                _ => rule.quality(*c) as u8,
-            };
+    let with_swir2 = !ndvi_only && swir2.len() == n;
+    // SCL values are small classes: a table; QA_PIXEL bits: the rule.
+    let table: Option<([u8; 256], QualityRule)> =
+        qa.map(|(_, rule)| (std::array::from_fn(|c| rule.quality(c as f32) as u8), rule));
+    let mut counts = QualityCounts::default();
+    let mut q = [0u8; CHUNK];
+    for start in (0..n).step_by(CHUNK) {
+        let end = (start + CHUNK).min(n);
+        let q = &mut q[..end - start];
+        let red = &red[start..end];
+        let ndvi = &mut out_ndvi[start..end];
+        let nbr = &mut out_nbr[start..end];
+        // 1. quality per pixel (0 clear, 1 cloud, 2 no data).
+        match (qa, &table) {
+            (Some((band, _)), Some((table, rule))) => {
+                for (qi, c) in q.iter_mut().zip(&band[start..end]) {
+                    let c = c.value();
+                    *qi = match rule {
+                        QualityRule::Scl if (0.0..256.0).contains(&c) => table[c as usize],
+                        _ => rule.quality(c) as u8,
+                    };
+                }
+            }
+            _ => q.fill(0),
         }
-    }
-    let other = if ndvi_only { red } else { nir };
-    for ((qi, r), v) in q.iter_mut().zip(red).zip(other) {
-        let missing = r.is_nan() || v.is_nan() || *r == nd || *v == nd;
-        *qi = if missing { 2 } else { *qi };
-    }
-    // 2. the indices, branch-free so the loop vectorises; masked afterwards.
-    if ndvi_only {
-        for ((o, r), qi) in out_ndvi.iter_mut().zip(red).zip(&q) {
-            let x = r * gain + bias;
-            *o = if *qi == 0 && (-1.0..=1.0).contains(&x) {
-                x
-            } else {
-                f32::NAN
-            };
+        let other = if ndvi_only { red } else { &nir[start..end] };
+        for ((qi, r), v) in q.iter_mut().zip(red).zip(other) {
+            let (r, v) = (r.value(), v.value());
+            let missing = r.is_nan() || v.is_nan() || r == nd || v == nd;
+            *qi = if missing { 2 } else { *qi };
         }
-        out_nbr.fill(f32::NAN);
-    } else {
-        for (((o, r), v), qi) in out_ndvi.iter_mut().zip(red).zip(nir).zip(&q) {
-            let rr = r * gain + bias;
-            let vv = v * gain + bias;
-            let s = vv + rr;
-            let x = ((vv - rr) / s).clamp(-1.0, 1.0);
-            *o = if *qi == 0 && s.abs() >= 1e-6 {
-                x
-            } else {
-                f32::NAN
-            };
-        }
-        if swir2.len() == n {
-            for (((o, v), w), qi) in out_nbr.iter_mut().zip(nir).zip(swir2).zip(&q) {
-                let vv = v * gain + bias;
-                let ww = w * gain + bias;
-                let s = vv + ww;
-                let x = ((vv - ww) / s).clamp(-1.0, 1.0);
+        // 2. the indices, branch-free so the loops vectorise.
+        if ndvi_only {
+            for ((o, r), qi) in ndvi.iter_mut().zip(red).zip(q.iter()) {
+                let x = r.value() * gain + bias;
+                *o = if *qi == 0 && (-1.0..=1.0).contains(&x) {
+                    x
+                } else {
+                    f32::NAN
+                };
+            }
+            nbr.fill(f32::NAN);
+        } else {
+            let nir = &nir[start..end];
+            for (((o, r), v), qi) in ndvi.iter_mut().zip(red).zip(nir).zip(q.iter()) {
+                let rr = r.value() * gain + bias;
+                let vv = v.value() * gain + bias;
+                let s = vv + rr;
+                let x = ((vv - rr) / s).clamp(-1.0, 1.0);
                 *o = if *qi == 0 && s.abs() >= 1e-6 {
                     x
                 } else {
                     f32::NAN
                 };
             }
-        } else {
-            out_nbr.fill(f32::NAN);
+            if with_swir2 {
+                let swir2 = &swir2[start..end];
+                for (((o, v), w), qi) in nbr.iter_mut().zip(nir).zip(swir2).zip(q.iter()) {
+                    let vv = v.value() * gain + bias;
+                    let ww = w.value() * gain + bias;
+                    let s = vv + ww;
+                    let x = ((vv - ww) / s).clamp(-1.0, 1.0);
+                    *o = if *qi == 0 && s.abs() >= 1e-6 {
+                        x
+                    } else {
+                        f32::NAN
+                    };
+                }
+            } else {
+                nbr.fill(f32::NAN);
+            }
         }
-    }
-    let mut counts = QualityCounts::default();
-    for (qi, o) in q.iter().zip(out_ndvi.iter()) {
-        match qi {
-            0 if o.is_nan() => counts.nodata += 1,
-            0 => counts.clear += 1,
-            1 => counts.cloud += 1,
-            _ => counts.nodata += 1,
+        for (qi, o) in q.iter().zip(ndvi.iter()) {
+            match qi {
+                0 if o.is_nan() => counts.nodata += 1,
+                0 => counts.clear += 1,
+                1 => counts.cloud += 1,
+                _ => counts.nodata += 1,
+            }
         }
     }
     counts
@@ -178,6 +217,14 @@ pub struct Timings {
     pub label: std::time::Duration,
     /// Waiting for the reader.
     pub wait: std::time::Duration,
+}
+
+/// What one classified row contributes: its runs and its class counts.
+#[derive(Debug, Default)]
+struct RowSummary {
+    changes: Vec<RowRun>,
+    unobserved: Vec<RowRun>,
+    pixels: [u64; 7],
 }
 
 /// Reads one strip (`GridSpec::rows`) of every scene into NDVI/NBR layers and
@@ -273,6 +320,7 @@ pub fn run<S: StripSource + Send>(
         dnbr: 0.0,
     };
     let mut out = vec![blank; cap];
+    let mut rows: Vec<RowSummary> = (0..strip_rows).map(|_| RowSummary::default()).collect();
     drop((nd, nb, prior));
     struct Buf {
         nd: Vec<Vec<f32>>,
@@ -336,22 +384,38 @@ pub fn run<S: StripSource + Send>(
                 a.add(b);
             }
             let t = std::time::Instant::now();
-            detector.classify(
-                Series {
-                    ndvi: &buf.nd,
-                    nbr: &buf.nb,
-                },
-                &buf.prior,
-                strip.width,
-                &mut out,
-            );
+            // Each row is classified and reduced to its runs of changed and
+            // unobserved pixels and its class counts on the same thread,
+            // while it is in cache; only the runs are joined in order here.
+            let series = Series {
+                ndvi: &buf.nd,
+                nbr: &buf.nb,
+            };
+            let width = strip.width.max(1);
+            let (sel_c, sel_u) = (changes.selection(), unobserved.selection());
+            out.par_chunks_mut(width)
+                .zip(rows.par_iter_mut())
+                .enumerate()
+                .for_each(|(row, (chunk, summary))| {
+                    detector.classify_row(series, &buf.prior, row * width, chunk);
+                    summary.changes.clear();
+                    summary.unobserved.clear();
+                    sel_c.runs(chunk, &mut summary.changes);
+                    sel_u.runs(chunk, &mut summary.unobserved);
+                    summary.pixels = [0; 7];
+                    for p in chunk.iter() {
+                        summary.pixels[p.class as usize] += 1;
+                    }
+                });
             timings.classify += t.elapsed();
             let t = std::time::Instant::now();
-            for p in out.iter() {
-                pixels[p.class as usize] += 1;
+            for r in rows.iter().take(strip.height) {
+                for (a, b) in pixels.iter_mut().zip(r.pixels) {
+                    *a += b;
+                }
+                changes.push_runs(&r.changes);
+                unobserved.push_runs(&r.unobserved);
             }
-            changes.push(&out, strip.width);
-            unobserved.push(&out, strip.width);
             timings.label += t.elapsed();
             progress.report(sampled + k as u64 + 1, Some(total));
             let _ = empty_tx.send(buf);

@@ -133,7 +133,49 @@ pub struct Segmenter {
     tallies: Vec<Tally>,
     parent: Vec<u32>,
     prev: Vec<u32>,
+    current: Vec<u32>,
     next_row: u32,
+}
+
+/// A run of selected pixels `[x0, x1)` of one row, with its tallies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowRun {
+    /// First column.
+    pub x0: u32,
+    /// One past the last column.
+    pub x1: u32,
+    /// Tallies over its pixels.
+    pub tally: Tally,
+}
+
+/// Which pixel classes a [`Segmenter`] labels.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection([bool; 7]);
+
+impl Selection {
+    /// Appends the runs of selected pixels of `row` to `out`, left to right.
+    pub fn runs(&self, row: &[PixelResult], out: &mut Vec<RowRun>) {
+        let select = &self.0;
+        let mut x = 0;
+        while x < row.len() {
+            // Most pixels are not selected: skip them without tallying.
+            match row[x..].iter().position(|p| select[p.class as usize]) {
+                Some(skip) => x += skip,
+                None => break,
+            }
+            let x0 = x;
+            let mut tally = Tally::default();
+            while x < row.len() && select[row[x].class as usize] {
+                tally.add_pixel(&row[x]);
+                x += 1;
+            }
+            out.push(RowRun {
+                x0: x0 as u32,
+                x1: x as u32,
+                tally,
+            });
+        }
+    }
 }
 
 impl Segmenter {
@@ -154,40 +196,42 @@ impl Segmenter {
             tallies: vec![],
             parent: vec![],
             prev: vec![],
+            current: vec![],
             next_row: 0,
         }
     }
 
     /// Adds the next rows (a strip of `width`-pixel rows, in order).
     pub fn push(&mut self, strip: &[PixelResult], width: usize) {
+        let mut runs = Vec::new();
         for row in strip.chunks(width.max(1)) {
-            self.push_row(row);
+            runs.clear();
+            self.selection().runs(row, &mut runs);
+            self.push_runs(&runs);
         }
     }
 
-    fn push_row(&mut self, row: &[PixelResult]) {
+    /// The pixels this segmenter labels, to find a row's runs on another
+    /// thread (see [`Selection::runs`]) before [`Segmenter::push_runs`].
+    pub fn selection(&self) -> Selection {
+        Selection(self.select)
+    }
+
+    /// Adds the next row, given as its runs of selected pixels (left to
+    /// right, as [`Selection::runs`] finds them).
+    pub fn push_runs(&mut self, row_runs: &[RowRun]) {
         let r = self.next_row;
         self.next_row += 1;
-        let mut current = Vec::new();
-        let mut x = 0;
-        while x < row.len() {
-            if !self.select[row[x].class as usize] {
-                x += 1;
-                continue;
-            }
-            let x0 = x;
-            let mut tally = Tally::default();
-            while x < row.len() && self.select[row[x].class as usize] {
-                tally.add_pixel(&row[x]);
-                x += 1;
-            }
+        let mut current = std::mem::take(&mut self.current);
+        current.clear();
+        for rr in row_runs {
             let id = self.runs.len() as u32;
             self.runs.push(Run {
                 row: r,
-                x0: x0 as u32,
-                x1: x as u32,
+                x0: rr.x0,
+                x1: rr.x1,
             });
-            self.tallies.push(tally);
+            self.tallies.push(rr.tally);
             self.parent.push(id);
             current.push(id);
         }
@@ -204,7 +248,7 @@ impl Segmenter {
                 k += 1;
             }
         }
-        self.prev = current;
+        self.current = std::mem::replace(&mut self.prev, current);
     }
 
     fn find(&mut self, mut a: u32) -> u32 {

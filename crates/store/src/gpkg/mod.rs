@@ -1743,7 +1743,8 @@ fn save_alerts_tx(
         let blob = blob::encode(SRS_ID, env, &wkb);
         match action {
             Action::Insert => {
-                tx.execute(
+                cached(
+                    tx,
                     "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
                        first_observed, last_clear_before, plots, created_at, updated_at)
                      VALUES (?1, ?2, ?3, 'new', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
@@ -1765,7 +1766,8 @@ fn save_alerts_tx(
                 .map_err(me.err("insert an alert"))?;
                 let id = tx.last_insert_rowid();
                 outbox(me, tx, &subs, id, "alert.new", a, now)?;
-                tx.execute(
+                cached(
+                    tx,
                     "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES (?1, ?2, ?3, NULL, 'new', ?4)",
                     params![id, now, actor, format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())],
                 )
@@ -1782,7 +1784,8 @@ fn save_alerts_tx(
                     .iter()
                     .find(|e| e.id == id)
                     .map_or(c.first_observed, |e| e.first_observed.min(c.first_observed));
-                tx.execute(
+                cached(
+                    tx,
                     "UPDATE alerts SET geom = ?1, class = ?2, confidence = ?3, priority = ?4, reasons = ?5, area_ha = ?6,
                        mean_drop = ?7, mean_dnbr = ?8, first_observed = ?9, last_clear_before = COALESCE(last_clear_before, ?10),
                        plots = ?11, updated_at = ?12 WHERE fid = ?13",
@@ -1803,7 +1806,8 @@ fn save_alerts_tx(
                     ],
                 )
                 .map_err(me.err("update an alert"))?;
-                tx.execute(
+                cached(
+                    tx,
                     "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
                      SELECT fid, ?2, ?3, status, status, ?4 FROM alerts WHERE fid = ?1",
                     params![id, now, actor, note],
@@ -2013,6 +2017,12 @@ fn read_subscriptions(
     Ok(out)
 }
 
+/// Runs a statement kept in the connection's statement cache: writing many
+/// alerts prepares each statement once, not once per row.
+fn cached(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn outbox(
     me: &GpkgStore,
     tx: &Connection,
@@ -2023,7 +2033,8 @@ fn outbox(
     now: &str,
 ) -> Result<()> {
     for (sub, payload, key) in crate::notify::deliveries_for(subs, alert_id, event, a) {
-        tx.execute(
+        cached(
+            tx,
             "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![sub, alert_id, event, payload, key, now],
