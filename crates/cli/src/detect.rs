@@ -11,6 +11,7 @@ use forest_ingest::raster::{inspect_scene, GdalSource, SceneInfo, SceneOptions};
 use forest_store::alerts::NewAlert;
 use geo::{BoundingRect, Intersects};
 use geo_types::{Coord, Rect};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::commands::{open as open_store, progress as progress_bar};
@@ -358,7 +359,7 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
         let dates: Vec<NaiveDate> = scenes2.iter().map(|s| s.date).collect();
         let cands = change::candidates(&outcome.changes, &grid, &dates, p2.min_area_ha);
         let alerts: Vec<NewAlert> = cands
-            .into_iter()
+            .into_par_iter()
             .map(|c| {
                 let touches = index.attribute(&c.geometry);
                 let priority = change::priority(
@@ -391,10 +392,11 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
     let mut alerts = alerts;
     alerts.sort_by_key(|a| std::cmp::Reverse(a.priority.score));
 
+    let started = std::time::Instant::now();
     let px_ha = grid.pixel_area_ha();
     let unobserved: Vec<_> = outcome
         .unobserved
-        .iter()
+        .par_iter()
         .filter(|c| c.tally.pixels as f64 * px_ha + 1e-9 >= params.min_area_ha)
         .map(|c| change::polygon::outline(&c.runs, &grid))
         .collect();
@@ -414,11 +416,23 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
         }
         None => None,
     };
+    tracing::info!(
+        regions = unobserved.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "unobserved forest outlined"
+    );
+    let started = std::time::Instant::now();
     let saved = if o.dry_run || alerts.is_empty() {
         None
     } else {
         Some(store.save_alerts(&alerts, "detect").await?)
     };
+    tracing::info!(
+        alerts = alerts.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        rss_mib = rss_mib(),
+        "alerts saved"
+    );
 
     let grid_px = grid.len() as f64;
     let report = DetectReport {

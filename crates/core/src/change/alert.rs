@@ -49,33 +49,34 @@ pub fn candidates(
     dates: &[NaiveDate],
     min_area_ha: f64,
 ) -> Vec<AlertCandidate> {
-    let mut out = Vec::new();
-    for c in components {
-        let t = &c.tally;
-        let area_ha = t.pixels as f64 * grid.pixel_area_ha();
-        if area_ha + 1e-9 < min_area_ha || t.first == NO_SCENE {
-            continue;
-        }
-        let Some(first_observed) = dates.get(t.first as usize).copied() else {
-            continue;
-        };
-        out.push(AlertCandidate {
-            geometry: outline(&c.runs, grid),
-            area_ha,
-            class: t.class(),
-            confidence: if u64::from(t.confirmed) * 2 > t.pixels {
-                Confidence::High
-            } else {
-                Confidence::Low
-            },
-            mean_drop: t.drop_sum / t.pixels as f64,
-            mean_dnbr: (t.dnbr_pixels > 0).then(|| t.dnbr_sum / t.dnbr_pixels as f64),
-            first_observed,
-            last_clear_before: dates.get(t.last_clear as usize).copied(),
-            pixels: t.pixels,
-        });
-    }
-    out
+    use rayon::prelude::*;
+    // Outlining is independent per component: on every core, in order.
+    components
+        .par_iter()
+        .filter_map(|c| {
+            let t = &c.tally;
+            let area_ha = t.pixels as f64 * grid.pixel_area_ha();
+            if area_ha + 1e-9 < min_area_ha || t.first == NO_SCENE {
+                return None;
+            }
+            let first_observed = dates.get(t.first as usize).copied()?;
+            Some(AlertCandidate {
+                geometry: outline(&c.runs, grid),
+                area_ha,
+                class: t.class(),
+                confidence: if u64::from(t.confirmed) * 2 > t.pixels {
+                    Confidence::High
+                } else {
+                    Confidence::Low
+                },
+                mean_drop: t.drop_sum / t.pixels as f64,
+                mean_dnbr: (t.dnbr_pixels > 0).then(|| t.dnbr_sum / t.dnbr_pixels as f64),
+                first_observed,
+                last_clear_before: dates.get(t.last_clear as usize).copied(),
+                pixels: t.pixels,
+            })
+        })
+        .collect()
 }
 
 /// A plot an alert touches, with what rangers need to act on it.

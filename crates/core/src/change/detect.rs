@@ -196,7 +196,7 @@ pub struct PixelResult {
 }
 
 impl PixelResult {
-    const fn of(class: PixelClass) -> Self {
+    pub(crate) const fn of(class: PixelClass) -> Self {
         PixelResult {
             class,
             seen: 0,

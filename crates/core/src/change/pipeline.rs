@@ -40,6 +40,19 @@ pub struct Bands<T = f32> {
 pub trait Sample: Copy + Send + Sync {
     /// The value as `f32` (`NaN` stays `NaN`).
     fn value(self) -> f32;
+    /// The value as an index into a table of the classes 0–255 with two
+    /// more entries: 256 for larger values, 257 for negative or `NaN` ones
+    /// (the quality band's "no data").
+    fn class_index(self) -> usize;
+
+    /// The quality codes (0 clear, 1 cloud, 2 no data) of Sentinel-2 SCL
+    /// values, `table` holding the code of each [`Sample::class_index`].
+    #[inline]
+    fn scl_quality(band: &[Self], table: &[u8; 258], q: &mut [u8]) {
+        for (qi, c) in q.iter_mut().zip(band) {
+            *qi = table[c.class_index()];
+        }
+    }
 }
 
 impl Sample for u16 {
@@ -47,12 +60,40 @@ impl Sample for u16 {
     fn value(self) -> f32 {
         f32::from(self)
     }
+
+    #[inline]
+    fn class_index(self) -> usize {
+        usize::from(self.min(256))
+    }
+
+    /// By comparisons rather than a table, so the loop vectorises.
+    #[inline]
+    fn scl_quality(band: &[Self], _: &[u8; 258], q: &mut [u8]) {
+        for (qi, c) in q.iter_mut().zip(band) {
+            *qi = if *c == 0 {
+                Quality::NoData as u8
+            } else if scl_is_clear(*c) {
+                Quality::Clear as u8
+            } else {
+                Quality::Cloud as u8
+            };
+        }
+    }
 }
 
 impl Sample for f32 {
     #[inline]
     fn value(self) -> f32 {
         self
+    }
+
+    #[inline]
+    fn class_index(self) -> usize {
+        if self >= 0.0 && self.is_finite() {
+            (self as usize).min(256)
+        } else {
+            257
+        }
     }
 }
 
@@ -104,9 +145,18 @@ pub fn indices_from_bands<T: Sample>(
     let nd = nodata.unwrap_or(f32::NAN);
     let ndvi_only = nir.is_empty();
     let with_swir2 = !ndvi_only && swir2.len() == n;
-    // SCL values are small classes: a table; QA_PIXEL bits: the rule.
-    let table: Option<([u8; 256], QualityRule)> =
-        qa.map(|(_, rule)| (std::array::from_fn(|c| rule.quality(c as f32) as u8), rule));
+    // SCL values are small classes: a table (see `Sample::class_index`);
+    // QA_PIXEL bits: the rule.
+    let table: Option<([u8; 258], QualityRule)> = qa.map(|(_, rule)| {
+        let table = std::array::from_fn(|c| {
+            if c == 257 {
+                Quality::NoData as u8
+            } else {
+                rule.quality(c as f32) as u8
+            }
+        });
+        (table, rule)
+    });
     let mut counts = QualityCounts::default();
     let mut q = [0u8; CHUNK];
     for start in (0..n).step_by(CHUNK) {
@@ -117,13 +167,12 @@ pub fn indices_from_bands<T: Sample>(
         let nbr = &mut out_nbr[start..end];
         // 1. quality per pixel (0 clear, 1 cloud, 2 no data).
         match (qa, &table) {
-            (Some((band, _)), Some((table, rule))) => {
+            (Some((band, _)), Some((table, QualityRule::Scl))) => {
+                T::scl_quality(&band[start..end], table, q);
+            }
+            (Some((band, _)), Some((_, rule))) => {
                 for (qi, c) in q.iter_mut().zip(&band[start..end]) {
-                    let c = c.value();
-                    *qi = match rule {
-                        QualityRule::Scl if (0.0..256.0).contains(&c) => table[c as usize],
-                        _ => rule.quality(c) as u8,
-                    };
+                    *qi = rule.quality(c.value()) as u8;
                 }
             }
             _ => q.fill(0),
@@ -175,14 +224,16 @@ pub fn indices_from_bands<T: Sample>(
                 nbr.fill(f32::NAN);
             }
         }
+        // Clear where the index is known; cloud as flagged; the rest no
+        // data (branch-free, so the count vectorises).
+        let (mut clear, mut cloud) = (0u32, 0u32);
         for (qi, o) in q.iter().zip(ndvi.iter()) {
-            match qi {
-                0 if o.is_nan() => counts.nodata += 1,
-                0 => counts.clear += 1,
-                1 => counts.cloud += 1,
-                _ => counts.nodata += 1,
-            }
+            clear += u32::from(!o.is_nan());
+            cloud += u32::from(*qi == 1);
         }
+        counts.clear += u64::from(clear);
+        counts.cloud += u64::from(cloud);
+        counts.nodata += (q.len() as u32 - clear - cloud) as u64;
     }
     counts
 }
@@ -305,22 +356,11 @@ pub fn run<S: StripSource + Send>(
     timings.offsets = t0.elapsed();
     let detector = Detector::new(params.clone(), scenes, baseline, offsets.clone());
 
-    // Pass 2: classify and label. A reader thread fills the next strip while
-    // this one is classified (two buffer sets circulate between them).
-    let mut changes = Segmenter::changes();
-    let mut unobserved = Segmenter::unobserved();
-    let mut pixels = [0u64; 7];
+    // Pass 2: classify and label, in three stages: a reader thread fills
+    // the next strips (three buffer sets circulate), this thread classifies
+    // each strip's rows on every core and reduces each row to its runs, a
+    // labelling thread joins the runs into components in row order.
     let mut quality = vec![QualityCounts::default(); scenes];
-    let blank = PixelResult {
-        class: PixelClass::NotForest,
-        seen: 0,
-        first: 0,
-        last_clear: 0,
-        drop: 0.0,
-        dnbr: 0.0,
-    };
-    let mut out = vec![blank; cap];
-    let mut rows: Vec<RowSummary> = (0..strip_rows).map(|_| RowSummary::default()).collect();
     drop((nd, nb, prior));
     struct Buf {
         nd: Vec<Vec<f32>>,
@@ -328,10 +368,11 @@ pub fn run<S: StripSource + Send>(
         prior: Vec<Prior>,
         quality: Vec<QualityCounts>,
     }
-    let result: Result<(), S::Error> = std::thread::scope(|scope| {
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Buf, S::Error>>(1);
-        let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buf>(2);
-        for _ in 0..2 {
+    const BUFFERS: usize = 3;
+    let result: Result<_, S::Error> = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Buf, S::Error>>(BUFFERS);
+        let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buf>(BUFFERS);
+        for _ in 0..BUFFERS {
             let _ = empty_tx.send(Buf {
                 nd: vec![vec![]; scenes],
                 nb: vec![vec![]; scenes],
@@ -368,6 +409,37 @@ pub fn run<S: StripSource + Send>(
             }
             spent
         });
+        // Strip summaries go to the labeller and come back empty.
+        let (sum_tx, sum_rx) = std::sync::mpsc::sync_channel::<Vec<RowSummary>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<RowSummary>>(2);
+        for _ in 0..2 {
+            let _ = back_tx.send(Vec::new());
+        }
+        let labeller = scope.spawn(move || {
+            let mut changes = Segmenter::changes();
+            let mut unobserved = Segmenter::unobserved();
+            let mut pixels = [0u64; 7];
+            let mut spent = std::time::Duration::ZERO;
+            for rows in sum_rx {
+                let t = std::time::Instant::now();
+                for r in &rows {
+                    for (a, b) in pixels.iter_mut().zip(r.pixels) {
+                        *a += b;
+                    }
+                    changes.push_runs(&r.changes);
+                    unobserved.push_runs(&r.unobserved);
+                }
+                spent += t.elapsed();
+                if back_tx.send(rows).is_err() {
+                    break;
+                }
+            }
+            (changes, unobserved, pixels, spent)
+        });
+        let (sel_c, sel_u) = (
+            Segmenter::changes().selection(),
+            Segmenter::unobserved().selection(),
+        );
         for k in 0..strips {
             let t = std::time::Instant::now();
             let received = full_rx.recv();
@@ -378,54 +450,55 @@ pub fn run<S: StripSource + Send>(
                 Err(_) => break,
             };
             let strip = grid.rows(k * strip_rows, strip_rows);
-            out.truncate(strip.len());
-            out.resize(strip.len(), blank);
             for (a, b) in quality.iter_mut().zip(&buf.quality) {
                 a.add(b);
             }
+            let Ok(mut rows) = back_rx.recv() else {
+                break;
+            };
+            rows.resize_with(strip.height, RowSummary::default);
             let t = std::time::Instant::now();
-            // Each row is classified and reduced to its runs of changed and
-            // unobserved pixels and its class counts on the same thread,
-            // while it is in cache; only the runs are joined in order here.
+            // Each row is classified into a buffer of its worker and reduced
+            // to its runs of changed and unobserved pixels and its class
+            // counts while it is in cache.
             let series = Series {
                 ndvi: &buf.nd,
                 nbr: &buf.nb,
             };
             let width = strip.width.max(1);
-            let (sel_c, sel_u) = (changes.selection(), unobserved.selection());
-            out.par_chunks_mut(width)
-                .zip(rows.par_iter_mut())
-                .enumerate()
-                .for_each(|(row, (chunk, summary))| {
-                    detector.classify_row(series, &buf.prior, row * width, chunk);
+            rows.par_iter_mut().enumerate().for_each_init(
+                Vec::new,
+                |row_buf: &mut Vec<PixelResult>, (row, summary)| {
+                    row_buf.resize(width, PixelResult::of(PixelClass::NotForest));
+                    detector.classify_row(series, &buf.prior, row * width, row_buf);
                     summary.changes.clear();
                     summary.unobserved.clear();
-                    sel_c.runs(chunk, &mut summary.changes);
-                    sel_u.runs(chunk, &mut summary.unobserved);
+                    sel_c.runs(row_buf, &mut summary.changes);
+                    sel_u.runs(row_buf, &mut summary.unobserved);
                     summary.pixels = [0; 7];
-                    for p in chunk.iter() {
+                    for p in row_buf.iter() {
                         summary.pixels[p.class as usize] += 1;
                     }
-                });
+                },
+            );
             timings.classify += t.elapsed();
-            let t = std::time::Instant::now();
-            for r in rows.iter().take(strip.height) {
-                for (a, b) in pixels.iter_mut().zip(r.pixels) {
-                    *a += b;
-                }
-                changes.push_runs(&r.changes);
-                unobserved.push_runs(&r.unobserved);
-            }
-            timings.label += t.elapsed();
-            progress.report(sampled + k as u64 + 1, Some(total));
             let _ = empty_tx.send(buf);
+            if sum_tx.send(rows).is_err() {
+                break;
+            }
+            progress.report(sampled + k as u64 + 1, Some(total));
         }
         drop(full_rx);
         drop(empty_tx);
+        drop(sum_tx);
         timings.read = reader.join().unwrap_or_default();
-        Ok(())
+        match labeller.join() {
+            Ok(labelled) => Ok(labelled),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     });
-    result?;
+    let (changes, unobserved, pixels, label) = result?;
+    timings.label = label;
     Ok(Outcome {
         timings,
         changes: changes.finish(),
@@ -434,4 +507,79 @@ pub fn run<S: StripSource + Send>(
         quality,
         offsets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::index::Scaling;
+
+    /// UInt16 bands and the same values as floats give the same indices and
+    /// tallies, for every SCL value and Landsat QA bit pattern, with no data.
+    #[test]
+    fn integer_and_float_bands_give_the_same_indices() {
+        let n = 10_000;
+        let red: Vec<u16> = (0..n).map(|i| (i * 37 % 9000) as u16).collect();
+        let nir: Vec<u16> = (0..n)
+            .map(|i| {
+                if i % 53 == 0 {
+                    0
+                } else {
+                    (i * 91 % 9000) as u16
+                }
+            })
+            .collect();
+        let swir: Vec<u16> = (0..n).map(|i| (i * 13 % 7000) as u16).collect();
+        let qa: Vec<u16> = (0..n)
+            .map(|i| (i % 300) as u16 | ((i as u16 / 300) << 8))
+            .collect();
+        let f = |v: &[u16]| v.iter().map(|x| f32::from(*x)).collect::<Vec<f32>>();
+        for rule in [QualityRule::Scl, QualityRule::LandsatQa] {
+            for (scaling, nodata) in [
+                (Scaling::Sentinel2 { offset: -1000.0 }, Some(0.0)),
+                (Scaling::LandsatC2L2, None),
+            ] {
+                let (mut a, mut b) = (
+                    (vec![0f32; n], vec![0f32; n]),
+                    (vec![0f32; n], vec![0f32; n]),
+                );
+                let qa_int = indices_from_bands(
+                    &red,
+                    &nir,
+                    &swir,
+                    Some((&qa, rule)),
+                    nodata,
+                    scaling.linear(),
+                    &mut a.0,
+                    &mut a.1,
+                );
+                let qa_float = indices_from_bands(
+                    &f(&red),
+                    &f(&nir),
+                    &f(&swir),
+                    Some((&f(&qa), rule)),
+                    nodata,
+                    scaling.linear(),
+                    &mut b.0,
+                    &mut b.1,
+                );
+                assert_eq!(qa_int, qa_float, "{rule:?}");
+                assert!(
+                    qa_int.clear > 0 && qa_int.cloud > 0 && qa_int.nodata > 0,
+                    "{qa_int:?}"
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a.0), bits(&b.0), "{rule:?}");
+                assert_eq!(bits(&a.1), bits(&b.1), "{rule:?}");
+                // and each pixel's quality is the rule's
+                for i in 0..n {
+                    let expect = rule.quality(f32::from(qa[i]));
+                    let missing = nodata == Some(0.0) && (red[i] == 0 || nir[i] == 0);
+                    if expect != Quality::Clear || missing {
+                        assert!(a.0[i].is_nan(), "pixel {i}: {:?} {}", expect, qa[i]);
+                    }
+                }
+            }
+        }
+    }
 }
