@@ -44,7 +44,7 @@ fn inspect_all(
         bands,
     };
     files
-        .iter()
+        .par_iter()
         .map(|f| inspect_scene(f, &opts).map_err(anyhow::Error::from))
         .collect()
 }
@@ -220,36 +220,53 @@ struct GridDto {
 pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> {
     cfg.detect.validate().map_err(anyhow::Error::msg)?;
     let params = cfg.detect.clone();
-    let mut scenes = if o.scenes.is_empty() {
-        // The registered scenes, each with the options it was registered with.
-        let registered = open_store(cfg).await?.scenes().await?;
-        anyhow::ensure!(
+    // The plots are read while the scenes are inspected.
+    let store = open_store(cfg).await?;
+    let plots_read = async {
+        let started = std::time::Instant::now();
+        let plots = store.plot_shapes().await?;
+        tracing::info!(
+            plots = plots.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            rss_mib = rss_mib(),
+            "plots read"
+        );
+        anyhow::Ok(plots)
+    };
+    let scenes_read = async {
+        let scenes = if o.scenes.is_empty() {
+            // The registered scenes, each with the options it was registered with.
+            let registered = store.scenes().await?;
+            anyhow::ensure!(
             registered.len() >= 2,
             "detection needs at least two scenes, a baseline and a later one: name the files, or register them with forest scenes add"
         );
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SceneInfo>> {
-            registered
-                .iter()
-                .map(|r| {
-                    let opts = SceneOptions {
-                        date: Some(r.date),
-                        product: r.product_hint.clone(),
-                        bands: r.bands.clone(),
-                    };
-                    inspect_scene(Path::new(&r.path), &opts)
-                        .map_err(|e| anyhow::anyhow!("registered scene {}: {e}", r.path))
-                })
-                .collect()
-        })
-        .await??
-    } else {
-        anyhow::ensure!(
-            o.scenes.len() >= 2,
-            "detection needs at least two scenes: a baseline and a later one"
-        );
-        let (files, product, bands) = (o.scenes.clone(), o.product.clone(), o.bands.clone());
-        tokio::task::spawn_blocking(move || inspect_all(&files, product, bands)).await??
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SceneInfo>> {
+                registered
+                    .par_iter()
+                    .map(|r| {
+                        let opts = SceneOptions {
+                            date: Some(r.date),
+                            product: r.product_hint.clone(),
+                            bands: r.bands.clone(),
+                        };
+                        inspect_scene(Path::new(&r.path), &opts)
+                            .map_err(|e| anyhow::anyhow!("registered scene {}: {e}", r.path))
+                    })
+                    .collect()
+            })
+            .await??
+        } else {
+            anyhow::ensure!(
+                o.scenes.len() >= 2,
+                "detection needs at least two scenes: a baseline and a later one"
+            );
+            let (files, product, bands) = (o.scenes.clone(), o.product.clone(), o.bands.clone());
+            tokio::task::spawn_blocking(move || inspect_all(&files, product, bands)).await??
+        };
+        anyhow::Ok(scenes)
     };
+    let (mut scenes, plots) = tokio::try_join!(scenes_read, plots_read)?;
     scenes.sort_by_key(|s| s.date);
     let since = match o.since {
         Some(d) => d,
@@ -278,16 +295,7 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
     let scenes: Vec<SceneInfo> = scenes.into_iter().filter(|s| s.date >= from).collect();
     let baseline = scenes.iter().filter(|s| s.date < since).count();
 
-    // The plots, and the grid over what both the plots and the scenes cover.
-    let store = open_store(cfg).await?;
-    let started = std::time::Instant::now();
-    let plots = store.plot_shapes().await?;
-    tracing::info!(
-        plots = plots.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        rss_mib = rss_mib(),
-        "plots read"
-    );
+    // The grid over what both the plots and the scenes cover.
     if plots.is_empty() {
         bail!(
             "{} holds no plots: import the plot layer first (forest import plots …)",
@@ -353,6 +361,12 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
             rss_mib = rss_mib(),
             changed_components = outcome.changes.len(),
             unobserved_components = outcome.unobserved.len(),
+            changed_runs = outcome.changes.iter().map(|c| c.runs.len()).sum::<usize>(),
+            unobserved_runs = outcome
+                .unobserved
+                .iter()
+                .map(|c| c.runs.len())
+                .sum::<usize>(),
             "pixels classified"
         );
         let started = std::time::Instant::now();
@@ -392,13 +406,13 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
     let mut alerts = alerts;
     alerts.sort_by_key(|a| std::cmp::Reverse(a.priority.score));
 
-    let started = std::time::Instant::now();
     let px_ha = grid.pixel_area_ha();
-    let unobserved: Vec<_> = outcome
+    // Unobserved forest regions at least the minimum mapping unit; their
+    // outlines are needed only to score a run against ground truth.
+    let unobserved: Vec<&change::Component> = outcome
         .unobserved
-        .par_iter()
+        .iter()
         .filter(|c| c.tally.pixels as f64 * px_ha + 1e-9 >= params.min_area_ha)
-        .map(|c| change::polygon::outline(&c.runs, &grid))
         .collect();
     let evaluation = match &o.truth {
         Some(t) => {
@@ -406,6 +420,10 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
             let shapes: Vec<_> = alerts
                 .iter()
                 .map(|a| a.candidate.geometry.clone())
+                .collect();
+            let unobserved: Vec<_> = unobserved
+                .par_iter()
+                .map(|c| change::polygon::outline(&c.runs, &grid))
                 .collect();
             Some(evaluate::evaluate(
                 &truth,
@@ -416,11 +434,6 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
         }
         None => None,
     };
-    tracing::info!(
-        regions = unobserved.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "unobserved forest outlined"
-    );
     let started = std::time::Instant::now();
     let saved = if o.dry_run || alerts.is_empty() {
         None

@@ -19,6 +19,8 @@
 //! **unobserved**, never "no change".
 
 use rayon::prelude::*;
+
+use super::segment::{RowRun, Tally};
 use serde::{Deserialize, Serialize};
 
 /// Thresholds and windows of the detector. The defaults are documented in
@@ -304,6 +306,79 @@ impl Detector {
         }
     }
 
+    /// Classifies the `len` pixels from `start` of a strip (one row) and
+    /// reduces them on the spot, without keeping per-pixel results: appends
+    /// the row's runs of changed and of unobserved pixels (left to right,
+    /// with their tallies) and adds its pixels per class to `pixels`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn classify_row_runs(
+        &self,
+        series: Series<'_>,
+        prior: &[Prior],
+        start: usize,
+        len: usize,
+        changes: &mut Vec<RowRun>,
+        unobserved: &mut Vec<RowRun>,
+        pixels: &mut [u64; 7],
+    ) {
+        match self.baseline {
+            0..=4 => self.row_runs::<4>(series, prior, start, len, changes, unobserved, pixels),
+            5..=16 => self.row_runs::<16>(series, prior, start, len, changes, unobserved, pixels),
+            _ => self.row_runs::<64>(series, prior, start, len, changes, unobserved, pixels),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row_runs<const N: usize>(
+        &self,
+        series: Series<'_>,
+        prior: &[Prior],
+        start: usize,
+        len: usize,
+        changes: &mut Vec<RowRun>,
+        unobserved: &mut Vec<RowRun>,
+        pixels: &mut [u64; 7],
+    ) {
+        // Open runs, and the class of the pixels since `same_from`: counts
+        // are added per stretch of one class, not per pixel.
+        let mut change: Option<RowRun> = None;
+        let mut unseen: Option<RowRun> = None;
+        let (mut class, mut same_from) = (PixelClass::NotForest, 0usize);
+        for i in 0..len {
+            let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
+            if px.class != class {
+                pixels[class as usize] += (i - same_from) as u64;
+                (class, same_from) = (px.class, i);
+            }
+            let x = i as u32;
+            if px.class.is_change() {
+                let run = change.get_or_insert(RowRun {
+                    x0: x,
+                    x1: x,
+                    tally: Tally::default(),
+                });
+                run.x1 = x + 1;
+                run.tally.add_pixel(&px);
+            } else if let Some(run) = change.take() {
+                changes.push(run);
+            }
+            if px.class == PixelClass::Unobserved {
+                let run = unseen.get_or_insert(RowRun {
+                    x0: x,
+                    x1: x,
+                    tally: Tally::default(),
+                });
+                run.x1 = x + 1;
+                run.tally.add_pixel(&px);
+            } else if let Some(run) = unseen.take() {
+                unobserved.push(run);
+            }
+        }
+        pixels[class as usize] += (len - same_from) as u64;
+        changes.extend(change);
+        unobserved.extend(unseen);
+    }
+
     fn classify_pixel<const N: usize>(
         &self,
         s: Series<'_>,
@@ -556,6 +631,85 @@ mod tests {
     }
 
     const NAN: f32 = f32::NAN;
+
+    /// Reducing a row on the spot gives the runs, tallies and class counts
+    /// that classifying it and then scanning the results give.
+    #[test]
+    fn rows_reduced_on_the_spot_equal_classified_rows() {
+        use crate::change::segment::Segmenter;
+        let (scenes, width) = (4, 5_000);
+        let mut h: u64 = 7;
+        let mut next = || {
+            h = h
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (h >> 33) as f32 / (1u64 << 31) as f32
+        };
+        // Patches of a few classes with clouds, so runs of every length occur.
+        let mut nd = vec![vec![0f32; width]; scenes];
+        let mut nb = vec![vec![0f32; width]; scenes];
+        let mut prior = vec![Prior::Forest; width];
+        let mut x = 0;
+        while x < width {
+            let len = 1 + (next() * 40.0) as usize;
+            let (drop, cloud, p) = (next() * 0.8, next(), next());
+            for i in x..(x + len).min(width) {
+                prior[i] = if p < 0.1 {
+                    Prior::NonForest
+                } else if p < 0.3 {
+                    Prior::Unknown
+                } else {
+                    Prior::Forest
+                };
+                for k in 0..scenes {
+                    let seen = !(cloud > 0.7 && k > 0 && next() < 0.8) && !(cloud < 0.05 && k == 0);
+                    let d = if k >= 2 {
+                        drop + next() * 0.05
+                    } else {
+                        next() * 0.05
+                    };
+                    nd[k][i] = if seen { 0.85 - d } else { NAN };
+                    nb[k][i] = if seen { 0.6 - d * 1.6 } else { NAN };
+                }
+            }
+            x += len;
+        }
+        let series = Series {
+            ndvi: &nd,
+            nbr: &nb,
+        };
+        for baseline in [1, 2] {
+            let d = Detector::new(
+                Params::default(),
+                scenes,
+                baseline,
+                vec![(0.0, 0.0), (0.01, 0.0), (-0.02, 0.01), (0.0, 0.0)],
+            );
+            let mut out = vec![PixelResult::of(PixelClass::NotForest); width];
+            d.classify(series, &prior, width, &mut out);
+            let (mut changes, mut unobserved) = (Vec::new(), Vec::new());
+            Segmenter::changes().selection().runs(&out, &mut changes);
+            Segmenter::unobserved()
+                .selection()
+                .runs(&out, &mut unobserved);
+            let mut pixels = [0u64; 7];
+            for p in &out {
+                pixels[p.class as usize] += 1;
+            }
+            let (mut c2, mut u2, mut p2) = (Vec::new(), Vec::new(), [0u64; 7]);
+            d.classify_row_runs(series, &prior, 0, width, &mut c2, &mut u2, &mut p2);
+            assert_eq!(p2, pixels, "baseline {baseline}");
+            assert!(
+                changes.len() > 20 && unobserved.len() > 20,
+                "{} {}",
+                changes.len(),
+                unobserved.len()
+            );
+            assert!(pixels.iter().filter(|n| **n > 0).count() >= 5, "{pixels:?}");
+            assert_eq!(c2, changes, "baseline {baseline}");
+            assert_eq!(u2, unobserved, "baseline {baseline}");
+        }
+    }
 
     #[test]
     fn clearing_seen_once_is_low_and_confirmed_is_high() {

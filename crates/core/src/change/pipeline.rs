@@ -3,7 +3,7 @@
 //! strips), a second classifies every pixel and labels components. Memory is
 //! one strip of every scene plus the runs of changed and unobserved pixels.
 
-use super::detect::{Detector, OffsetEstimator, Params, PixelClass, PixelResult, Prior, Series};
+use super::detect::{Detector, OffsetEstimator, Params, Prior, Series};
 use super::grid::GridSpec;
 use super::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts};
 use super::segment::{Component, RowRun, Segmenter};
@@ -436,10 +436,6 @@ pub fn run<S: StripSource + Send>(
             }
             (changes, unobserved, pixels, spent)
         });
-        let (sel_c, sel_u) = (
-            Segmenter::changes().selection(),
-            Segmenter::unobserved().selection(),
-        );
         for k in 0..strips {
             let t = std::time::Instant::now();
             let received = full_rx.recv();
@@ -466,21 +462,20 @@ pub fn run<S: StripSource + Send>(
                 nbr: &buf.nb,
             };
             let width = strip.width.max(1);
-            rows.par_iter_mut().enumerate().for_each_init(
-                Vec::new,
-                |row_buf: &mut Vec<PixelResult>, (row, summary)| {
-                    row_buf.resize(width, PixelResult::of(PixelClass::NotForest));
-                    detector.classify_row(series, &buf.prior, row * width, row_buf);
-                    summary.changes.clear();
-                    summary.unobserved.clear();
-                    sel_c.runs(row_buf, &mut summary.changes);
-                    sel_u.runs(row_buf, &mut summary.unobserved);
-                    summary.pixels = [0; 7];
-                    for p in row_buf.iter() {
-                        summary.pixels[p.class as usize] += 1;
-                    }
-                },
-            );
+            rows.par_iter_mut().enumerate().for_each(|(row, summary)| {
+                summary.changes.clear();
+                summary.unobserved.clear();
+                summary.pixels = [0; 7];
+                detector.classify_row_runs(
+                    series,
+                    &buf.prior,
+                    row * width,
+                    width,
+                    &mut summary.changes,
+                    &mut summary.unobserved,
+                    &mut summary.pixels,
+                );
+            });
             timings.classify += t.elapsed();
             let _ = empty_tx.send(buf);
             if sum_tx.send(rows).is_err() {

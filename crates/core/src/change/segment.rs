@@ -41,7 +41,7 @@ impl Default for Tally {
 }
 
 impl Tally {
-    fn add_pixel(&mut self, p: &PixelResult) {
+    pub(crate) fn add_pixel(&mut self, p: &PixelResult) {
         self.pixels += 1;
         match p.class {
             PixelClass::Degradation => self.per_class[0] += 1,
