@@ -495,8 +495,14 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
             * px_ha,
         unobserved_regions: unobserved.len(),
         forest_observed_ha: (outcome.pixels[change::PixelClass::NoChange as usize]
-            + outcome.changes.iter().map(|c| c.tally.pixels).sum::<u64>())
-            as f64
+            + [
+                change::PixelClass::Degradation,
+                change::PixelClass::Clearing,
+                change::PixelClass::Burn,
+            ]
+            .iter()
+            .map(|c| outcome.pixels[*c as usize])
+            .sum::<u64>()) as f64
             * px_ha,
         saved,
         evaluation,

@@ -241,9 +241,10 @@ pub fn indices_from_bands<T: Sample>(
 /// What a run found.
 #[derive(Debug)]
 pub struct Outcome {
-    /// Components of changed pixels.
+    /// Components of changed pixels of at least the minimum mapping unit.
     pub changes: Vec<Component>,
-    /// Components of unobserved forest pixels.
+    /// Components of unobserved forest pixels of at least the minimum
+    /// mapping unit.
     pub unobserved: Vec<Component>,
     /// Pixels per class, indexed by [`PixelClass`] as `u8`.
     pub pixels: [u64; 7],
@@ -268,6 +269,20 @@ pub struct Timings {
     pub label: std::time::Duration,
     /// Waiting for the reader.
     pub wait: std::time::Duration,
+}
+
+/// The fewest pixels of `pixel_ha` hectares that make `min_area_ha` (the
+/// test alerts and unobserved regions are held to: area + 1e-9 ≥ minimum).
+fn min_pixels(min_area_ha: f64, pixel_ha: f64) -> u64 {
+    let enough = |n: u64| n as f64 * pixel_ha + 1e-9 >= min_area_ha;
+    let mut n = ((min_area_ha - 1e-9) / pixel_ha).ceil().max(0.0) as u64;
+    while n > 0 && enough(n - 1) {
+        n -= 1;
+    }
+    while !enough(n) {
+        n += 1;
+    }
+    n
 }
 
 /// What one classified row contributes: its runs and its class counts.
@@ -369,6 +384,7 @@ pub fn run<S: StripSource + Send>(
         quality: Vec<QualityCounts>,
     }
     const BUFFERS: usize = 3;
+    let min_pixels = min_pixels(params.min_area_ha, grid.pixel_area_ha());
     let result: Result<_, S::Error> = std::thread::scope(|scope| {
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Buf, S::Error>>(BUFFERS);
         let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buf>(BUFFERS);
@@ -416,8 +432,8 @@ pub fn run<S: StripSource + Send>(
             let _ = back_tx.send(Vec::new());
         }
         let labeller = scope.spawn(move || {
-            let mut changes = Segmenter::changes();
-            let mut unobserved = Segmenter::unobserved();
+            let mut changes = Segmenter::changes().keeping(min_pixels);
+            let mut unobserved = Segmenter::unobserved().keeping(min_pixels);
             let mut pixels = [0u64; 7];
             let mut spent = std::time::Duration::ZERO;
             for rows in sum_rx {
@@ -508,6 +524,18 @@ pub fn run<S: StripSource + Send>(
 mod tests {
     use super::*;
     use crate::change::index::Scaling;
+
+    #[test]
+    fn the_minimum_mapping_unit_in_pixels() {
+        assert_eq!(min_pixels(0.3, 0.01), 30);
+        assert_eq!(min_pixels(0.3, 0.04), 8);
+        assert_eq!(min_pixels(0.0, 0.01), 0);
+        assert_eq!(min_pixels(0.5, 0.0009), 556);
+        for (area, px) in [(0.3, 0.01), (0.3, 0.04), (0.5, 0.0009), (1.0, 0.01)] {
+            let n = min_pixels(area, px);
+            assert!(n as f64 * px + 1e-9 >= area && (n == 0 || (n - 1) as f64 * px + 1e-9 < area));
+        }
+    }
 
     /// UInt16 bands and the same values as floats give the same indices and
     /// tallies, for every SCL value and Landsat QA bit pattern, with no data.

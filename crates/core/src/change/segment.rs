@@ -135,6 +135,12 @@ pub struct Segmenter {
     prev: Vec<u32>,
     current: Vec<u32>,
     next_row: u32,
+    /// Components with fewer pixels are dropped once complete.
+    min_pixels: u64,
+    /// Completed components kept.
+    done: Vec<Component>,
+    /// Runs held after the last compaction.
+    compacted: usize,
 }
 
 /// A run of selected pixels `[x0, x1)` of one row, with its tallies.
@@ -198,7 +204,18 @@ impl Segmenter {
             prev: vec![],
             current: vec![],
             next_row: 0,
+            min_pixels: 0,
+            done: vec![],
+            compacted: 0,
         }
+    }
+
+    /// Keeps only components of at least `min_pixels` pixels (the minimum
+    /// mapping unit): smaller ones are dropped as soon as they are complete,
+    /// so memory follows the components that matter, not every speck.
+    pub fn keeping(mut self, min_pixels: u64) -> Self {
+        self.min_pixels = min_pixels;
+        self
     }
 
     /// Adds the next rows (a strip of `width`-pixel rows, in order).
@@ -249,6 +266,59 @@ impl Segmenter {
             }
         }
         self.current = std::mem::replace(&mut self.prev, current);
+        if self.runs.len() >= (2 * self.compacted).max(1 << 16) {
+            self.compact(false);
+        }
+    }
+
+    /// Moves the components that are complete — no run in the last row
+    /// added, or all of them when `all` — out of the union-find into
+    /// [`Segmenter::done`] (those of at least `min_pixels`), renumbering the
+    /// runs still open. A component's runs and tallies are gathered in the
+    /// order they were added, as [`Segmenter::finish`] always did.
+    fn compact(&mut self, all: bool) {
+        let n = self.runs.len();
+        let mut open = vec![false; n];
+        if !all {
+            for k in 0..self.prev.len() {
+                let root = self.find(self.prev[k]) as usize;
+                open[root] = true;
+            }
+        }
+        let mut new_id = vec![u32::MAX; n];
+        let mut slot = vec![u32::MAX; n];
+        let mut closing: Vec<Component> = Vec::new();
+        let (mut runs, mut tallies, mut parent) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            // A root is the first run of its component, so it is renumbered
+            // before the component's other runs.
+            let root = self.find(i as u32) as usize;
+            if open[root] {
+                new_id[i] = runs.len() as u32;
+                runs.push(self.runs[i]);
+                tallies.push(self.tallies[i]);
+                parent.push(new_id[root]);
+            } else {
+                if slot[root] == u32::MAX {
+                    slot[root] = closing.len() as u32;
+                    closing.push(Component {
+                        runs: vec![],
+                        tally: Tally::default(),
+                    });
+                }
+                let c = &mut closing[slot[root] as usize];
+                c.runs.push(self.runs[i]);
+                c.tally.merge(&self.tallies[i]);
+            }
+        }
+        let min = self.min_pixels;
+        self.done
+            .extend(closing.into_iter().filter(|c| c.tally.pixels >= min));
+        for p in &mut self.prev {
+            *p = new_id[*p as usize];
+        }
+        (self.runs, self.tallies, self.parent) = (runs, tallies, parent);
+        self.compacted = self.runs.len();
     }
 
     fn find(&mut self, mut a: u32) -> u32 {
@@ -268,24 +338,12 @@ impl Segmenter {
         }
     }
 
-    /// The components, in the order of their first run (top to bottom).
+    /// The components (of at least the minimum kept), in the order of their
+    /// first run (top to bottom, left to right).
     pub fn finish(mut self) -> Vec<Component> {
-        let n = self.runs.len();
-        let mut index = vec![u32::MAX; n];
-        let mut out: Vec<Component> = Vec::new();
-        for i in 0..n as u32 {
-            let root = self.find(i) as usize;
-            if index[root] == u32::MAX {
-                index[root] = out.len() as u32;
-                out.push(Component {
-                    runs: vec![],
-                    tally: Tally::default(),
-                });
-            }
-            let c = &mut out[index[root] as usize];
-            c.runs.push(self.runs[i as usize]);
-            c.tally.merge(&self.tallies[i as usize]);
-        }
+        self.compact(true);
+        let mut out = self.done;
+        out.sort_by_key(|c| c.runs.first().map(|r| (r.row, r.x0)));
         out
     }
 }
@@ -344,6 +402,119 @@ mod tests {
         assert_eq!(comps.len(), 1);
         assert_eq!(comps[0].tally.pixels, 9);
         assert_eq!(comps[0].runs.len(), 5);
+    }
+
+    /// Components found while streaming — completed ones moved out as rows
+    /// come, small ones dropped — are those of a flood fill of the whole
+    /// raster, in the order of their first pixel.
+    #[test]
+    fn streamed_components_equal_a_flood_fill() {
+        let (w, h) = (1000usize, 500usize);
+        let mut x: u64 = 99;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Blobs of various sizes over sparse speckle: > 65,536 runs, so
+        // components are moved out while rows still come.
+        let mut on = vec![false; w * h];
+        for v in on.iter_mut() {
+            *v = next() % 5 == 0;
+        }
+        for _ in 0..300 {
+            let (cx, cy, r) = (
+                next() as usize % w,
+                next() as usize % h,
+                1 + next() as usize % 12,
+            );
+            for y in cy.saturating_sub(r)..(cy + r).min(h) {
+                for x in cx.saturating_sub(r)..(cx + r).min(w) {
+                    on[y * w + x] = true;
+                }
+            }
+        }
+        let px: Vec<PixelResult> = on
+            .iter()
+            .map(|v| PixelResult {
+                class: if *v {
+                    PixelClass::Clearing
+                } else {
+                    PixelClass::NoChange
+                },
+                seen: 1,
+                first: 1,
+                last_clear: 0,
+                drop: 0.4,
+                dnbr: f32::NAN,
+            })
+            .collect();
+        let runs = (0..w * h)
+            .filter(|i| on[*i] && (i % w == 0 || !on[i - 1]))
+            .count();
+        assert!(
+            runs > 70_000,
+            "{runs} runs: too few to move components out mid-stream"
+        );
+        // Flood fill, 8-connected; components numbered by first pixel.
+        let mut label = vec![u32::MAX; w * h];
+        let mut sizes: Vec<u64> = Vec::new();
+        for start in 0..w * h {
+            if !on[start] || label[start] != u32::MAX {
+                continue;
+            }
+            let id = sizes.len() as u32;
+            let (mut stack, mut n) = (vec![start], 0u64);
+            label[start] = id;
+            while let Some(p) = stack.pop() {
+                n += 1;
+                let (px, py) = ((p % w) as i64, (p / w) as i64);
+                for dy in -1..=1i64 {
+                    for dx in -1..=1i64 {
+                        let (qx, qy) = (px + dx, py + dy);
+                        if qx < 0 || qy < 0 || qx >= w as i64 || qy >= h as i64 {
+                            continue;
+                        }
+                        let q = qy as usize * w + qx as usize;
+                        if on[q] && label[q] == u32::MAX {
+                            label[q] = id;
+                            stack.push(q);
+                        }
+                    }
+                }
+            }
+            sizes.push(n);
+        }
+        for min in [0u64, 30] {
+            let mut s = Segmenter::changes().keeping(min);
+            for strip in px.chunks(w * 37) {
+                s.push(strip, w);
+            }
+            let comps = s.finish();
+            let expect: Vec<u64> = sizes.iter().copied().filter(|n| *n >= min).collect();
+            assert!(
+                sizes.len() > 10_000 && expect.len() > 100,
+                "{} {}",
+                sizes.len(),
+                expect.len()
+            );
+            let got: Vec<u64> = comps.iter().map(|c| c.tally.pixels).collect();
+            assert_eq!(got, expect, "component sizes with a minimum of {min}");
+            for c in &comps {
+                let first = c.runs[0];
+                let id = label[first.row as usize * w + first.x0 as usize];
+                for r in &c.runs {
+                    for x in r.x0..r.x1 {
+                        assert_eq!(label[r.row as usize * w + x as usize], id);
+                    }
+                }
+                assert_eq!(
+                    c.runs.iter().map(|r| u64::from(r.x1 - r.x0)).sum::<u64>(),
+                    c.tally.pixels
+                );
+            }
+        }
     }
 
     #[test]
