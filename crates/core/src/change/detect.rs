@@ -344,8 +344,12 @@ impl Detector {
         let mut change: Option<RowRun> = None;
         let mut unseen: Option<RowRun> = None;
         let (mut class, mut same_from) = (PixelClass::NotForest, 0usize);
+        let quiet = QuietTest::new(self, series);
         for i in 0..len {
-            let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
+            let px = match quiet.test(prior[start + i], start + i) {
+                true => PixelResult::of(PixelClass::NoChange),
+                false => self.classify_pixel::<N>(series, prior[start + i], start + i),
+            };
             if px.class != class {
                 pixels[class as usize] += (i - same_from) as u64;
                 (class, same_from) = (px.class, i);
@@ -498,6 +502,68 @@ impl Detector {
                 ..PixelResult::of(PixelClass::Unobserved)
             },
         }
+    }
+}
+
+/// A quick test for the commonest pixel — forest, clear in every scene, no
+/// drop worth a class — that gives exactly what [`Detector::classify_pixel`]
+/// gives for it (no change) without its general bookkeeping. It applies to
+/// runs with one or two baseline scenes (the median of two is their mean);
+/// every other pixel goes through `classify_pixel`.
+struct QuietTest<'a> {
+    enabled: bool,
+    params: &'a Params,
+    baseline: usize,
+    series: Series<'a>,
+    offsets: &'a [(f32, f32)],
+}
+
+impl<'a> QuietTest<'a> {
+    fn new(d: &'a Detector, series: Series<'a>) -> Self {
+        QuietTest {
+            enabled: (1..=2).contains(&d.baseline)
+                && d.scenes > d.baseline
+                && series.nbr.len() == d.scenes,
+            params: &d.params,
+            baseline: d.baseline,
+            series,
+            offsets: &d.offsets,
+        }
+    }
+
+    /// Whether the pixel at `at` is certainly "no change".
+    #[inline(always)]
+    fn test(&self, prior: Prior, at: usize) -> bool {
+        if !self.enabled || prior == Prior::NonForest {
+            return false;
+        }
+        let (nd, nb, p) = (self.series.ndvi, self.series.nbr, self.params);
+        let finite_or_nan = |v: f32| if v.is_finite() { v } else { f32::NAN };
+        let (base, base_b) = if self.baseline == 1 {
+            (nd[0][at], finite_or_nan(nb[0][at]))
+        } else {
+            let (a, b) = (nd[0][at], nd[1][at]);
+            let (c, d) = (nb[0][at], nb[1][at]);
+            if !(a.is_finite() && b.is_finite() && c.is_finite() && d.is_finite()) {
+                return false;
+            }
+            ((a + b) / 2.0, (c + d) / 2.0)
+        };
+        if !base.is_finite() || (prior == Prior::Unknown && base < p.forest_ndvi) {
+            return false;
+        }
+        let mut quiet = true;
+        for k in self.baseline..nd.len() {
+            let v = nd[k][at];
+            let (off_v, off_b) = self.offsets[k];
+            let drop = base - (v - off_v);
+            let b = nb[k][at] - off_b;
+            let dnbr = base_b - b;
+            quiet &= v.is_finite()
+                && drop < p.degradation_drop
+                && !(dnbr >= p.burn_dnbr && b <= p.burn_max_nbr);
+        }
+        quiet
     }
 }
 
