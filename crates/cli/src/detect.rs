@@ -42,6 +42,7 @@ fn inspect_all(
         date: None,
         product,
         bands,
+        estimate_cloud: false,
     };
     files
         .par_iter()
@@ -61,6 +62,7 @@ pub async fn inspect(
             date,
             product,
             bands,
+            estimate_cloud: true,
         };
         files
             .iter()
@@ -107,6 +109,7 @@ pub async fn add(
             date,
             product: p2,
             bands: b2,
+            estimate_cloud: true,
         };
         files
             .iter()
@@ -178,6 +181,8 @@ struct SceneReport {
     date: NaiveDate,
     role: &'static str,
     product: &'static str,
+    /// Share of what the scene saw over the analysis grid that was cloud or
+    /// shadow.
     cloud_fraction: f64,
     clear_share_over_grid: f64,
     ndvi_offset: f32,
@@ -249,6 +254,7 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
                             date: Some(r.date),
                             product: r.product_hint.clone(),
                             bands: r.bands.clone(),
+                            estimate_cloud: false,
                         };
                         inspect_scene(Path::new(&r.path), &opts)
                             .map_err(|e| anyhow::anyhow!("registered scene {}: {e}", r.path))
@@ -468,7 +474,8 @@ pub async fn detect(cfg: &Config, o: DetectOptions) -> anyhow::Result<ExitCode> 
                     "monitoring"
                 },
                 product: s.product.name(),
-                cloud_fraction: s.cloud_fraction,
+                // over the analysis grid, from the detection's own count
+                cloud_fraction: outcome.quality[k].cloud_fraction(),
                 clear_share_over_grid: outcome.quality[k].clear as f64 / grid_px,
                 ndvi_offset: outcome.offsets[k].0,
                 warnings: s.warnings.clone(),
@@ -522,7 +529,7 @@ fn print_report(r: &DetectReport, dry_run: bool) {
     );
     for s in &r.scenes {
         println!(
-            "scene {} {:10} {}: cloud {:.1} %, clear over the grid {:.1} %, seasonal NDVI offset {:+.3}",
+            "scene {} {:10} {}: over the grid cloud {:.1} % of what it saw, clear {:.1} %, seasonal NDVI offset {:+.3}",
             s.date,
             s.role,
             Path::new(&s.path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),

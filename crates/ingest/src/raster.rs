@@ -99,6 +99,9 @@ pub struct SceneOptions {
     pub product: Option<String>,
     /// Band roles, e.g. `red=1,nir=2,swir2=3,scl=4`.
     pub bands: Option<String>,
+    /// Whether to estimate the whole scene's cloud fraction (a pass over
+    /// its quality band; detection counts clouds over its grid instead).
+    pub estimate_cloud: bool,
 }
 
 /// A registered scene.
@@ -123,7 +126,8 @@ pub struct SceneInfo {
     /// Footprint in EPSG:9213.
     #[serde(skip)]
     pub footprint: Polygon<f64>,
-    /// Share of the observed footprint flagged as cloud or shadow.
+    /// Share of the observed footprint flagged as cloud or shadow (`NaN`
+    /// when not estimated).
     pub cloud_fraction: f64,
     /// The scene's CRS, as WKT.
     #[serde(skip)]
@@ -306,7 +310,11 @@ pub fn inspect_scene(path: &Path, opts: &SceneOptions) -> Result<SceneInfo, Inge
         });
 
     let footprint = footprint(path, &srs_wkt, &gt, width, height)?;
-    let cloud_fraction = cloud_fraction(&ds, path, &roles, nodata, width, height)?;
+    let cloud_fraction = if opts.estimate_cloud {
+        cloud_fraction(&ds, path, &roles, nodata, width, height)?
+    } else {
+        f64::NAN
+    };
     Ok(SceneInfo {
         path: path.to_path_buf(),
         date,

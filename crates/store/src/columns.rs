@@ -225,6 +225,15 @@ pub fn filter(field: &str, value: &Value) -> Result<(&'static FieldDef, Value), 
 pub const SHAPE_COLUMNS: &str =
     "maxa, tk, khoanh, lo, nggocr, thanhrung, ldlr, maldlr, churung, machur, nguoink, mangnk, khoan, malr3, sldlr, namtr";
 
+/// Builds the plot shapes of rows of [`SHAPE_COLUMNS`] values and WKB, in
+/// order, decoding them on every core.
+pub fn shapes_from(
+    rows: Vec<(Vec<Value>, Vec<u8>)>,
+) -> Result<Vec<forest_core::change::alert::PlotShape>, StoreError> {
+    use rayon::prelude::*;
+    rows.par_iter().map(|(v, wkb)| shape_from(v, wkb)).collect()
+}
+
 /// Builds a plot shape from the [`SHAPE_COLUMNS`] values and WKB.
 pub fn shape_from(
     v: &[Value],

@@ -1148,7 +1148,7 @@ impl PlotStore for PgStore {
             key: "plot".into(),
             reason: e.to_string(),
         };
-        let mut out = Vec::with_capacity(rows.len());
+        let mut raw = Vec::with_capacity(rows.len());
         for r in rows {
             let wkb: Vec<u8> = r.try_get("wkb").map_err(corrupt)?;
             let int = |c: &str| -> Result<Value> {
@@ -1179,9 +1179,9 @@ impl PlotStore for PgStore {
                 text("sldlr")?,
                 int("namtr")?,
             ];
-            out.push(columns::shape_from(&values, &wkb)?);
+            raw.push((values, wkb));
         }
-        Ok(out)
+        columns::shapes_from(raw)
     }
 
     async fn register_scenes(
