@@ -344,40 +344,56 @@ impl Detector {
         let mut change: Option<RowRun> = None;
         let mut unseen: Option<RowRun> = None;
         let (mut class, mut same_from) = (PixelClass::NotForest, 0usize);
-        let quiet = QuietTest::new(self, series);
-        for i in 0..len {
-            let px = match quiet.test(prior[start + i], start + i) {
-                true => PixelResult::of(PixelClass::NoChange),
-                false => self.classify_pixel::<N>(series, prior[start + i], start + i),
-            };
-            if px.class != class {
-                pixels[class as usize] += (i - same_from) as u64;
-                (class, same_from) = (px.class, i);
+        QUIET.with_borrow_mut(|scratch| {
+            let quiet = QuietTest::new(self, series).row(prior, start, len, scratch);
+            let mut i = 0;
+            while i < len {
+                if quiet.get(i) == Some(&1) {
+                    // A stretch of quiet pixels: no change, nothing to tally.
+                    let j = quiet[i..]
+                        .iter()
+                        .position(|q| *q == 0)
+                        .map_or(len, |n| i + n);
+                    if class != PixelClass::NoChange {
+                        pixels[class as usize] += (i - same_from) as u64;
+                        (class, same_from) = (PixelClass::NoChange, i);
+                    }
+                    changes.extend(change.take());
+                    unobserved.extend(unseen.take());
+                    i = j;
+                    continue;
+                }
+                let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
+                if px.class != class {
+                    pixels[class as usize] += (i - same_from) as u64;
+                    (class, same_from) = (px.class, i);
+                }
+                let x = i as u32;
+                if px.class.is_change() {
+                    let run = change.get_or_insert(RowRun {
+                        x0: x,
+                        x1: x,
+                        tally: Tally::default(),
+                    });
+                    run.x1 = x + 1;
+                    run.tally.add_pixel(&px);
+                } else if let Some(run) = change.take() {
+                    changes.push(run);
+                }
+                if px.class == PixelClass::Unobserved {
+                    let run = unseen.get_or_insert(RowRun {
+                        x0: x,
+                        x1: x,
+                        tally: Tally::default(),
+                    });
+                    run.x1 = x + 1;
+                    run.tally.add_pixel(&px);
+                } else if let Some(run) = unseen.take() {
+                    unobserved.push(run);
+                }
+                i += 1;
             }
-            let x = i as u32;
-            if px.class.is_change() {
-                let run = change.get_or_insert(RowRun {
-                    x0: x,
-                    x1: x,
-                    tally: Tally::default(),
-                });
-                run.x1 = x + 1;
-                run.tally.add_pixel(&px);
-            } else if let Some(run) = change.take() {
-                changes.push(run);
-            }
-            if px.class == PixelClass::Unobserved {
-                let run = unseen.get_or_insert(RowRun {
-                    x0: x,
-                    x1: x,
-                    tally: Tally::default(),
-                });
-                run.x1 = x + 1;
-                run.tally.add_pixel(&px);
-            } else if let Some(run) = unseen.take() {
-                unobserved.push(run);
-            }
-        }
+        });
         pixels[class as usize] += (len - same_from) as u64;
         changes.extend(change);
         unobserved.extend(unseen);
@@ -507,15 +523,28 @@ impl Detector {
 
 /// A quick test for the commonest pixel — forest, clear in every scene, no
 /// drop worth a class — that gives exactly what [`Detector::classify_pixel`]
-/// gives for it (no change) without its general bookkeeping. It applies to
-/// runs with one or two baseline scenes (the median of two is their mean);
-/// every other pixel goes through `classify_pixel`.
+/// gives for it (no change) without its general bookkeeping, for a whole
+/// row at once in loops that vectorise. It applies to runs with one or two
+/// baseline scenes (the median of two is their mean); every other pixel goes
+/// through `classify_pixel`.
 struct QuietTest<'a> {
     enabled: bool,
     params: &'a Params,
     baseline: usize,
     series: Series<'a>,
     offsets: &'a [(f32, f32)],
+}
+
+/// Per-thread scratch of [`QuietTest::row`]: baseline NDVI and NBR, mask.
+#[derive(Default)]
+struct QuietScratch {
+    base: Vec<f32>,
+    base_b: Vec<f32>,
+    quiet: Vec<u8>,
+}
+
+thread_local! {
+    static QUIET: std::cell::RefCell<QuietScratch> = std::cell::RefCell::default();
 }
 
 impl<'a> QuietTest<'a> {
@@ -531,37 +560,72 @@ impl<'a> QuietTest<'a> {
         }
     }
 
-    /// Whether the pixel at `at` is certainly "no change".
-    #[inline(always)]
-    fn test(&self, prior: Prior, at: usize) -> bool {
-        if !self.enabled || prior == Prior::NonForest {
-            return false;
+    /// For the pixels `start..start + len`: 1 where the pixel is certainly
+    /// "no change", 0 where it needs the full classification (empty when the
+    /// test does not apply to this run).
+    fn row<'s>(
+        &self,
+        prior: &[Prior],
+        start: usize,
+        len: usize,
+        scratch: &'s mut QuietScratch,
+    ) -> &'s [u8] {
+        let QuietScratch {
+            base,
+            base_b,
+            quiet,
+        } = scratch;
+        quiet.clear();
+        if !self.enabled {
+            return quiet;
         }
         let (nd, nb, p) = (self.series.ndvi, self.series.nbr, self.params);
-        let finite_or_nan = |v: f32| if v.is_finite() { v } else { f32::NAN };
-        let (base, base_b) = if self.baseline == 1 {
-            (nd[0][at], finite_or_nan(nb[0][at]))
-        } else {
-            let (a, b) = (nd[0][at], nd[1][at]);
-            let (c, d) = (nb[0][at], nb[1][at]);
-            if !(a.is_finite() && b.is_finite() && c.is_finite() && d.is_finite()) {
-                return false;
+        let at = start..start + len;
+        base.resize(len, 0.0);
+        base_b.resize(len, 0.0);
+        quiet.resize(len, 0);
+        if self.baseline == 1 {
+            for (((o, ob), v), b) in base
+                .iter_mut()
+                .zip(base_b.iter_mut())
+                .zip(&nd[0][at.clone()])
+                .zip(&nb[0][at.clone()])
+            {
+                *o = *v;
+                *ob = if b.is_finite() { *b } else { f32::NAN };
             }
-            ((a + b) / 2.0, (c + d) / 2.0)
-        };
-        if !base.is_finite() || (prior == Prior::Unknown && base < p.forest_ndvi) {
-            return false;
+        } else {
+            let (a, b) = (&nd[0][at.clone()], &nd[1][at.clone()]);
+            let (c, d) = (&nb[0][at.clone()], &nb[1][at.clone()]);
+            for i in 0..len {
+                let all =
+                    a[i].is_finite() && b[i].is_finite() && c[i].is_finite() && d[i].is_finite();
+                base[i] = if all { (a[i] + b[i]) / 2.0 } else { f32::NAN };
+                base_b[i] = (c[i] + d[i]) / 2.0;
+            }
         }
-        let mut quiet = true;
+        for ((q, b), pr) in quiet.iter_mut().zip(base.iter()).zip(&prior[at.clone()]) {
+            let forest = *pr == Prior::Forest || (*pr == Prior::Unknown && *b >= p.forest_ndvi);
+            *q = u8::from(b.is_finite() && forest);
+        }
         for k in self.baseline..nd.len() {
-            let v = nd[k][at];
             let (off_v, off_b) = self.offsets[k];
-            let drop = base - (v - off_v);
-            let b = nb[k][at] - off_b;
-            let dnbr = base_b - b;
-            quiet &= v.is_finite()
-                && drop < p.degradation_drop
-                && !(dnbr >= p.burn_dnbr && b <= p.burn_max_nbr);
+            let (v, w) = (&nd[k][at.clone()], &nb[k][at.clone()]);
+            for ((((q, v), w), base), base_b) in quiet
+                .iter_mut()
+                .zip(v)
+                .zip(w)
+                .zip(base.iter())
+                .zip(base_b.iter())
+            {
+                let drop = base - (v - off_v);
+                let b = w - off_b;
+                let dnbr = base_b - b;
+                let still = v.is_finite()
+                    & (drop < p.degradation_drop)
+                    & !((dnbr >= p.burn_dnbr) & (b <= p.burn_max_nbr));
+                *q &= u8::from(still);
+            }
         }
         quiet
     }
