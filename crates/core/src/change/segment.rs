@@ -287,12 +287,16 @@ impl Segmenter {
         }
         let mut new_id = vec![u32::MAX; n];
         let mut slot = vec![u32::MAX; n];
-        let mut closing: Vec<Component> = Vec::new();
+        let mut roots = vec![0u32; n];
+        // Complete components: their tallies first (runs in the order they
+        // came), so specks under the minimum never get a run list.
+        let (mut closing, mut counts): (Vec<Tally>, Vec<u32>) = (Vec::new(), Vec::new());
         let (mut runs, mut tallies, mut parent) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {
             // A root is the first run of its component, so it is renumbered
             // before the component's other runs.
             let root = self.find(i as u32) as usize;
+            roots[i] = root as u32;
             if open[root] {
                 new_id[i] = runs.len() as u32;
                 runs.push(self.runs[i]);
@@ -301,19 +305,35 @@ impl Segmenter {
             } else {
                 if slot[root] == u32::MAX {
                     slot[root] = closing.len() as u32;
-                    closing.push(Component {
-                        runs: vec![],
-                        tally: Tally::default(),
-                    });
+                    closing.push(Tally::default());
+                    counts.push(0);
                 }
-                let c = &mut closing[slot[root] as usize];
-                c.runs.push(self.runs[i]);
-                c.tally.merge(&self.tallies[i]);
+                closing[slot[root] as usize].merge(&self.tallies[i]);
+                counts[slot[root] as usize] += 1;
             }
         }
         let min = self.min_pixels;
-        self.done
-            .extend(closing.into_iter().filter(|c| c.tally.pixels >= min));
+        let first = self.done.len();
+        let kept: Vec<u32> = closing
+            .iter()
+            .zip(&counts)
+            .map(|(t, n)| {
+                if t.pixels < min {
+                    return u32::MAX;
+                }
+                self.done.push(Component {
+                    runs: Vec::with_capacity(*n as usize),
+                    tally: *t,
+                });
+                (self.done.len() - 1 - first) as u32
+            })
+            .collect();
+        for (i, root) in roots.iter().enumerate() {
+            let s = slot[*root as usize];
+            if !open[*root as usize] && kept[s as usize] != u32::MAX {
+                self.done[first + kept[s as usize] as usize].runs.push(self.runs[i]);
+            }
+        }
         for p in &mut self.prev {
             *p = new_id[*p as usize];
         }
