@@ -331,7 +331,9 @@ impl Segmenter {
         for (i, root) in roots.iter().enumerate() {
             let s = slot[*root as usize];
             if !open[*root as usize] && kept[s as usize] != u32::MAX {
-                self.done[first + kept[s as usize] as usize].runs.push(self.runs[i]);
+                self.done[first + kept[s as usize] as usize]
+                    .runs
+                    .push(self.runs[i]);
             }
         }
         for p in &mut self.prev {
