@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use forest_core::change::index::{QualityCounts, Scaling};
-use forest_core::change::pipeline::{indices_from_bands, QualityRule};
+use forest_core::change::pipeline::{IndexMaker, QualityRule};
 use forest_core::change::{Bands, GridSpec, PlotIndex, Prior, Quality, Sample, StripSource};
 use forest_core::crs::EPSG_9213_WKT1;
 use gdal::raster::{Buffer, GdalDataType, GdalType, RasterCreationOptions};
@@ -601,6 +601,8 @@ pub struct SceneReader {
     raw: Option<RawBlocks>,
     /// Scratch space for a strip's bands.
     scratch: Scratch,
+    /// Turns the scene's bands into indices.
+    maker: IndexMaker,
 }
 
 #[derive(Debug, Default)]
@@ -608,6 +610,7 @@ struct Scratch {
     float: Bands<f32>,
     integer: Bands<u16>,
     bytes: Vec<u8>,
+    blocks: BlockScratch,
 }
 
 /// The blocks (tiles or strips) of an uncompressed, band-interleaved UInt16
@@ -707,9 +710,45 @@ impl RawBlocks {
         })
     }
 
+    /// Reads rows `ry0..ry1` (raster rows, inside block row `by`) of block
+    /// (`bx`, `by`) of band `band` into `bytes`, whole block rows, as stored;
+    /// `Some(value)` instead for a sparse block, whose pixels all hold it.
+    fn read_rows(
+        &self,
+        band: usize,
+        (bx, by): (usize, usize),
+        (ry0, ry1): (usize, usize),
+        bytes: &mut Vec<u8>,
+    ) -> std::io::Result<Option<u16>> {
+        use std::os::unix::fs::FileExt;
+        let (bw, bh) = self.block;
+        let off = self.offsets[band - 1][by * self.size.0.div_ceil(bw) + bx];
+        if off == 0 {
+            return Ok(Some(self.sparse[band - 1]));
+        }
+        // The rows wanted are contiguous in the block: one read.
+        bytes.resize((ry1 - ry0) * bw * 2, 0);
+        self.file
+            .read_exact_at(bytes, off + ((ry0 - by * bh) * bw * 2) as u64)?;
+        Ok(None)
+    }
+
+    /// Decodes stored samples into values.
+    #[inline]
+    fn decode(&self, src: &[u8], dst: &mut [u16]) {
+        if self.big_endian {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = u16::from_be_bytes([s[0], s[1]]);
+            }
+        } else {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = u16::from_le_bytes([s[0], s[1]]);
+            }
+        }
+    }
+
     /// Reads the window at (`x0`, `y0`) of `w` × `h` pixels of band `band`
     /// (inside the raster) into `out`, whose rows are `stride` apart.
-    #[allow(clippy::too_many_arguments)]
     fn read(
         &self,
         band: usize,
@@ -719,43 +758,26 @@ impl RawBlocks {
         stride: usize,
         bytes: &mut Vec<u8>,
     ) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt;
         if w == 0 || h == 0 {
             return Ok(());
         }
         let (bw, bh) = self.block;
-        let nx = self.size.0.div_ceil(bw);
-        let offsets = &self.offsets[band - 1];
         for by in y0 / bh..(y0 + h).div_ceil(bh) {
             let (ry0, ry1) = (y0.max(by * bh), (y0 + h).min((by + 1) * bh));
-            let rows = ry1 - ry0;
             for bx in x0 / bw..(x0 + w).div_ceil(bw) {
                 let (rx0, rx1) = (x0.max(bx * bw), (x0 + w).min((bx + 1) * bw));
-                let off = offsets[by * nx + bx];
+                let sparse = self.read_rows(band, (bx, by), (ry0, ry1), bytes)?;
                 let dst_rows = out[(ry0 - y0) * stride..]
                     .chunks_mut(stride)
-                    .take(rows)
+                    .take(ry1 - ry0)
                     .map(|r| &mut r[rx0 - x0..rx1 - x0]);
-                if off == 0 {
-                    for r in dst_rows {
-                        r.fill(self.sparse[band - 1]);
-                    }
-                    continue;
-                }
-                // The rows wanted are contiguous in the block: one read.
-                bytes.resize(rows * bw * 2, 0);
-                self.file
-                    .read_exact_at(bytes, off + ((ry0 - by * bh) * bw * 2) as u64)?;
                 let c0 = (rx0 - bx * bw) * 2;
                 for (r, dst) in dst_rows.enumerate() {
-                    let src = &bytes[r * bw * 2 + c0..r * bw * 2 + c0 + dst.len() * 2];
-                    if self.big_endian {
-                        for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                            *d = u16::from_be_bytes([s[0], s[1]]);
-                        }
-                    } else {
-                        for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                            *d = u16::from_le_bytes([s[0], s[1]]);
+                    match sparse {
+                        Some(v) => dst.fill(v),
+                        None => {
+                            let from = r * bw * 2 + c0;
+                            self.decode(&bytes[from..from + dst.len() * 2], dst);
                         }
                     }
                 }
@@ -822,6 +844,7 @@ impl SceneReader {
                 bands: roles,
                 direct: Some((col, row)),
                 scratch: Scratch::default(),
+                maker: index_maker(info),
             });
         }
         // A warped VRT: GDAL's warper resamples each window on demand.
@@ -895,6 +918,7 @@ impl SceneReader {
             bands,
             direct: None,
             scratch: Scratch::default(),
+            maker: index_maker(info),
         })
     }
 
@@ -1044,9 +1068,21 @@ impl SceneReader {
             float,
             integer,
             bytes,
+            blocks,
         } = &mut scratch;
-        let r = match self.integer {
-            Some(fill) => self
+        let fused = match (&self.raw, self.integer, self.window(row0, grid, rows)) {
+            (Some(raw), Some(_), Some(win)) if win.inside => Some(
+                self.indices_from_blocks(raw, win, grid.width, ndvi, nbr, blocks)
+                    .map_err(|source| IngestError::Io {
+                        path: self.info.path.clone(),
+                        source,
+                    }),
+            ),
+            _ => None,
+        };
+        let r = match (fused, self.integer) {
+            (Some(r), _) => r,
+            (None, Some(fill)) => self
                 .read_bands(
                     grid,
                     row0,
@@ -1069,7 +1105,7 @@ impl SceneReader {
                     },
                 )
                 .map(|()| self.indices(integer, ndvi, nbr)),
-            None => self
+            (None, None) => self
                 .read_bands(
                     grid,
                     row0,
@@ -1086,18 +1122,81 @@ impl SceneReader {
     }
 
     fn indices<T: Sample>(&self, b: &Bands<T>, ndvi: &mut [f32], nbr: &mut [f32]) -> QualityCounts {
-        let rule = self.info.roles.quality.map(|q| q.1.rule());
-        indices_from_bands(
-            &b.red,
-            &b.nir,
-            &b.swir2,
-            rule.map(|r| (b.qa.as_slice(), r)),
-            self.info.nodata.map(|v| v as f32),
-            self.info.product.scaling().linear(),
-            ndvi,
-            nbr,
-        )
+        let qa = self.info.roles.quality.map(|_| b.qa.as_slice());
+        self.maker.run(&b.red, &b.nir, &b.swir2, qa, ndvi, nbr)
     }
+
+    /// The strip's indices straight from the file's blocks, block by block:
+    /// each block's rows of every band are read at once and turned into
+    /// indices a row segment at a time while they are in cache, without
+    /// strip-sized band buffers. For a strip wholly inside the file.
+    fn indices_from_blocks(
+        &self,
+        blocks: &RawBlocks,
+        win: Window,
+        width: usize,
+        ndvi: &mut [f32],
+        nbr: &mut [f32],
+        scratch: &mut BlockScratch,
+    ) -> std::io::Result<QualityCounts> {
+        let (bw, bh) = blocks.block;
+        let mut counts = QualityCounts::default();
+        let BlockScratch { bytes, rows } = scratch;
+        for by in win.y0 / bh..(win.y0 + win.h).div_ceil(bh) {
+            let (ry0, ry1) = (win.y0.max(by * bh), (win.y0 + win.h).min((by + 1) * bh));
+            for bx in win.x0 / bw..(win.x0 + win.w).div_ceil(bw) {
+                let (rx0, rx1) = (win.x0.max(bx * bw), (win.x0 + win.w).min((bx + 1) * bw));
+                let (seg, c0) = (rx1 - rx0, rx0 - bx * bw);
+                let mut sparse = [None; 4];
+                for (k, band) in self.bands.iter().enumerate() {
+                    if let Some(b) = band {
+                        sparse[k] = blocks.read_rows(*b, (bx, by), (ry0, ry1), &mut bytes[k])?;
+                    }
+                }
+                for r in 0..ry1 - ry0 {
+                    for (k, band) in self.bands.iter().enumerate() {
+                        rows[k].clear();
+                        if band.is_none() {
+                            continue;
+                        }
+                        rows[k].resize(seg, sparse[k].unwrap_or(0));
+                        if sparse[k].is_none() {
+                            let from = (r * bw + c0) * 2;
+                            blocks.decode(&bytes[k][from..from + seg * 2], &mut rows[k]);
+                        }
+                    }
+                    let at = win.at + (ry0 - win.y0 + r) * width + (rx0 - win.x0);
+                    let [red, nir, swir2, qa] = &*rows;
+                    let qa = self.info.roles.quality.map(|_| qa.as_slice());
+                    counts.add(&self.maker.run(
+                        red,
+                        nir,
+                        swir2,
+                        qa,
+                        &mut ndvi[at..at + seg],
+                        &mut nbr[at..at + seg],
+                    ));
+                }
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// Scratch space of [`SceneReader::indices_from_blocks`]: the rows of a block
+/// of each band as read, one row segment of each band decoded.
+#[derive(Debug, Default)]
+struct BlockScratch {
+    bytes: [Vec<u8>; 4],
+    rows: [Vec<u16>; 4],
+}
+
+fn index_maker(info: &SceneInfo) -> IndexMaker {
+    IndexMaker::new(
+        info.roles.quality.map(|q| q.1.rule()),
+        info.nodata.map(|v| v as f32),
+        info.product.scaling().linear(),
+    )
 }
 
 /// Where a strip meets the file of a scene read directly.
@@ -1390,6 +1489,14 @@ mod tests {
             height: 230,
             ..file_grid
         };
+        // A grid inside the file, not on its block boundaries.
+        let inner = GridSpec {
+            origin_x: file_grid.origin_x + 70.0,
+            origin_y: file_grid.origin_y - 130.0,
+            width: 251,
+            height: 150,
+            ..file_grid
+        };
         let layouts: [(&str, &[&str], bool); 5] = [
             (
                 "tiled",
@@ -1430,33 +1537,40 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let info = inspect_scene(&path, &SceneOptions::default())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let mut reader =
-                SceneReader::open(&info, &grid).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(reader.raw.is_some(), direct, "{name}: read directly");
-            assert!(reader.integer.is_some(), "{name}: read as UInt16");
-            // The same file read through GDAL as floats.
-            let mut gdal =
-                SceneReader::open(&info, &grid).unwrap_or_else(|e| panic!("{name}: {e}"));
-            gdal.raw = None;
-            gdal.integer = None;
             let mut total = QualityCounts::default();
-            for (row0, rows) in [(0, 23), (23, 41), (64, 100), (164, 66)] {
-                let len = grid.width * rows;
-                let (mut a, mut b) = (
-                    (vec![0f32; len], vec![0f32; len]),
-                    (vec![0f32; len], vec![0f32; len]),
-                );
-                let qa = reader
-                    .read_indices(&grid, row0, rows, &mut a.0, &mut a.1)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
-                let qb = gdal
-                    .read_indices(&grid, row0, rows, &mut b.0, &mut b.1)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert_eq!(qa, qb, "{name}: quality of rows {row0}+{rows}");
-                total.add(&qa);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&a.0), bits(&b.0), "{name}: NDVI of rows {row0}+{rows}");
-                assert_eq!(bits(&a.1), bits(&b.1), "{name}: NBR of rows {row0}+{rows}");
+            // Strips reaching past the file, and strips wholly inside it
+            // (read block by block straight into indices).
+            for (grid, strips) in [
+                (&grid, [(0, 23), (23, 41), (64, 100), (164, 66)]),
+                (&inner, [(0, 9), (9, 64), (73, 40), (113, 37)]),
+            ] {
+                let mut reader =
+                    SceneReader::open(&info, grid).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(reader.raw.is_some(), direct, "{name}: read directly");
+                assert!(reader.integer.is_some(), "{name}: read as UInt16");
+                // The same file read through GDAL as floats.
+                let mut gdal =
+                    SceneReader::open(&info, grid).unwrap_or_else(|e| panic!("{name}: {e}"));
+                gdal.raw = None;
+                gdal.integer = None;
+                for (row0, rows) in strips {
+                    let len = grid.width * rows;
+                    let (mut a, mut b) = (
+                        (vec![0f32; len], vec![0f32; len]),
+                        (vec![0f32; len], vec![0f32; len]),
+                    );
+                    let qa = reader
+                        .read_indices(grid, row0, rows, &mut a.0, &mut a.1)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                    let qb = gdal
+                        .read_indices(grid, row0, rows, &mut b.0, &mut b.1)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert_eq!(qa, qb, "{name}: quality of rows {row0}+{rows}");
+                    total.add(&qa);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a.0), bits(&b.0), "{name}: NDVI of rows {row0}+{rows}");
+                    assert_eq!(bits(&a.1), bits(&b.1), "{name}: NBR of rows {row0}+{rows}");
+                }
             }
             assert!(
                 total.clear > 10_000 && total.cloud > 10_000 && total.nodata > 10_000,

@@ -136,106 +136,153 @@ pub fn indices_from_bands<T: Sample>(
     swir2: &[T],
     qa: Option<(&[T], QualityRule)>,
     nodata: Option<f32>,
-    (gain, bias): (f32, f32),
+    scaling: (f32, f32),
     out_ndvi: &mut [f32],
     out_nbr: &mut [f32],
 ) -> QualityCounts {
-    const CHUNK: usize = 4096;
-    let n = out_ndvi.len();
-    let nd = nodata.unwrap_or(f32::NAN);
-    let ndvi_only = nir.is_empty();
-    let with_swir2 = !ndvi_only && swir2.len() == n;
-    // SCL values are small classes: a table (see `Sample::class_index`);
-    // QA_PIXEL bits: the rule.
-    let table: Option<([u8; 258], QualityRule)> = qa.map(|(_, rule)| {
-        let table = std::array::from_fn(|c| {
-            if c == 257 {
-                Quality::NoData as u8
-            } else {
-                rule.quality(c as f32) as u8
-            }
-        });
-        (table, rule)
-    });
-    let mut counts = QualityCounts::default();
-    let mut q = [0u8; CHUNK];
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
-        let q = &mut q[..end - start];
-        let red = &red[start..end];
-        let ndvi = &mut out_ndvi[start..end];
-        let nbr = &mut out_nbr[start..end];
-        // 1. quality per pixel (0 clear, 1 cloud, 2 no data).
-        match (qa, &table) {
-            (Some((band, _)), Some((table, QualityRule::Scl))) => {
-                T::scl_quality(&band[start..end], table, q);
-            }
-            (Some((band, _)), Some((_, rule))) => {
-                for (qi, c) in q.iter_mut().zip(&band[start..end]) {
-                    *qi = rule.quality(c.value()) as u8;
+    IndexMaker::new(qa.map(|q| q.1), nodata, scaling).run(
+        red,
+        nir,
+        swir2,
+        qa.map(|q| q.0),
+        out_ndvi,
+        out_nbr,
+    )
+}
+
+/// [`indices_from_bands`] for one scene, prepared once and run over many
+/// pieces of its strips.
+#[derive(Debug, Clone)]
+pub struct IndexMaker {
+    /// The quality band's rule with the code of each class (see
+    /// `Sample::class_index`).
+    quality: Option<([u8; 258], QualityRule)>,
+    nodata: Option<f32>,
+    gain: f32,
+    bias: f32,
+}
+
+impl IndexMaker {
+    /// For a scene whose quality band follows `rule` (if it has one), whose
+    /// red and NIR mark no data with `nodata`, scaled by `(gain, bias)`.
+    pub fn new(rule: Option<QualityRule>, nodata: Option<f32>, (gain, bias): (f32, f32)) -> Self {
+        // SCL values are small classes: a table; QA_PIXEL bits: the rule.
+        let quality = rule.map(|rule| {
+            let table = std::array::from_fn(|c| {
+                if c == 257 {
+                    Quality::NoData as u8
+                } else {
+                    rule.quality(c as f32) as u8
                 }
-            }
-            _ => q.fill(0),
+            });
+            (table, rule)
+        });
+        IndexMaker {
+            quality,
+            nodata,
+            gain,
+            bias,
         }
-        let other = if ndvi_only { red } else { &nir[start..end] };
-        for ((qi, r), v) in q.iter_mut().zip(red).zip(other) {
-            let (r, v) = (r.value(), v.value());
-            let missing = r.is_nan() || v.is_nan() || r == nd || v == nd;
-            *qi = if missing { 2 } else { *qi };
-        }
-        // 2. the indices, branch-free so the loops vectorise.
-        if ndvi_only {
-            for ((o, r), qi) in ndvi.iter_mut().zip(red).zip(q.iter()) {
-                let x = r.value() * gain + bias;
-                *o = if *qi == 0 && (-1.0..=1.0).contains(&x) {
-                    x
-                } else {
-                    f32::NAN
-                };
+    }
+
+    /// NDVI and NBR of the pixels given (`qa`: the quality band's values,
+    /// when the scene has one), and their quality tallies.
+    pub fn run<T: Sample>(
+        &self,
+        red: &[T],
+        nir: &[T],
+        swir2: &[T],
+        qa: Option<&[T]>,
+        out_ndvi: &mut [f32],
+        out_nbr: &mut [f32],
+    ) -> QualityCounts {
+        const CHUNK: usize = 4096;
+        let (gain, bias) = (self.gain, self.bias);
+        let n = out_ndvi.len();
+        let nd = self.nodata.unwrap_or(f32::NAN);
+        let ndvi_only = nir.is_empty();
+        let with_swir2 = !ndvi_only && swir2.len() == n;
+        let table = &self.quality;
+        let mut counts = QualityCounts::default();
+        let mut q = [0u8; CHUNK];
+        for start in (0..n).step_by(CHUNK) {
+            let end = (start + CHUNK).min(n);
+            let q = &mut q[..end - start];
+            let red = &red[start..end];
+            let ndvi = &mut out_ndvi[start..end];
+            let nbr = &mut out_nbr[start..end];
+            // 1. quality per pixel (0 clear, 1 cloud, 2 no data).
+            match (qa, table) {
+                (Some(band), Some((table, QualityRule::Scl))) => {
+                    T::scl_quality(&band[start..end], table, q);
+                }
+                (Some(band), Some((_, rule))) => {
+                    for (qi, c) in q.iter_mut().zip(&band[start..end]) {
+                        *qi = rule.quality(c.value()) as u8;
+                    }
+                }
+                _ => q.fill(0),
             }
-            nbr.fill(f32::NAN);
-        } else {
-            let nir = &nir[start..end];
-            for (((o, r), v), qi) in ndvi.iter_mut().zip(red).zip(nir).zip(q.iter()) {
-                let rr = r.value() * gain + bias;
-                let vv = v.value() * gain + bias;
-                let s = vv + rr;
-                let x = ((vv - rr) / s).clamp(-1.0, 1.0);
-                *o = if *qi == 0 && s.abs() >= 1e-6 {
-                    x
-                } else {
-                    f32::NAN
-                };
+            let other = if ndvi_only { red } else { &nir[start..end] };
+            for ((qi, r), v) in q.iter_mut().zip(red).zip(other) {
+                let (r, v) = (r.value(), v.value());
+                let missing = r.is_nan() || v.is_nan() || r == nd || v == nd;
+                *qi = if missing { 2 } else { *qi };
             }
-            if with_swir2 {
-                let swir2 = &swir2[start..end];
-                for (((o, v), w), qi) in nbr.iter_mut().zip(nir).zip(swir2).zip(q.iter()) {
+            // 2. the indices, branch-free so the loops vectorise.
+            if ndvi_only {
+                for ((o, r), qi) in ndvi.iter_mut().zip(red).zip(q.iter()) {
+                    let x = r.value() * gain + bias;
+                    *o = if *qi == 0 && (-1.0..=1.0).contains(&x) {
+                        x
+                    } else {
+                        f32::NAN
+                    };
+                }
+                nbr.fill(f32::NAN);
+            } else {
+                let nir = &nir[start..end];
+                for (((o, r), v), qi) in ndvi.iter_mut().zip(red).zip(nir).zip(q.iter()) {
+                    let rr = r.value() * gain + bias;
                     let vv = v.value() * gain + bias;
-                    let ww = w.value() * gain + bias;
-                    let s = vv + ww;
-                    let x = ((vv - ww) / s).clamp(-1.0, 1.0);
+                    let s = vv + rr;
+                    let x = ((vv - rr) / s).clamp(-1.0, 1.0);
                     *o = if *qi == 0 && s.abs() >= 1e-6 {
                         x
                     } else {
                         f32::NAN
                     };
                 }
-            } else {
-                nbr.fill(f32::NAN);
+                if with_swir2 {
+                    let swir2 = &swir2[start..end];
+                    for (((o, v), w), qi) in nbr.iter_mut().zip(nir).zip(swir2).zip(q.iter()) {
+                        let vv = v.value() * gain + bias;
+                        let ww = w.value() * gain + bias;
+                        let s = vv + ww;
+                        let x = ((vv - ww) / s).clamp(-1.0, 1.0);
+                        *o = if *qi == 0 && s.abs() >= 1e-6 {
+                            x
+                        } else {
+                            f32::NAN
+                        };
+                    }
+                } else {
+                    nbr.fill(f32::NAN);
+                }
             }
+            // Clear where the index is known; cloud as flagged; the rest no
+            // data (branch-free, so the count vectorises).
+            let (mut clear, mut cloud) = (0u32, 0u32);
+            for (qi, o) in q.iter().zip(ndvi.iter()) {
+                clear += u32::from(!o.is_nan());
+                cloud += u32::from(*qi == 1);
+            }
+            counts.clear += u64::from(clear);
+            counts.cloud += u64::from(cloud);
+            counts.nodata += (q.len() as u32 - clear - cloud) as u64;
         }
-        // Clear where the index is known; cloud as flagged; the rest no
-        // data (branch-free, so the count vectorises).
-        let (mut clear, mut cloud) = (0u32, 0u32);
-        for (qi, o) in q.iter().zip(ndvi.iter()) {
-            clear += u32::from(!o.is_nan());
-            cloud += u32::from(*qi == 1);
-        }
-        counts.clear += u64::from(clear);
-        counts.cloud += u64::from(cloud);
-        counts.nodata += (q.len() as u32 - clear - cloud) as u64;
+        counts
     }
-    counts
 }
 
 /// What a run found.
