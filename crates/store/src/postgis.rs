@@ -1583,47 +1583,87 @@ impl PgStore {
         let subs = self.read_subscriptions(&mut *tx).await?;
         let plan = crate::alerts::plan(&existing, alerts);
         let mut report = SaveReport::default();
+        // New alerts go in all at once (a run can bring thousands): ids
+        // reserved in order, then one statement each for the alerts, their
+        // history and their outbox rows.
+        let new: Vec<&NewAlert> = alerts
+            .iter()
+            .zip(&plan)
+            .filter(|(_, action)| matches!(action, Action::Insert))
+            .map(|(a, _)| a)
+            .collect();
+        if !new.is_empty() {
+            let mut ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, $1)",
+            )
+            .bind(new.len() as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err("number the new alerts"))?;
+            ids.sort_unstable();
+            let wkb = new
+                .iter()
+                .map(|a| crate::alerts::wkb_of(&a.candidate.geometry))
+                .collect::<Result<Vec<_>>>()?;
+            let c = |f: &dyn Fn(&forest_core::change::AlertCandidate) -> String| -> Vec<String> {
+                new.iter().map(|a| f(&a.candidate)).collect()
+            };
+            sqlx::query(
+                "INSERT INTO alerts (id, geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
+                   first_observed, last_clear_before, plots, created_at, updated_at)
+                 SELECT u.id, ST_Multi(ST_GeomFromWKB(u.wkb, 9213)), u.class, u.confidence, 'new', u.priority, u.reasons::jsonb,
+                   u.area_ha, u.mean_drop, u.mean_dnbr, u.first_observed, u.last_clear_before, u.plots::jsonb, $13, $13
+                 FROM UNNEST($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::int[], $6::text[], $7::float8[],
+                   $8::float8[], $9::float8[], $10::date[], $11::date[], $12::text[])
+                   AS u(id, wkb, class, confidence, priority, reasons, area_ha, mean_drop, mean_dnbr,
+                        first_observed, last_clear_before, plots)",
+            )
+            .bind(&ids)
+            .bind(&wkb)
+            .bind(c(&|c| crate::alerts::class_str(c.class).to_string()))
+            .bind(c(&|c| c.confidence.as_str().to_string()))
+            .bind(new.iter().map(|a| a.priority.score).collect::<Vec<i32>>())
+            .bind(new.iter().map(|a| crate::alerts::json(&a.priority.reasons)).collect::<Vec<String>>())
+            .bind(new.iter().map(|a| a.candidate.area_ha).collect::<Vec<f64>>())
+            .bind(new.iter().map(|a| a.candidate.mean_drop).collect::<Vec<f64>>())
+            .bind(new.iter().map(|a| a.candidate.mean_dnbr).collect::<Vec<Option<f64>>>())
+            .bind(new.iter().map(|a| a.candidate.first_observed).collect::<Vec<_>>())
+            .bind(new.iter().map(|a| a.candidate.last_clear_before).collect::<Vec<_>>())
+            .bind(new.iter().map(|a| crate::alerts::json(&a.plots)).collect::<Vec<String>>())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("insert the alerts"))?;
+            sqlx::query(
+                "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note)
+                 SELECT u.id, $2, $3, NULL, 'new', u.note FROM UNNEST($1::bigint[], $4::text[]) WITH ORDINALITY AS u(id, note, n) ORDER BY u.n",
+            )
+            .bind(&ids)
+            .bind(now)
+            .bind(actor)
+            .bind(c(&|c| format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())))
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("record the alert history"))?;
+            let deliveries: Vec<(i64, i64, String, String)> = new
+                .iter()
+                .zip(&ids)
+                .flat_map(|(a, id)| {
+                    crate::notify::deliveries_for(&subs, *id, "alert.new", a)
+                        .into_iter()
+                        .map(move |(sub, payload, key)| (sub, *id, payload, key))
+                })
+                .collect();
+            self.record_deliveries(&mut *tx, &deliveries, "alert.new", now)
+                .await?;
+            report.inserted += new.len() as u64;
+        }
         for (a, action) in alerts.iter().zip(plan) {
             let c = &a.candidate;
-            let wkb = crate::alerts::wkb_of(&c.geometry)?;
             match action {
-                Action::Insert => {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO alerts (geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
-                           first_observed, last_clear_before, plots, created_at, updated_at)
-                         VALUES (ST_Multi(ST_GeomFromWKB($1, 9213)), $2, $3, 'new', $4, $5::jsonb, $6, $7, $8, $9, $10, $11::jsonb, $12, $12)
-                         RETURNING id",
-                    )
-                    .bind(&wkb)
-                    .bind(crate::alerts::class_str(c.class))
-                    .bind(c.confidence.as_str())
-                    .bind(a.priority.score)
-                    .bind(crate::alerts::json(&a.priority.reasons))
-                    .bind(c.area_ha)
-                    .bind(c.mean_drop)
-                    .bind(c.mean_dnbr)
-                    .bind(c.first_observed)
-                    .bind(c.last_clear_before)
-                    .bind(crate::alerts::json(&a.plots))
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(self.err("insert an alert"))?;
-                    self.outbox(&mut *tx, &subs, id, "alert.new", a, now)
-                        .await?;
-                    sqlx::query(
-                        "INSERT INTO alert_history (alert_id, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, NULL, 'new', $4)",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(actor)
-                    .bind(format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("record the alert history"))?;
-                    report.inserted += 1;
-                }
+                Action::Insert => {}
                 Action::Update { id, note } => {
+                    let wkb = crate::alerts::wkb_of(&c.geometry)?;
                     let old = existing.iter().find(|e| e.id == id);
                     let conf = crate::alerts::merged_confidence(
                         old.map_or("", |e| e.confidence.as_str()),
@@ -1780,21 +1820,41 @@ impl PgStore {
         a: &NewAlert,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        for (sub, payload, key) in crate::notify::deliveries_for(subs, alert_id, event, a) {
-            sqlx::query(
-                "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(sub)
-            .bind(alert_id)
-            .bind(event)
-            .bind(payload)
-            .bind(key)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.err("record a delivery"))?;
+        let rows: Vec<(i64, i64, String, String)> =
+            crate::notify::deliveries_for(subs, alert_id, event, a)
+                .into_iter()
+                .map(|(sub, payload, key)| (sub, alert_id, payload, key))
+                .collect();
+        self.record_deliveries(tx, &rows, event, now).await
+    }
+
+    /// Writes outbox rows (subscription, alert, payload, idempotency key) of
+    /// one event in one statement, in order.
+    async fn record_deliveries(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        rows: &[(i64, i64, String, String)],
+        event: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
         }
+        sqlx::query(
+            "INSERT INTO deliveries (subscription_id, alert_id, event, payload, idempotency_key, next_attempt_at, created_at)
+             SELECT u.sub, u.alert, $3, u.payload, u.key, $6, $6
+             FROM UNNEST($1::bigint[], $2::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS u(sub, alert, payload, key, n)
+             ORDER BY u.n",
+        )
+        .bind(rows.iter().map(|r| r.0).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.1).collect::<Vec<i64>>())
+        .bind(event)
+        .bind(rows.iter().map(|r| r.2.clone()).collect::<Vec<String>>())
+        .bind(rows.iter().map(|r| r.3.clone()).collect::<Vec<String>>())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("record the deliveries"))?;
         Ok(())
     }
 
