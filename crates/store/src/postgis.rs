@@ -1134,22 +1134,23 @@ impl PlotStore for PgStore {
     }
 
     async fn plot_shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
+        use futures_util::TryStreamExt;
         use sqlx::Row;
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT ST_AsBinary(geom) AS wkb, maxa::bigint AS maxa, tk, khoanh, lo, nggocr::bigint AS nggocr,
                thanhrung::bigint AS thanhrung, ldlr, maldlr::bigint AS maldlr, churung, machur::bigint AS machur, nguoink,
                mangnk::bigint AS mangnk, khoan::bigint AS khoan, malr3::bigint AS malr3, sldlr, namtr::bigint AS namtr
              FROM plots ORDER BY fid",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.err("read the plots"))?;
+        .fetch(&self.pool);
         let corrupt = |e: sqlx::Error| StoreError::Corrupt {
             key: "plot".into(),
             reason: e.to_string(),
         };
-        let mut raw = Vec::with_capacity(rows.len());
-        for r in rows {
+        // Rows are taken as they stream in and decoded in batches on every
+        // core, so the result set is never held whole beside the shapes.
+        let (mut out, mut raw) = (Vec::new(), Vec::new());
+        while let Some(r) = rows.try_next().await.map_err(self.err("read the plots"))? {
             let wkb: Vec<u8> = r.try_get("wkb").map_err(corrupt)?;
             let int = |c: &str| -> Result<Value> {
                 Ok(r.try_get::<Option<i64>, _>(c)
@@ -1180,8 +1181,12 @@ impl PlotStore for PgStore {
                 int("namtr")?,
             ];
             raw.push((values, wkb));
+            if raw.len() == 8192 {
+                out.extend(columns::shapes_from(std::mem::take(&mut raw))?);
+            }
         }
-        columns::shapes_from(raw)
+        out.extend(columns::shapes_from(raw)?);
+        Ok(out)
     }
 
     async fn register_scenes(
