@@ -368,29 +368,9 @@ impl Detector {
                     pixels[class as usize] += (i - same_from) as u64;
                     (class, same_from) = (px.class, i);
                 }
-                let x = i as u32;
-                if px.class.is_change() {
-                    let run = change.get_or_insert(RowRun {
-                        x0: x,
-                        x1: x,
-                        tally: Tally::default(),
-                    });
-                    run.x1 = x + 1;
-                    run.tally.add_pixel(&px);
-                } else if let Some(run) = change.take() {
-                    changes.push(run);
-                }
-                if px.class == PixelClass::Unobserved {
-                    let run = unseen.get_or_insert(RowRun {
-                        x0: x,
-                        x1: x,
-                        tally: Tally::default(),
-                    });
-                    run.x1 = x + 1;
-                    run.tally.add_pixel(&px);
-                } else if let Some(run) = unseen.take() {
-                    unobserved.push(run);
-                }
+                extend_run(&mut change, changes, px.class.is_change(), i, &px);
+                let seen = px.class == PixelClass::Unobserved;
+                extend_run(&mut unseen, unobserved, seen, i, &px);
                 i += 1;
             }
         });
@@ -518,6 +498,29 @@ impl Detector {
                 ..PixelResult::of(PixelClass::Unobserved)
             },
         }
+    }
+}
+
+/// Adds pixel `px` at column `x` to the open run when it is `selected`;
+/// otherwise closes the open run, if any, into `runs`.
+#[inline]
+fn extend_run(
+    open: &mut Option<RowRun>,
+    runs: &mut Vec<RowRun>,
+    selected: bool,
+    x: usize,
+    px: &PixelResult,
+) {
+    if selected {
+        let run = open.get_or_insert(RowRun {
+            x0: x as u32,
+            x1: x as u32,
+            tally: Tally::default(),
+        });
+        run.x1 = x as u32 + 1;
+        run.tally.add_pixel(px);
+    } else if let Some(run) = open.take() {
+        runs.push(run);
     }
 }
 

@@ -242,30 +242,9 @@ impl IndexMaker {
                 nbr.fill(f32::NAN);
             } else {
                 let nir = &nir[start..end];
-                for (((o, r), v), qi) in ndvi.iter_mut().zip(red).zip(nir).zip(q.iter()) {
-                    let rr = r.value() * gain + bias;
-                    let vv = v.value() * gain + bias;
-                    let s = vv + rr;
-                    let x = ((vv - rr) / s).clamp(-1.0, 1.0);
-                    *o = if *qi == 0 && s.abs() >= 1e-6 {
-                        x
-                    } else {
-                        f32::NAN
-                    };
-                }
+                normalized_difference_into(ndvi, nir, red, q, gain, bias);
                 if with_swir2 {
-                    let swir2 = &swir2[start..end];
-                    for (((o, v), w), qi) in nbr.iter_mut().zip(nir).zip(swir2).zip(q.iter()) {
-                        let vv = v.value() * gain + bias;
-                        let ww = w.value() * gain + bias;
-                        let s = vv + ww;
-                        let x = ((vv - ww) / s).clamp(-1.0, 1.0);
-                        *o = if *qi == 0 && s.abs() >= 1e-6 {
-                            x
-                        } else {
-                            f32::NAN
-                        };
-                    }
+                    normalized_difference_into(nbr, nir, &swir2[start..end], q, gain, bias);
                 } else {
                     nbr.fill(f32::NAN);
                 }
@@ -282,6 +261,31 @@ impl IndexMaker {
             counts.nodata += (q.len() as u32 - clear - cloud) as u64;
         }
         counts
+    }
+}
+
+/// `(a − b) / (a + b)` of reflectances `value × gain + bias`, clamped to
+/// ±1, where the quality code is clear (0) and the sum is not ~0; `NaN`
+/// elsewhere. Branch-free, so the loop vectorises.
+#[inline]
+fn normalized_difference_into<T: Sample>(
+    out: &mut [f32],
+    a: &[T],
+    b: &[T],
+    q: &[u8],
+    gain: f32,
+    bias: f32,
+) {
+    for (((o, a), b), qi) in out.iter_mut().zip(a).zip(b).zip(q) {
+        let aa = a.value() * gain + bias;
+        let bb = b.value() * gain + bias;
+        let s = aa + bb;
+        let x = ((aa - bb) / s).clamp(-1.0, 1.0);
+        *o = if *qi == 0 && s.abs() >= 1e-6 {
+            x
+        } else {
+            f32::NAN
+        };
     }
 }
 
