@@ -1155,14 +1155,17 @@ impl SceneReader {
                 }
                 for r in 0..ry1 - ry0 {
                     for (k, band) in self.bands.iter().enumerate() {
-                        rows[k].clear();
                         if band.is_none() {
+                            rows[k].clear();
                             continue;
                         }
-                        rows[k].resize(seg, sparse[k].unwrap_or(0));
-                        if sparse[k].is_none() {
-                            let from = (r * bw + c0) * 2;
-                            blocks.decode(&bytes[k][from..from + seg * 2], &mut rows[k]);
+                        rows[k].resize(seg, 0);
+                        match sparse[k] {
+                            Some(v) => rows[k].fill(v),
+                            None => {
+                                let from = (r * bw + c0) * 2;
+                                blocks.decode(&bytes[k][from..from + seg * 2], &mut rows[k]);
+                            }
                         }
                     }
                     let at = win.at + (ry0 - win.y0 + r) * width + (rx0 - win.x0);

@@ -1610,9 +1610,10 @@ impl PgStore {
                 .iter()
                 .map(|a| crate::alerts::wkb_of(&a.candidate.geometry))
                 .collect::<Result<Vec<_>>>()?;
-            let c = |f: &dyn Fn(&forest_core::change::AlertCandidate) -> String| -> Vec<String> {
-                new.iter().map(|a| f(&a.candidate)).collect()
-            };
+            let texts =
+                |f: &dyn Fn(&forest_core::change::AlertCandidate) -> String| -> Vec<String> {
+                    new.iter().map(|a| f(&a.candidate)).collect()
+                };
             sqlx::query(
                 "INSERT INTO alerts (id, geom, class, confidence, status, priority, reasons, area_ha, mean_drop, mean_dnbr,
                    first_observed, last_clear_before, plots, created_at, updated_at)
@@ -1625,8 +1626,8 @@ impl PgStore {
             )
             .bind(&ids)
             .bind(&wkb)
-            .bind(c(&|c| crate::alerts::class_str(c.class).to_string()))
-            .bind(c(&|c| c.confidence.as_str().to_string()))
+            .bind(texts(&|c| crate::alerts::class_str(c.class).to_string()))
+            .bind(texts(&|c| c.confidence.as_str().to_string()))
             .bind(new.iter().map(|a| a.priority.score).collect::<Vec<i32>>())
             .bind(new.iter().map(|a| crate::alerts::json(&a.priority.reasons)).collect::<Vec<String>>())
             .bind(new.iter().map(|a| a.candidate.area_ha).collect::<Vec<f64>>())
@@ -1646,7 +1647,7 @@ impl PgStore {
             .bind(&ids)
             .bind(now)
             .bind(actor)
-            .bind(c(&|c| format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())))
+            .bind(texts(&|c| format!("detected: {} {:.2} ha, {} confidence", c.class.as_str(), c.area_ha, c.confidence.as_str())))
             .execute(&mut *tx)
             .await
             .map_err(self.err("record the alert history"))?;

@@ -198,7 +198,7 @@ pub struct PixelResult {
 }
 
 impl PixelResult {
-    pub(crate) const fn of(class: PixelClass) -> Self {
+    const fn of(class: PixelClass) -> Self {
         PixelResult {
             class,
             seen: 0,
@@ -273,72 +273,64 @@ impl Detector {
         let width = width.max(1);
         out.par_chunks_mut(width)
             .enumerate()
-            .for_each(|(row, chunk)| self.classify_row(series, prior, row * width, chunk));
+            .for_each(|(row, chunk)| {
+                // Small fixed buffers for the baseline median: most runs have a
+                // handful of baseline scenes.
+                let start = row * width;
+                match self.baseline {
+                    0..=4 => self.classify_into::<4>(series, prior, start, chunk),
+                    5..=16 => self.classify_into::<16>(series, prior, start, chunk),
+                    _ => self.classify_into::<64>(series, prior, start, chunk),
+                }
+            });
     }
 
-    /// Classifies the pixels `start..start + out.len()` of a strip (one row,
-    /// typically, so rows can be classified on several threads).
-    pub fn classify_row(
+    fn classify_into<const N: usize>(
         &self,
         series: Series<'_>,
         prior: &[Prior],
         start: usize,
         out: &mut [PixelResult],
     ) {
-        // Small fixed buffers for the baseline median: most runs have a
-        // handful of baseline scenes.
-        match self.baseline {
-            0..=4 => {
-                for (i, px) in out.iter_mut().enumerate() {
-                    *px = self.classify_pixel::<4>(series, prior[start + i], start + i);
-                }
-            }
-            5..=16 => {
-                for (i, px) in out.iter_mut().enumerate() {
-                    *px = self.classify_pixel::<16>(series, prior[start + i], start + i);
-                }
-            }
-            _ => {
-                for (i, px) in out.iter_mut().enumerate() {
-                    *px = self.classify_pixel::<64>(series, prior[start + i], start + i);
-                }
-            }
+        for (i, px) in out.iter_mut().enumerate() {
+            *px = self.classify_pixel::<N>(series, prior[start + i], start + i);
         }
     }
 
     /// Classifies the `len` pixels from `start` of a strip (one row) and
-    /// reduces them on the spot, without keeping per-pixel results: appends
-    /// the row's runs of changed and of unobserved pixels (left to right,
-    /// with their tallies) and adds its pixels per class to `pixels`.
-    #[allow(clippy::too_many_arguments)]
+    /// reduces them on the spot, without keeping per-pixel results, into
+    /// `out` (which it clears first).
     pub fn classify_row_runs(
         &self,
         series: Series<'_>,
         prior: &[Prior],
         start: usize,
         len: usize,
-        changes: &mut Vec<RowRun>,
-        unobserved: &mut Vec<RowRun>,
-        pixels: &mut [u64; 7],
+        out: &mut RowRuns,
     ) {
+        out.changes.clear();
+        out.unobserved.clear();
+        out.pixels = [0; 7];
         match self.baseline {
-            0..=4 => self.row_runs::<4>(series, prior, start, len, changes, unobserved, pixels),
-            5..=16 => self.row_runs::<16>(series, prior, start, len, changes, unobserved, pixels),
-            _ => self.row_runs::<64>(series, prior, start, len, changes, unobserved, pixels),
+            0..=4 => self.row_runs::<4>(series, prior, start, len, out),
+            5..=16 => self.row_runs::<16>(series, prior, start, len, out),
+            _ => self.row_runs::<64>(series, prior, start, len, out),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn row_runs<const N: usize>(
         &self,
         series: Series<'_>,
         prior: &[Prior],
         start: usize,
         len: usize,
-        changes: &mut Vec<RowRun>,
-        unobserved: &mut Vec<RowRun>,
-        pixels: &mut [u64; 7],
+        out: &mut RowRuns,
     ) {
+        let RowRuns {
+            changes,
+            unobserved,
+            pixels,
+        } = out;
         // Open runs, and the class of the pixels since `same_from`: counts
         // are added per stretch of one class, not per pixel.
         let mut change: Option<RowRun> = None;
@@ -499,6 +491,19 @@ impl Detector {
             },
         }
     }
+}
+
+/// What one classified row contributes: its runs of changed and of
+/// unobserved pixels (left to right, with their tallies) and its pixels per
+/// class, indexed by [`PixelClass`] as `u8`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RowRuns {
+    /// Runs of changed pixels.
+    pub changes: Vec<RowRun>,
+    /// Runs of unobserved forest pixels.
+    pub unobserved: Vec<RowRun>,
+    /// Pixels per class.
+    pub pixels: [u64; 7],
 }
 
 /// Adds pixel `px` at column `x` to the open run when it is `selected`;
@@ -831,8 +836,9 @@ mod tests {
             for p in &out {
                 pixels[p.class as usize] += 1;
             }
-            let (mut c2, mut u2, mut p2) = (Vec::new(), Vec::new(), [0u64; 7]);
-            d.classify_row_runs(series, &prior, 0, width, &mut c2, &mut u2, &mut p2);
+            let mut reduced = RowRuns::default();
+            d.classify_row_runs(series, &prior, 0, width, &mut reduced);
+            let (c2, u2, p2) = (reduced.changes, reduced.unobserved, reduced.pixels);
             assert_eq!(p2, pixels, "baseline {baseline}");
             assert!(
                 changes.len() > 20 && unobserved.len() > 20,

@@ -3,10 +3,10 @@
 //! strips), a second classifies every pixel and labels components. Memory is
 //! one strip of every scene plus the runs of changed and unobserved pixels.
 
-use super::detect::{Detector, OffsetEstimator, Params, Prior, Series};
+use super::detect::{Detector, OffsetEstimator, Params, Prior, RowRuns, Series};
 use super::grid::GridSpec;
 use super::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts};
-use super::segment::{Component, RowRun, Segmenter};
+use super::segment::{Component, Segmenter};
 use crate::progress::Progress;
 use rayon::prelude::*;
 
@@ -336,14 +336,6 @@ fn min_pixels(min_area_ha: f64, pixel_ha: f64) -> u64 {
     n
 }
 
-/// What one classified row contributes: its runs and its class counts.
-#[derive(Debug, Default)]
-struct RowSummary {
-    changes: Vec<RowRun>,
-    unobserved: Vec<RowRun>,
-    pixels: [u64; 7],
-}
-
 /// Reads one strip (`GridSpec::rows`) of every scene into NDVI/NBR layers and
 /// the prior of every pixel.
 pub trait StripSource {
@@ -477,8 +469,8 @@ pub fn run<S: StripSource + Send>(
             spent
         });
         // Strip summaries go to the labeller and come back empty.
-        let (sum_tx, sum_rx) = std::sync::mpsc::sync_channel::<Vec<RowSummary>>(2);
-        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<RowSummary>>(2);
+        let (sum_tx, sum_rx) = std::sync::mpsc::sync_channel::<Vec<RowRuns>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<RowRuns>>(2);
         for _ in 0..2 {
             let _ = back_tx.send(Vec::new());
         }
@@ -519,7 +511,7 @@ pub fn run<S: StripSource + Send>(
             let Ok(mut rows) = back_rx.recv() else {
                 break;
             };
-            rows.resize_with(strip.height, RowSummary::default);
+            rows.resize_with(strip.height, RowRuns::default);
             let t = std::time::Instant::now();
             // Each row is classified into a buffer of its worker and reduced
             // to its runs of changed and unobserved pixels and its class
@@ -529,19 +521,8 @@ pub fn run<S: StripSource + Send>(
                 nbr: &buf.nb,
             };
             let width = strip.width.max(1);
-            rows.par_iter_mut().enumerate().for_each(|(row, summary)| {
-                summary.changes.clear();
-                summary.unobserved.clear();
-                summary.pixels = [0; 7];
-                detector.classify_row_runs(
-                    series,
-                    &buf.prior,
-                    row * width,
-                    width,
-                    &mut summary.changes,
-                    &mut summary.unobserved,
-                    &mut summary.pixels,
-                );
+            rows.par_iter_mut().enumerate().for_each(|(row, out)| {
+                detector.classify_row_runs(series, &buf.prior, row * width, width, out);
             });
             timings.classify += t.elapsed();
             let _ = empty_tx.send(buf);

@@ -1152,28 +1152,23 @@ impl PlotStore for GpkgStore {
             let mut rows = st.query([]).map_err(me.err("read the plots"))?;
             // Rows are read in batches; each batch is decoded on every core.
             let (mut out, mut batch) = (Vec::new(), Vec::new());
-            loop {
-                let row = rows.next().map_err(me.err("read the plots"))?;
-                if let Some(r) = row {
-                    let mut geom: Vec<u8> = r.get(0).map_err(me.err("read the plots"))?;
-                    let values: Vec<Value> = (1..=16)
-                        .map(|i| r.get::<_, SqlValue>(i).map(from_sql))
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(me.err("read the plots"))?;
-                    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
-                        key: "plot".into(),
-                        reason,
-                    })?;
-                    geom.drain(..h.wkb_offset);
-                    batch.push((values, geom));
-                }
-                if batch.len() == 8192 || (row.is_none() && !batch.is_empty()) {
+            while let Some(r) = rows.next().map_err(me.err("read the plots"))? {
+                let mut geom: Vec<u8> = r.get(0).map_err(me.err("read the plots"))?;
+                let values: Vec<Value> = (1..=16)
+                    .map(|i| r.get::<_, SqlValue>(i).map(from_sql))
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(me.err("read the plots"))?;
+                let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
+                    key: "plot".into(),
+                    reason,
+                })?;
+                geom.drain(..h.wkb_offset);
+                batch.push((values, geom));
+                if batch.len() == 8192 {
                     out.extend(columns::shapes_from(std::mem::take(&mut batch))?);
                 }
-                if row.is_none() {
-                    break;
-                }
             }
+            out.extend(columns::shapes_from(batch)?);
             Ok(out)
         })
         .await
