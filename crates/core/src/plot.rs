@@ -12,6 +12,8 @@ use crate::codes::{
     Establishment, ForestFunction, ForestOrigin, ForestState, LandRight, OwnerType, Planning,
     PlantationOrigin, Purpose, Site, StateClass,
 };
+use crate::national;
+use crate::schema::National;
 use crate::CodeError;
 
 /// Identity of a plot within the country: commune code, compartment (tk),
@@ -205,6 +207,16 @@ impl Record {
         }
     }
 
+    /// Sets a national field named in code.
+    pub fn put(&mut self, field: National, value: Value) {
+        self.national[field.index] = Some(value);
+    }
+
+    /// The value of a national field named in code, if present.
+    pub fn national(&self, field: National) -> Option<&Value> {
+        self.national[field.index].as_ref()
+    }
+
     /// Sets the national field at `index` of [`crate::schema::NATIONAL_FIELDS`]
     /// (an index past the schema is ignored).
     pub fn set_national(&mut self, index: usize, value: Value) {
@@ -387,10 +399,10 @@ impl Plot {
             record,
             errors: Vec::new(),
         };
-        let maxa = p.int("maxa");
-        let tk = p.text("tk");
-        let khoanh = p.text("khoanh");
-        let lo = p.text("lo");
+        let maxa = p.int(national!("maxa"));
+        let tk = p.text(national!("tk"));
+        let khoanh = p.text(national!("khoanh"));
+        let lo = p.text(national!("lo"));
         let key = match maxa {
             Some(m) => PlotKey::new(
                 m,
@@ -415,8 +427,8 @@ impl Plot {
             }
         };
 
-        let ldlr = p.text("ldlr");
-        let maldlr = p.int("maldlr").filter(|n| *n != 0);
+        let ldlr = p.text(national!("ldlr"));
+        let maldlr = p.int(national!("maldlr")).filter(|n| *n != 0);
         let state = match ForestState::parse(ldlr.as_deref(), maldlr) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -427,7 +439,7 @@ impl Plot {
                 None
             }
         };
-        let mut nggocr = p.code("nggocr", ForestOrigin::from_code);
+        let mut nggocr = p.code(national!("nggocr"), ForestOrigin::from_code);
         if let Some(s) = &state {
             let consistent = match (nggocr, s.class()) {
                 (None, _) => true,
@@ -458,8 +470,8 @@ impl Plot {
             }
         }
 
-        let mdsd = p.text("mdsd");
-        let mamdsd = p.code("mamdsd", Purpose::from_code);
+        let mdsd = p.text(national!("mdsd"));
+        let mamdsd = p.code(national!("mamdsd"), Purpose::from_code);
         let purpose = match (mdsd.as_deref().map(Purpose::from_abbreviation), mamdsd) {
             (Some(Err(e)), _) => {
                 p.errors.push(FieldError {
@@ -484,51 +496,51 @@ impl Plot {
         };
 
         let attrs = PlotAttributes {
-            tt: p.int("tt"),
-            id: p.int("id"),
-            matinh: p.int("matinh"),
-            mahuyen: p.int("mahuyen"),
-            tinh: p.text("tinh"),
-            huyen: p.text("huyen"),
-            xa: p.text("xa"),
-            thuad: p.int("thuad"),
-            tobando: p.text("tobando"),
-            ddanh: p.text("ddanh"),
-            dtich: p.real("dtich"),
+            tt: p.int(national!("tt")),
+            id: p.int(national!("id")),
+            matinh: p.int(national!("matinh")),
+            mahuyen: p.int(national!("mahuyen")),
+            tinh: p.text(national!("tinh")),
+            huyen: p.text(national!("huyen")),
+            xa: p.text(national!("xa")),
+            thuad: p.int(national!("thuad")),
+            tobando: p.text(national!("tobando")),
+            ddanh: p.text(national!("ddanh")),
+            dtich: p.real(national!("dtich")),
             nggocr,
             state,
-            sldlr: p.text("sldlr"),
-            namtr: p.int("namtr").filter(|y| *y != 0),
-            captuoi: p.int("captuoi"),
-            ktan: p.int("ktan"),
-            nggocrt: p.code("nggocrt", PlantationOrigin::from_code),
-            thanhrung: p.code("thanhrung", Establishment::from_code),
-            mgo: p.real("mgo"),
-            mtn: p.real("mtn"),
-            mgolo: p.real("mgolo"),
-            mtnlo: p.real("mtnlo"),
-            lapdia: p.code("lapdia", Site::from_code),
-            malr3: p.code("malr3", ForestFunction::from_code),
+            sldlr: p.text(national!("sldlr")),
+            namtr: p.int(national!("namtr")).filter(|y| *y != 0),
+            captuoi: p.int(national!("captuoi")),
+            ktan: p.int(national!("ktan")),
+            nggocrt: p.code(national!("nggocrt"), PlantationOrigin::from_code),
+            thanhrung: p.code(national!("thanhrung"), Establishment::from_code),
+            mgo: p.real(national!("mgo")),
+            mtn: p.real(national!("mtn")),
+            mgolo: p.real(national!("mgolo")),
+            mtnlo: p.real(national!("mtnlo")),
+            lapdia: p.code(national!("lapdia"), Site::from_code),
+            malr3: p.code(national!("malr3"), ForestFunction::from_code),
             purpose,
-            dtuong: p.code("dtuong", OwnerType::from_code),
-            churung: p.text("churung"),
-            machur: p.int("machur").filter(|c| *c != 0),
-            trchap: p.int("trchap"),
-            quyensd: p.code("quyensd", LandRight::from_code),
-            thoihansd: p.int("thoihansd"),
-            khoan: p.int("khoan"),
+            dtuong: p.code(national!("dtuong"), OwnerType::from_code),
+            churung: p.text(national!("churung")),
+            machur: p.int(national!("machur")).filter(|c| *c != 0),
+            trchap: p.int(national!("trchap")),
+            quyensd: p.code(national!("quyensd"), LandRight::from_code),
+            thoihansd: p.int(national!("thoihansd")),
+            khoan: p.int(national!("khoan")),
             nqh: p.planning(),
-            nguoink: p.text("nguoink"),
-            mangnk: p.int("mangnk").filter(|c| *c != 0),
-            nguoitrch: p.text("nguoitrch"),
-            mangtrch: p.int("mangtrch").filter(|c| *c != 0),
-            ngsinh: p.int("ngsinh"),
-            kd: p.real("kd"),
-            vd: p.real("vd"),
-            capkd: p.int("capkd"),
-            capvd: p.int("capvd"),
-            locu: p.text("locu"),
-            vitrithua: p.int("vitrithua"),
+            nguoink: p.text(national!("nguoink")),
+            mangnk: p.int(national!("mangnk")).filter(|c| *c != 0),
+            nguoitrch: p.text(national!("nguoitrch")),
+            mangtrch: p.int(national!("mangtrch")).filter(|c| *c != 0),
+            ngsinh: p.int(national!("ngsinh")),
+            kd: p.real(national!("kd")),
+            vd: p.real(national!("vd")),
+            capkd: p.int(national!("capkd")),
+            capvd: p.int(national!("capvd")),
+            locu: p.text(national!("locu")),
+            vitrithua: p.int(national!("vitrithua")),
         };
         if let Some(d) = attrs.dtich {
             if d < 0.0 {
@@ -557,66 +569,66 @@ impl Plot {
         let int = |v: Option<i64>| v.map(Value::Int).unwrap_or(Value::Null);
         let real = |v: Option<f64>| v.map(Value::Real).unwrap_or(Value::Null);
         let text = |v: &Option<String>| v.clone().map(Value::Text).unwrap_or(Value::Null);
-        r.set("tt", int(a.tt));
-        r.set("id", int(a.id));
-        r.set("matinh", int(a.matinh));
-        r.set("mahuyen", int(a.mahuyen));
-        r.set("maxa", Value::Int(i64::from(self.key.maxa)));
-        r.set("tinh", text(&a.tinh));
-        r.set("huyen", text(&a.huyen));
-        r.set("xa", text(&a.xa));
-        r.set("tk", Value::Text(self.key.tk.clone()));
-        r.set("khoanh", Value::Text(self.key.khoanh.clone()));
-        r.set("lo", Value::Text(self.key.lo.clone()));
-        r.set("thuad", int(a.thuad));
-        r.set("tobando", text(&a.tobando));
-        r.set("ddanh", text(&a.ddanh));
-        r.set("dtich", real(a.dtich));
-        r.set("nggocr", int(a.nggocr.map(|c| c.code())));
-        r.set(
-            "ldlr",
+        r.put(national!("tt"), int(a.tt));
+        r.put(national!("id"), int(a.id));
+        r.put(national!("matinh"), int(a.matinh));
+        r.put(national!("mahuyen"), int(a.mahuyen));
+        r.put(national!("maxa"), Value::Int(i64::from(self.key.maxa)));
+        r.put(national!("tinh"), text(&a.tinh));
+        r.put(national!("huyen"), text(&a.huyen));
+        r.put(national!("xa"), text(&a.xa));
+        r.put(national!("tk"), Value::Text(self.key.tk.clone()));
+        r.put(national!("khoanh"), Value::Text(self.key.khoanh.clone()));
+        r.put(national!("lo"), Value::Text(self.key.lo.clone()));
+        r.put(national!("thuad"), int(a.thuad));
+        r.put(national!("tobando"), text(&a.tobando));
+        r.put(national!("ddanh"), text(&a.ddanh));
+        r.put(national!("dtich"), real(a.dtich));
+        r.put(national!("nggocr"), int(a.nggocr.map(|c| c.code())));
+        r.put(
+            national!("ldlr"),
             text(&a.state.as_ref().and_then(|s| s.code().map(str::to_string))),
         );
-        r.set(
-            "maldlr",
+        r.put(
+            national!("maldlr"),
             int(a.state.as_ref().and_then(|s| s.number().map(i64::from))),
         );
-        r.set("sldlr", text(&a.sldlr));
-        r.set("namtr", int(a.namtr));
-        r.set("captuoi", int(a.captuoi));
-        r.set("ktan", int(a.ktan));
-        r.set("nggocrt", int(a.nggocrt.map(|c| c.code())));
-        r.set("thanhrung", int(a.thanhrung.map(|c| c.code())));
-        r.set("mgo", real(a.mgo));
-        r.set("mtn", real(a.mtn));
-        r.set("mgolo", real(a.mgolo));
-        r.set("mtnlo", real(a.mtnlo));
-        r.set("lapdia", int(a.lapdia.map(|c| c.code())));
-        r.set("malr3", int(a.malr3.map(|c| c.code())));
-        r.set(
-            "mdsd",
+        r.put(national!("sldlr"), text(&a.sldlr));
+        r.put(national!("namtr"), int(a.namtr));
+        r.put(national!("captuoi"), int(a.captuoi));
+        r.put(national!("ktan"), int(a.ktan));
+        r.put(national!("nggocrt"), int(a.nggocrt.map(|c| c.code())));
+        r.put(national!("thanhrung"), int(a.thanhrung.map(|c| c.code())));
+        r.put(national!("mgo"), real(a.mgo));
+        r.put(national!("mtn"), real(a.mtn));
+        r.put(national!("mgolo"), real(a.mgolo));
+        r.put(national!("mtnlo"), real(a.mtnlo));
+        r.put(national!("lapdia"), int(a.lapdia.map(|c| c.code())));
+        r.put(national!("malr3"), int(a.malr3.map(|c| c.code())));
+        r.put(
+            national!("mdsd"),
             text(&a.purpose.map(|p| p.abbreviation().to_string())),
         );
-        r.set("mamdsd", int(a.purpose.map(|c| c.code())));
-        r.set("dtuong", int(a.dtuong.map(|c| c.code())));
-        r.set("churung", text(&a.churung));
-        r.set("machur", int(a.machur));
-        r.set("trchap", int(a.trchap));
-        r.set("quyensd", int(a.quyensd.map(|c| c.code())));
-        r.set("thoihansd", int(a.thoihansd));
-        r.set("khoan", int(a.khoan));
-        r.set("nqh", int(a.nqh.map(|c| c.code())));
-        r.set("nguoink", text(&a.nguoink));
-        r.set("mangnk", int(a.mangnk));
-        r.set("nguoitrch", text(&a.nguoitrch));
-        r.set("mangtrch", int(a.mangtrch));
-        r.set("ngsinh", int(a.ngsinh));
-        r.set("kd", real(a.kd));
-        r.set("vd", real(a.vd));
-        r.set("capkd", int(a.capkd));
-        r.set("capvd", int(a.capvd));
-        r.set("locu", text(&a.locu));
-        r.set("vitrithua", int(a.vitrithua));
+        r.put(national!("mamdsd"), int(a.purpose.map(|c| c.code())));
+        r.put(national!("dtuong"), int(a.dtuong.map(|c| c.code())));
+        r.put(national!("churung"), text(&a.churung));
+        r.put(national!("machur"), int(a.machur));
+        r.put(national!("trchap"), int(a.trchap));
+        r.put(national!("quyensd"), int(a.quyensd.map(|c| c.code())));
+        r.put(national!("thoihansd"), int(a.thoihansd));
+        r.put(national!("khoan"), int(a.khoan));
+        r.put(national!("nqh"), int(a.nqh.map(|c| c.code())));
+        r.put(national!("nguoink"), text(&a.nguoink));
+        r.put(national!("mangnk"), int(a.mangnk));
+        r.put(national!("nguoitrch"), text(&a.nguoitrch));
+        r.put(national!("mangtrch"), int(a.mangtrch));
+        r.put(national!("ngsinh"), int(a.ngsinh));
+        r.put(national!("kd"), real(a.kd));
+        r.put(national!("vd"), real(a.vd));
+        r.put(national!("capkd"), int(a.capkd));
+        r.put(national!("capvd"), int(a.capvd));
+        r.put(national!("locu"), text(&a.locu));
+        r.put(national!("vitrithua"), int(a.vitrithua));
         for (n, v) in &self.extra {
             r.set(n, v.clone());
         }
@@ -664,8 +676,8 @@ impl Parser<'_> {
         });
     }
 
-    fn text(&mut self, field: &str) -> Option<String> {
-        match self.record.get(field)? {
+    fn text(&mut self, field: National) -> Option<String> {
+        match self.record.national(field)? {
             Value::Null => None,
             Value::Text(t) => Some(normalize_text(t)).filter(|t| !t.is_empty()),
             Value::Int(i) => Some(i.to_string()),
@@ -674,40 +686,40 @@ impl Parser<'_> {
         }
     }
 
-    fn int(&mut self, field: &str) -> Option<i64> {
-        match self.record.get(field)? {
+    fn int(&mut self, field: National) -> Option<i64> {
+        match self.record.national(field)? {
             Value::Null => None,
             Value::Int(i) => Some(*i),
             Value::Real(r) if r.fract() == 0.0 && r.abs() < 1e15 => Some(*r as i64),
             Value::Real(r) => {
-                self.err(field, format!("{r} is not a whole number"));
+                self.err(field.name, format!("{r} is not a whole number"));
                 None
             }
             Value::Text(t) if t.trim().is_empty() => None,
             Value::Text(t) => match t.trim().parse::<i64>() {
                 Ok(i) => Some(i),
                 Err(_) => {
-                    self.err(field, format!("'{t}' is not a whole number"));
+                    self.err(field.name, format!("'{t}' is not a whole number"));
                     None
                 }
             },
         }
     }
 
-    fn real(&mut self, field: &str) -> Option<f64> {
-        match self.record.get(field)? {
+    fn real(&mut self, field: National) -> Option<f64> {
+        match self.record.national(field)? {
             Value::Null => None,
             Value::Int(i) => Some(*i as f64),
             Value::Real(r) if r.is_finite() => Some(*r),
             Value::Real(r) => {
-                self.err(field, format!("{r} is not a finite number"));
+                self.err(field.name, format!("{r} is not a finite number"));
                 None
             }
             Value::Text(t) if t.trim().is_empty() => None,
             Value::Text(t) => match t.trim().replace(',', ".").parse::<f64>() {
                 Ok(v) if v.is_finite() => Some(v),
                 _ => {
-                    self.err(field, format!("'{t}' is not a number"));
+                    self.err(field.name, format!("'{t}' is not a number"));
                     None
                 }
             },
@@ -715,12 +727,12 @@ impl Parser<'_> {
     }
 
     /// A code field where 0 means "not applicable".
-    fn code<T>(&mut self, field: &str, parse: fn(i64) -> Result<T, CodeError>) -> Option<T> {
+    fn code<T>(&mut self, field: National, parse: fn(i64) -> Result<T, CodeError>) -> Option<T> {
         let v = self.int(field).filter(|v| *v != 0)?;
         match parse(v) {
             Ok(c) => Some(c),
             Err(e) => {
-                self.err(field, e.to_string());
+                self.err(field.name, e.to_string());
                 None
             }
         }
@@ -728,7 +740,7 @@ impl Parser<'_> {
 
     /// `nqh`, whose code list includes 0.
     fn planning(&mut self) -> Option<Planning> {
-        let v = self.int("nqh")?;
+        let v = self.int(national!("nqh"))?;
         match Planning::from_code(v) {
             Ok(c) => Some(c),
             Err(e) => {

@@ -100,6 +100,50 @@ pub const NATIONAL_FIELDS: &[FieldDef] = &[
     f("vitrithua", I, 2, 0, "parcel position status"),
 ];
 
+/// A national field named in code: its canonical name and its position in
+/// [`NATIONAL_FIELDS`], found when the program is compiled (see
+/// [`national!`](crate::national)), so reading and writing a plot's fifty
+/// fields costs no name lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct National {
+    /// Canonical (lower-case) name.
+    pub name: &'static str,
+    /// Position in [`NATIONAL_FIELDS`].
+    pub index: usize,
+}
+
+impl National {
+    /// The field with canonical name `name`; panics when there is none (a
+    /// compile error when evaluated in a constant, as [`national!`](crate::national) does).
+    pub const fn named(name: &'static str) -> National {
+        let mut i = 0;
+        while i < NATIONAL_FIELDS.len() {
+            let a = NATIONAL_FIELDS[i].name.as_bytes();
+            let b = name.as_bytes();
+            if a.len() == b.len() {
+                let mut j = 0;
+                while j < a.len() && a[j] == b[j] {
+                    j += 1;
+                }
+                if j == a.len() {
+                    return National { name, index: i };
+                }
+            }
+            i += 1;
+        }
+        panic!("not a canonical national field name")
+    }
+}
+
+/// The [`National`] field of a canonical name, resolved at compile time:
+/// `national!("maxa")`. A name outside the schema does not compile.
+#[macro_export]
+macro_rules! national {
+    ($name:literal) => {
+        const { $crate::schema::National::named($name) }
+    };
+}
+
 /// Known variants of national field names, mapped to the canonical name.
 pub const ALIASES: &[(&str, &str)] = &[
     ("diadanh", "ddanh"),

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use forest_core::change::{AlertCandidate, Confidence, PixelClass, PlotTouch, Priority};
 use geo::{BoundingRect, Intersects};
 use geo_types::{Geometry, MultiPolygon};
-use geozero::{CoordDimensions, ToGeo, ToWkb};
+use geozero::ToGeo;
 use serde::Serialize;
 
 use crate::StoreError;
@@ -252,12 +252,10 @@ pub(crate) fn class_str(c: PixelClass) -> &'static str {
 }
 
 pub(crate) fn wkb_of(g: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
-    Geometry::MultiPolygon(g.clone())
-        .to_wkb(CoordDimensions::xy())
-        .map_err(|e| StoreError::Corrupt {
-            key: "alert".into(),
-            reason: format!("geometry: {e}"),
-        })
+    crate::columns::multipolygon_wkb(g).map_err(|e| StoreError::Corrupt {
+        key: "alert".into(),
+        reason: format!("geometry: {e}"),
+    })
 }
 
 pub(crate) fn geometry_of(id: i64, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {

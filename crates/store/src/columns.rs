@@ -57,12 +57,10 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
         })
         .collect();
     let extra_json = serde_json::Value::Array(extra).to_string();
-    let wkb = Geometry::MultiPolygon(plot.geometry.clone())
-        .to_wkb(CoordDimensions::xy())
-        .map_err(|e| StoreError::Corrupt {
-            key: plot.key.to_string(),
-            reason: format!("cannot encode geometry: {e}"),
-        })?;
+    let wkb = multipolygon_wkb(&plot.geometry).map_err(|e| StoreError::Corrupt {
+        key: plot.key.to_string(),
+        reason: format!("cannot encode geometry: {e}"),
+    })?;
     let mut h = Sha256::new();
     for v in &values {
         match v {
@@ -104,6 +102,35 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
         digest,
         envelope,
     })
+}
+
+/// A multipolygon borrowed for geozero's writers (geozero reads only the
+/// owned `Geometry` enum, which would mean copying every coordinate).
+struct Borrowed<'a>(&'a MultiPolygon<f64>);
+
+impl geozero::GeozeroGeometry for Borrowed<'_> {
+    fn process_geom<P: geozero::GeomProcessor>(&self, out: &mut P) -> geozero::error::Result<()> {
+        out.multipolygon_begin(self.0 .0.len(), 0)?;
+        for (i, polygon) in self.0 .0.iter().enumerate() {
+            let rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
+            out.polygon_begin(false, 1 + polygon.interiors().len(), i)?;
+            for (j, ring) in rings.enumerate() {
+                out.linestring_begin(false, ring.0.len(), j)?;
+                for (k, c) in ring.0.iter().enumerate() {
+                    out.xy(c.x, c.y, k)?;
+                }
+                out.linestring_end(false, j)?;
+            }
+            out.polygon_end(false, i)?;
+        }
+        out.multipolygon_end(0)
+    }
+}
+
+/// A multipolygon as (OGC, little-endian, XY) WKB, written from the borrowed
+/// coordinates.
+pub(crate) fn multipolygon_wkb(g: &MultiPolygon<f64>) -> geozero::error::Result<Vec<u8>> {
+    Borrowed(g).to_wkb(CoordDimensions::xy())
 }
 
 fn envelope(g: &MultiPolygon<f64>) -> [f64; 4] {
@@ -296,4 +323,34 @@ pub fn shape_from(
             namtr: int(15),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{polygon, Polygon};
+
+    #[test]
+    fn borrowed_multipolygon_wkb_is_what_geozero_writes_for_the_owned_geometry() {
+        let with_hole: Polygon<f64> = polygon!(
+            exterior: [(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)],
+            interiors: [[(x: 2.0, y: 2.0), (x: 4.0, y: 2.0), (x: 4.0, y: 4.0)]],
+        );
+        let plain: Polygon<f64> =
+            polygon![(x: 20.5, y: 1.0), (x: 30.0, y: 1.0), (x: 25.0, y: 9.75)];
+        for mp in [
+            MultiPolygon(vec![with_hole.clone(), plain.clone()]),
+            MultiPolygon(vec![plain]),
+            MultiPolygon(vec![]),
+        ] {
+            let owned = Geometry::MultiPolygon(mp.clone())
+                .to_wkb(CoordDimensions::xy())
+                .unwrap();
+            assert_eq!(multipolygon_wkb(&mp).unwrap(), owned);
+            assert_eq!(
+                geozero::wkb::Wkb(&owned).to_geo().unwrap(),
+                Geometry::MultiPolygon(mp)
+            );
+        }
+    }
 }

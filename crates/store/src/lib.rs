@@ -414,15 +414,50 @@ pub(crate) fn check_unique_keys(plots: &[Plot]) -> Result<()> {
     plots.iter().try_for_each(|p| keys.add(&p.key))
 }
 
-/// The plots of the next message of a streamed load: `Some` for a batch,
-/// `None` once the producer sent [`LoadBatch::Commit`], and
+/// A batch of a streamed load encoded for writing: each plot's key and its
+/// row (or why it cannot be written), in load order.
+pub(crate) type EncodedBatch = Vec<(PlotKey, Result<columns::Encoded>)>;
+
+/// Encodes the plots of a streamed load ahead of the writer, on its own
+/// thread and each batch on every core, so that the writer's one thread only
+/// writes. The stream it returns gives `Some(batch)` in load order, then
+/// `None` for [`LoadBatch::Commit`]; it ends without the `None` when the
+/// producer gave up (see [`next_encoded`]).
+pub(crate) fn encode_ahead(
+    mut batches: tokio::sync::mpsc::Receiver<LoadBatch>,
+) -> tokio::sync::mpsc::Receiver<Option<EncodedBatch>> {
+    use rayon::prelude::*;
+    // two batches ready beside the one being written
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    std::thread::spawn(move || {
+        while let Some(message) = batches.blocking_recv() {
+            let out = match message {
+                LoadBatch::Plots(plots) => Some(
+                    plots
+                        .into_par_iter()
+                        .map(|p| {
+                            let e = columns::encode(&p);
+                            (p.key, e)
+                        })
+                        .collect(),
+                ),
+                LoadBatch::Commit => None,
+            };
+            let commit = out.is_none();
+            if tx.blocking_send(out).is_err() || commit {
+                return; // the writer stopped, or everything was sent
+            }
+        }
+        // the producer's end closed without a commit: dropping `tx` tells the writer
+    });
+    rx
+}
+
+/// The next batch of [`encode_ahead`]'s stream: `Some` for a batch, `None`
+/// once the producer sent [`LoadBatch::Commit`], and
 /// [`StoreError::Abandoned`] when the stream ended without it.
-pub(crate) fn next_plots(message: Option<LoadBatch>) -> Result<Option<Vec<Plot>>> {
-    match message {
-        Some(LoadBatch::Plots(plots)) => Ok(Some(plots)),
-        Some(LoadBatch::Commit) => Ok(None),
-        None => Err(StoreError::Abandoned),
-    }
+pub(crate) fn next_encoded(message: Option<Option<EncodedBatch>>) -> Result<Option<EncodedBatch>> {
+    message.ok_or(StoreError::Abandoned)
 }
 
 /// What the contract checks need of a plot, from its raw columns.

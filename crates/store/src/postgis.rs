@@ -362,11 +362,13 @@ impl PlotStore for PgStore {
 
     async fn load_plot_stream(
         &self,
-        mut batches: tokio::sync::mpsc::Receiver<crate::LoadBatch>,
+        batches: tokio::sync::mpsc::Receiver<crate::LoadBatch>,
         source: &str,
         progress: forest_core::Progress,
         total: Option<u64>,
     ) -> Result<LoadSummary> {
+        // plots are encoded while the transaction is prepared
+        let mut batches = crate::encode_ahead(batches);
         let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
         let mut tx = self
             .pool
@@ -458,12 +460,12 @@ impl PlotStore for PgStore {
             }
             let mut keys = crate::KeyCheck::default();
             let streamed: Result<()> = async {
-                while let Some(plots) = crate::next_plots(batches.recv().await)? {
-                    for p in &plots {
-                        keys.add(&p.key)?;
-                        let e = columns::encode(p)?;
+                while let Some(plots) = crate::next_encoded(batches.recv().await)? {
+                    for (k, e) in plots {
+                        keys.add(&k)?;
+                        let e = e?;
                         if empty {
-                            copy_plot_row_binary(&mut buf, &e, loaded_at_us, load_id, &p.key)?;
+                            copy_plot_row_binary(&mut buf, &e, loaded_at_us, load_id, &k)?;
                         } else {
                             copy_row(&mut buf, done as i64, &e);
                         }

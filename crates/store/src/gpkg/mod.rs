@@ -5,6 +5,7 @@
 //! the attribute tables `contracts` and `contract_plots`.
 
 mod blob;
+mod rtree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -410,6 +411,31 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
     )
 }
 
+/// A value bound to a statement without copying it.
+enum SqlRef<'a> {
+    Value(&'a Value),
+    Blob(&'a [u8]),
+    Text(&'a str),
+    Real(f64),
+    Int(i64),
+}
+
+impl rusqlite::ToSql for SqlRef<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            SqlRef::Value(Value::Null) => ValueRef::Null,
+            SqlRef::Value(Value::Int(i)) => ValueRef::Integer(*i),
+            SqlRef::Int(i) => ValueRef::Integer(i),
+            SqlRef::Value(Value::Real(r)) => ValueRef::Real(*r),
+            SqlRef::Real(r) => ValueRef::Real(r),
+            SqlRef::Value(Value::Text(t)) => ValueRef::Text(t.as_bytes()),
+            SqlRef::Text(t) => ValueRef::Text(t.as_bytes()),
+            SqlRef::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
 fn to_sql(v: &Value) -> SqlValue {
     match v {
         Value::Null => SqlValue::Null,
@@ -487,7 +513,7 @@ impl GpkgStore {
     fn load_blocking(
         &self,
         conn: &mut Connection,
-        mut batches: tokio::sync::mpsc::Receiver<crate::LoadBatch>,
+        batches: tokio::sync::mpsc::Receiver<crate::LoadBatch>,
         source: &str,
         progress: &forest_core::Progress,
         total: Option<u64>,
@@ -525,6 +551,17 @@ impl GpkgStore {
             let was_empty: bool = tx
                 .query_row("SELECT NOT EXISTS (SELECT 1 FROM plots)", [], |r| r.get(0))
                 .map_err(self.err("inspect the plots"))?;
+            // ... and an empty spatial index is filled in one pass at the end
+            let bulk_index = was_empty
+                && insert_trigger.is_some()
+                && tx
+                    .query_row(
+                        "SELECT NOT EXISTS (SELECT 1 FROM rtree_plots_geom_rowid)",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(self.err("inspect the spatial index"))?;
+            let mut envelopes: Vec<(i64, [f64; 4])> = Vec::new();
             let mut find = tx
                 .prepare("SELECT fid, digest FROM plots WHERE maxa = ?1 AND tk = ?2 AND khoanh = ?3 AND lo = ?4")
                 .map_err(self.err("prepare the key lookup"))?;
@@ -558,16 +595,16 @@ impl GpkgStore {
             let mut keys = crate::KeyCheck::default();
             let mut done = 0u64;
             progress.report(0, total);
-            while let Some(plots) = crate::next_plots(batches.blocking_recv())? {
-                for p in &plots {
-                    keys.add(&p.key)?;
+            let mut batches = crate::encode_ahead(batches);
+            while let Some(plots) = crate::next_encoded(batches.blocking_recv())? {
+                for (k, e) in plots {
+                    keys.add(&k)?;
                     done += 1;
                     if done % 512 == 0 {
                         progress.report(done, total);
                     }
-                    let e = columns::encode(p)?;
+                    let e = e?;
                     let geom = blob::encode(SRS_ID, e.envelope, &e.wkb);
-                    let k = &p.key;
                     let existing: Option<(i64, String)> = if was_empty {
                         None
                     } else {
@@ -577,22 +614,23 @@ impl GpkgStore {
                         .optional()
                         .map_err(self.err("look up a plot"))?
                     };
-                    let mut args: Vec<SqlValue> = Vec::with_capacity(NATIONAL_FIELDS.len() + 7);
-                    args.push(SqlValue::Blob(geom));
-                    args.extend(e.values.iter().map(to_sql));
-                    args.push(SqlValue::Text(e.extra_json));
-                    args.push(SqlValue::Real(e.area_ha));
+                    // the row's values, bound where they lie
+                    let row = std::iter::once(SqlRef::Blob(&geom))
+                        .chain(e.values.iter().map(SqlRef::Value))
+                        .chain([SqlRef::Text(&e.extra_json), SqlRef::Real(e.area_ha)]);
                     match existing {
                         None => {
-                            args.extend([
-                                SqlValue::Text(now.clone()),
-                                SqlValue::Integer(load_id),
-                                SqlValue::Text(e.digest),
-                            ]);
+                            let tail = [
+                                SqlRef::Text(&now),
+                                SqlRef::Int(load_id),
+                                SqlRef::Text(&e.digest),
+                            ];
                             insert
-                                .execute(params_from_iter(args))
+                                .execute(params_from_iter(row.chain(tail)))
                                 .map_err(self.err("insert a plot"))?;
-                            if insert_trigger.is_some() {
+                            if bulk_index {
+                                envelopes.push((tx.last_insert_rowid(), e.envelope));
+                            } else if insert_trigger.is_some() {
                                 let [min_x, max_x, min_y, max_y] = e.envelope;
                                 rtree
                                     .execute(params![
@@ -611,14 +649,14 @@ impl GpkgStore {
                             archive
                                 .execute(params![now, fid])
                                 .map_err(self.err("keep the previous version"))?;
-                            args.extend([
-                                SqlValue::Text(now.clone()),
-                                SqlValue::Integer(load_id),
-                                SqlValue::Text(e.digest),
-                                SqlValue::Integer(fid),
-                            ]);
+                            let tail = [
+                                SqlRef::Text(&now),
+                                SqlRef::Int(load_id),
+                                SqlRef::Text(&e.digest),
+                                SqlRef::Int(fid),
+                            ];
                             update
-                                .execute(params_from_iter(args))
+                                .execute(params_from_iter(row.chain(tail)))
                                 .map_err(self.err("update a plot"))?;
                             summary.updated += 1;
                         }
@@ -626,6 +664,10 @@ impl GpkgStore {
                 }
             }
             progress.report(done, total);
+            if bulk_index {
+                rtree::bulk_load(&tx, "rtree_plots_geom", &envelopes)
+                    .map_err(self.err("build the spatial index"))?;
+            }
         }
         if let Some(sql) = &insert_trigger {
             tx.execute_batch(sql)
