@@ -96,6 +96,7 @@ pub struct OverlapFinder {
     /// Each plot with the envelope of each of its parts (`None` for an empty part).
     plots: Vec<(PlotKey, MultiPolygon<f64>, PartEnvelopes)>,
     found: Vec<Overlap>,
+    scratch: Scratch,
 }
 
 impl OverlapFinder {
@@ -106,6 +107,7 @@ impl OverlapFinder {
             tree: RTree::new(),
             plots: Vec::new(),
             found: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -125,7 +127,7 @@ impl OverlapFinder {
                     continue;
                 }
                 let (other_key, other_g, other_rects) = &self.plots[other.data];
-                if !may_overlap((other_g, other_rects), (&g, &rects)) {
+                if !may_overlap((other_g, other_rects), (&g, &rects), &mut self.scratch) {
                     continue;
                 }
                 let shared = other_g.intersection(&g);
@@ -173,12 +175,22 @@ type WithEnvelopes<'a> = (&'a MultiPolygon<f64>, &'a PartEnvelopes);
 /// The non-empty parts of `g` with their envelopes.
 fn parts<'a>(
     g: &'a MultiPolygon<f64>,
-    r: &PartEnvelopes,
-) -> Vec<(&'a geo_types::Polygon<f64>, geo_types::Rect<f64>)> {
+    r: &'a PartEnvelopes,
+) -> impl Iterator<Item = (&'a geo_types::Polygon<f64>, geo_types::Rect<f64>)> + Clone {
     g.0.iter()
         .zip(r.iter().copied())
         .filter_map(|(p, e)| e.map(|e| (p, e)))
-        .collect()
+}
+
+/// Buffers of the pair test, kept from pair to pair (a plot meets half a
+/// dozen neighbours; allocating them afresh for each pair was a tenth of the
+/// check's time).
+#[derive(Debug, Default)]
+struct Scratch {
+    a: Side,
+    b: Side,
+    cuts: Vec<f64>,
+    along: Vec<(f64, f64)>,
 }
 
 /// False only when the interiors of `a` and `b` (valid geometries) are shown
@@ -193,10 +205,14 @@ fn parts<'a>(
 /// (found by sorting, and on the other's boundary by construction); each
 /// remaining edge is cut where it meets the other's boundary and the middle of
 /// every piece is located (inside, boundary, outside) with robust predicates.
-fn may_overlap((a, ra): WithEnvelopes<'_>, (b, rb): WithEnvelopes<'_>) -> bool {
+fn may_overlap(
+    (a, ra): WithEnvelopes<'_>,
+    (b, rb): WithEnvelopes<'_>,
+    scratch: &mut Scratch,
+) -> bool {
     let b = parts(b, rb);
     for (pa, ea) in parts(a, ra) {
-        for &(pb, eb) in &b {
+        for (pb, eb) in b.clone() {
             let open_overlap = ea.min().x < eb.max().x
                 && eb.min().x < ea.max().x
                 && ea.min().y < eb.max().y
@@ -207,8 +223,15 @@ fn may_overlap((a, ra): WithEnvelopes<'_>, (b, rb): WithEnvelopes<'_>) -> bool {
             if ea == eb {
                 return true;
             }
-            let (sa, sb) = (Side::near(pa, eb), Side::near(pb, ea));
-            if enters(&sa, &sb, pb) || enters(&sb, &sa, pa) {
+            let Scratch {
+                a: sa,
+                b: sb,
+                cuts,
+                along,
+            } = scratch;
+            sa.near(pa, eb);
+            sb.near(pb, ea);
+            if enters(sa, sb, pb, cuts, along) || enters(sb, sa, pa, cuts, along) {
                 return true;
             }
         }
@@ -219,28 +242,30 @@ fn may_overlap((a, ra): WithEnvelopes<'_>, (b, rb): WithEnvelopes<'_>) -> bool {
 /// The edges of one part near another part's envelope `env`: those that
 /// touch it (closed), flagged when they reach into its interior, and their
 /// keys (endpoints in order, as bits) sorted, to find the edges both share.
+#[derive(Debug, Default)]
 struct Side {
     edges: Vec<(geo_types::Line<f64>, bool)>,
     keys: Vec<[u64; 4]>,
 }
 
 impl Side {
-    fn near(p: &geo_types::Polygon<f64>, env: geo_types::Rect<f64>) -> Side {
+    /// Takes the edges of `p` near `env` (the buffers are reused).
+    fn near(&mut self, p: &geo_types::Polygon<f64>, env: geo_types::Rect<f64>) {
         let (lo, hi) = (env.min(), env.max());
-        let edges: Vec<(geo_types::Line<f64>, bool)> = std::iter::once(p.exterior())
-            .chain(p.interiors())
-            .flat_map(|r| r.lines())
-            .filter_map(|l| {
+        self.edges.clear();
+        self.keys.clear();
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            for l in ring.lines() {
                 let (x0, x1) = (l.start.x.min(l.end.x), l.start.x.max(l.end.x));
                 let (y0, y1) = (l.start.y.min(l.end.y), l.start.y.max(l.end.y));
-                let touches = x1 >= lo.x && x0 <= hi.x && y1 >= lo.y && y0 <= hi.y;
-                let inside = x1 > lo.x && x0 < hi.x && y1 > lo.y && y0 < hi.y;
-                touches.then_some((l, inside))
-            })
-            .collect();
-        let mut keys: Vec<[u64; 4]> = edges.iter().map(|(l, _)| edge_key(l)).collect();
-        keys.sort_unstable();
-        Side { edges, keys }
+                if x1 >= lo.x && x0 <= hi.x && y1 >= lo.y && y0 <= hi.y {
+                    let inside = x1 > lo.x && x0 < hi.x && y1 > lo.y && y0 < hi.y;
+                    self.edges.push((l, inside));
+                    self.keys.push(edge_key(&l));
+                }
+            }
+        }
+        self.keys.sort_unstable();
     }
 }
 
@@ -258,12 +283,16 @@ fn edge_key(l: &geo_types::Line<f64>) -> [u64; 4] {
 
 /// Whether an edge of one part (`mine`, near `q`) enters the interior of the
 /// part `q` (`theirs`: q's edges near the first part).
-fn enters(mine: &Side, theirs: &Side, q: &geo_types::Polygon<f64>) -> bool {
+fn enters(
+    mine: &Side,
+    theirs: &Side,
+    q: &geo_types::Polygon<f64>,
+    cuts: &mut Vec<f64>,
+    along: &mut Vec<(f64, f64)>,
+) -> bool {
     use geo::algorithm::line_intersection::{line_intersection, LineIntersection};
     use geo::coordinate_position::{CoordPos, CoordinatePosition};
     use geo_types::Coord;
-    let mut cuts: Vec<f64> = Vec::new();
-    let mut along: Vec<(f64, f64)> = Vec::new();
     for (e, inside) in &mine.edges {
         if !inside || theirs.keys.binary_search(&edge_key(e)).is_ok() {
             continue; // outside q's envelope, or an edge of q's boundary too
@@ -543,7 +572,11 @@ mod tests {
         let rects = |g: &MultiPolygon<f64>| -> PartEnvelopes {
             g.0.iter().map(|p| p.bounding_rect()).collect()
         };
-        may_overlap((a, &rects(a)), (b, &rects(b)))
+        // one set of buffers for every pair of a test, as in the finder
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+        }
+        SCRATCH.with(|s| may_overlap((a, &rects(a)), (b, &rects(b)), &mut s.borrow_mut()))
     }
 
     #[test]

@@ -1068,3 +1068,108 @@ async fn reads_during_a_load_see_all_or_nothing(s: DynStore) {
     );
     assert!(seen.contains(&n));
 }
+
+/// A first load into an empty layer sets the plots' indexes and foreign keys
+/// aside and makes them again: afterwards the table has the same ones, and
+/// they work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgis_first_load_puts_back_every_index_and_foreign_key() {
+    use sqlx::Connection;
+    let (s, g) = postgis().await;
+    let Guard::Db { admin, name } = &g else {
+        unreachable!()
+    };
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let catalog = "SELECT indexdef FROM pg_indexes WHERE tablename = 'plots'
+                   UNION ALL SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'plots'::regclass
+                   ORDER BY 1";
+    let before: Vec<String> = sqlx::query_scalar(catalog).fetch_all(&mut c).await.unwrap();
+    assert!(
+        before.iter().any(|d| d.contains("USING gist")),
+        "{before:?}"
+    );
+    assert!(
+        before.iter().any(|d| d.contains("FOREIGN KEY (load_id)")),
+        "{before:?}"
+    );
+    let plots = &sample().plots[..300];
+    s.load_plots(plots, "first").await.unwrap();
+    let after: Vec<String> = sqlx::query_scalar(catalog).fetch_all(&mut c).await.unwrap();
+    assert_eq!(before, after);
+    // the key index refuses a second row of a key, the foreign key an unknown load
+    let copy = "INSERT INTO plots (geom, maxa, tk, khoanh, lo, area_ha, version, loaded_at, load_id, digest)
+                SELECT geom, maxa, tk, khoanh, lo || $2, area_ha, version, loaded_at, $1, digest FROM plots LIMIT 1";
+    let load: i64 = sqlx::query_scalar("SELECT max(id) FROM loads")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let dup = sqlx::query(copy)
+        .bind(load)
+        .bind("")
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert!(dup.to_string().contains("plots_key"), "{dup}");
+    let unknown = sqlx::query(copy)
+        .bind(load + 1000)
+        .bind("x")
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert!(unknown.to_string().contains("foreign key"), "{unknown}");
+    // and the spatial index is used for a box query
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT fid FROM plots WHERE geom && ST_MakeEnvelope(0, 0, 1, 1, 9213)",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert!(plan.iter().any(|l| l.contains("plots_geom")), "{plan:?}");
+}
+
+/// A first load into an empty GeoPackage layer writes its spatial index in
+/// one pass: SQLite's own check accepts it, it holds every plot's envelope,
+/// and a later load (entry by entry) keeps it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpkg_first_load_packs_a_sound_spatial_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forest.gpkg");
+    let store = GpkgStore::open(&path).unwrap();
+    store.migrate().await.unwrap();
+    let c = sample();
+    store.load_plots(&c.plots[..1_000], "first").await.unwrap();
+    let check = |expected: i64| {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        let ok: String = db
+            .query_row("SELECT rtreecheck('rtree_plots_geom')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        // every plot's box holds its geometry (read from the blob's WKB, after
+        // the 8-byte header and the 32-byte envelope the store writes)
+        let mut stmt = db
+            .prepare("SELECT p.geom, r.minx, r.maxx, r.miny, r.maxy FROM plots p JOIN rtree_plots_geom r ON r.id = p.fid")
+            .unwrap();
+        let rows: Vec<(Vec<u8>, [f64; 4])> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let n = rows.len() as i64;
+        let outside = rows
+            .iter()
+            .filter(|(blob, [minx, maxx, miny, maxy])| {
+                use geozero::ToGeo;
+                let g = geozero::wkb::Wkb(&blob[40..]).to_geo().unwrap();
+                let b = g.bounding_rect().unwrap();
+                *minx > b.min().x || *maxx < b.max().x || *miny > b.min().y || *maxy < b.max().y
+            })
+            .count() as i64;
+        assert_eq!((n, outside), (expected, 0));
+    };
+    check(1_000);
+    store.load_plots(&c.plots[500..], "second").await.unwrap();
+    check(c.plots.len() as i64);
+}
