@@ -209,15 +209,26 @@ pub async fn import_plots(cfg: &Config, file: &Path, o: ImportOptions) -> anyhow
             .join()
             .map_err(|_| anyhow::anyhow!("the overlap check failed"))?;
         // every plot of a commune; an even sample of 20,000 in larger files
+        // (on every core: it runs beside the store's last writes and commit)
         let step = shapes.len().div_ceil(20_000).max(1);
-        let to_wgs = forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84)?;
-        let mut cross = Vec::new();
-        for (key, g) in shapes.iter().step_by(step) {
-            cross.push((
-                key.clone(),
-                forest_core::area::AreaCrossCheck::of(g, &to_wgs)?,
-            ));
-        }
+        let sample: Vec<_> = shapes.iter().step_by(step).collect();
+        let cross = {
+            use rayon::prelude::*;
+            sample
+                .par_iter()
+                .with_min_len(1_000)
+                .map_init(
+                    || forest_core::Transformer::new(Crs::Vn2000Tm3_10630, Crs::Wgs84),
+                    |to_wgs, (key, g)| -> anyhow::Result<_> {
+                        let to_wgs = to_wgs.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+                        Ok((
+                            key.clone(),
+                            forest_core::area::AreaCrossCheck::of(g, to_wgs)?,
+                        ))
+                    },
+                )
+                .collect::<anyhow::Result<Vec<_>>>()?
+        };
         let g = boundary.map(|b| {
             let geoms: Vec<_> = shapes.iter().map(|(_, g)| g).collect();
             forest_core::topology::gaps(&geoms, &b, forest_core::topology::DEFAULT_MIN_AREA_M2)
