@@ -221,12 +221,58 @@ pub fn read_plots_with(
         .map(|(n, _)| n.trim().to_lowercase())
         .collect();
     let mut rejected = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut seen: HashMap<forest_core::PlotKey, u64> = HashMap::new();
     let mut rows = 0u64;
     let mut zm_rows = 0u64;
     let mut repairs: Vec<(u64, String)> = Vec::new();
     let total = Some(layer.feature_count());
-    for feature in layer.features() {
+    // A shapefile whose fields are text and numbers: GDAL reads the shapes
+    // only (its attributes ignored, through an OGR SQL layer that selects
+    // none) and the attributes come from the .dbf, record by record, in the
+    // encoding decided above — half of GDAL's reading time was parsing every
+    // field into its own feature.
+    let mut records = attribute_records(
+        opened,
+        &ds,
+        &fields,
+        raw_text.is_some() || encoding.starts_with("UTF-8"),
+    );
+    let mut shapes_only = match &records {
+        Some(_) => ds
+            .execute_sql(
+                format!("SELECT FID FROM \"{}\"", layer_name.replace('"', "\"\"")),
+                None,
+                gdal::vector::sql::Dialect::OGR,
+            )
+            .map_err(gdal_err(path, "read the shapes"))?,
+        None => None,
+    };
+    if shapes_only.is_none() {
+        records = None;
+    }
+    let specs: Vec<crate::dbf::FieldSpec> = records
+        .as_ref()
+        .map(|r| r.fields.clone())
+        .unwrap_or_default();
+    let features = match &mut shapes_only {
+        Some(shapes) => shapes.features(),
+        None => layer.features(),
+    };
+    for feature in features {
+        let cells = match &mut records {
+            Some(r) => {
+                let fid = feature.fid().unwrap_or(u64::MAX);
+                let at = usize::try_from(fid).unwrap_or(usize::MAX);
+                match r.record(at).map_err(|detail| IngestError::Layer {
+                    path: path.to_path_buf(),
+                    detail,
+                })? {
+                    Some(cells) => Some(cells),
+                    None => continue, // deleted, as GDAL skips it
+                }
+            }
+            None => None,
+        };
         if rows % 1000 == 0 {
             options.progress.report(rows, total);
         }
@@ -234,7 +280,38 @@ pub fn read_plots_with(
         let row = rows;
         let mut record = Record::new();
         let mut reasons = Vec::new();
-        for (idx, ((name, ty), national)) in fields.iter().zip(&national).enumerate() {
+        if let Some(cells) = &cells {
+            for ((cell, spec), ((name, _), national)) in
+                cells.iter().zip(&specs).zip(fields.iter().zip(&national))
+            {
+                let value = match spec.kind {
+                    b'N' | b'F' => crate::dbf::number(cell, spec),
+                    _ => {
+                        let bytes = crate::dbf::text(cell);
+                        if bytes.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::Text(match &raw_text {
+                                Some((enc, _)) => enc
+                                    .decode(bytes)
+                                    .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned()),
+                                None => String::from_utf8_lossy(bytes).into_owned(),
+                            })
+                        }
+                    }
+                };
+                match national {
+                    Some(i) => record.set_national(*i, value),
+                    None => record.set(name, value),
+                }
+            }
+        }
+        for (idx, ((name, ty), national)) in fields
+            .iter()
+            .zip(&national)
+            .enumerate()
+            .filter(|_| cells.is_none())
+        {
             let numeric = matches!(
                 *ty,
                 OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 | OGRFieldType::OFTReal
@@ -262,7 +339,7 @@ pub fn read_plots_with(
                 None => record.set(name, value),
             }
         }
-        if let Some((enc, raw)) = &raw_text {
+        if let (Some((enc, raw)), None) = (&raw_text, &cells) {
             if let Some(cells) = raw.row(row as usize - 1) {
                 for (name, bytes) in raw.fields.iter().zip(cells) {
                     let v = if bytes.is_empty() {
@@ -324,31 +401,31 @@ pub fn read_plots_with(
                 }
             }
         };
-        let key_text = key_text(&record);
         match Plot::from_record(&record, geometry.unwrap_or_else(|| MultiPolygon(vec![]))) {
-            Ok(plot) if reasons.is_empty() => {
-                let key = plot.key.to_string();
-                if let Some(first) = seen.get(&key) {
-                    rejected.push(RowError {
-                        row,
-                        key: Some(key),
-                        reasons: vec![format!("plot key appears again (first at row {first})")],
-                    });
-                } else {
-                    seen.insert(key, row);
+            Ok(plot) if reasons.is_empty() => match seen.entry(plot.key.clone()) {
+                std::collections::hash_map::Entry::Occupied(first) => rejected.push(RowError {
+                    row,
+                    key: Some(plot.key.to_string()),
+                    reasons: vec![format!(
+                        "plot key appears again (first at row {})",
+                        first.get()
+                    )],
+                }),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(row);
                     sink(plot);
                 }
-            }
+            },
             Ok(_) => rejected.push(RowError {
                 row,
-                key: key_text,
+                key: key_text(&record),
                 reasons,
             }),
             Err(errors) => {
                 reasons.extend(errors.iter().map(|e| e.to_string()));
                 rejected.push(RowError {
                     row,
-                    key: key_text,
+                    key: key_text(&record),
                     reasons,
                 });
             }
@@ -360,13 +437,18 @@ pub fn read_plots_with(
             "{zm_rows} geometries had Z or M values; they were dropped (plots are 2D)"
         ));
     }
-    let keys: HashMap<u64, String> = seen.iter().map(|(k, r)| (*r, k.clone())).collect();
+    // the keys of the repaired rows (a map of every row only when some were)
+    let keys: HashMap<u64, &forest_core::PlotKey> = if repairs.is_empty() {
+        HashMap::new()
+    } else {
+        seen.iter().map(|(k, r)| (*r, k)).collect()
+    };
     let repaired = repairs
         .into_iter()
         .filter_map(|(row, note)| {
             keys.get(&row).map(|k| RowNote {
                 row,
-                key: Some(k.clone()),
+                key: Some(k.to_string()),
                 note,
             })
         })
@@ -383,6 +465,39 @@ pub fn read_plots_with(
         unmapped_fields,
         encoding,
     })
+}
+
+/// The `.dbf` records of a plain shapefile (not in a zip) whose fields are
+/// all text (`C`) and numbers (`N`, `F`), the same fields GDAL lists in the
+/// same order, when its text encoding is settled (`decided`: UTF-8 checked,
+/// or a legacy encoding detected); `None` otherwise, and GDAL reads the
+/// attributes.
+fn attribute_records(
+    opened: &Path,
+    ds: &Dataset,
+    fields: &[(String, OGRFieldType::Type)],
+    decided: bool,
+) -> Option<crate::dbf::Records> {
+    let is_shp = opened
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("shp"));
+    if !decided
+        || !is_shp
+        || opened.starts_with("/vsizip/")
+        || ds.driver().short_name() != "ESRI Shapefile"
+    {
+        return None;
+    }
+    let records = crate::dbf::Records::open(&sibling(opened, "dbf")?).ok()?;
+    let gdal_names = ds.layer(0).ok()?;
+    let gdal_names: Vec<String> = gdal_names.defn().fields().map(|f| f.name()).collect();
+    let same = records.fields.len() == fields.len()
+        && records.fields.len() == gdal_names.len()
+        && records.fields.iter().zip(&gdal_names).all(|(f, g)| {
+            f.name.eq_ignore_ascii_case(g.trim()) && matches!(f.kind, b'C' | b'N' | b'F')
+        });
+    same.then_some(records)
 }
 
 /// Checks a polygon with geo's validation; an invalid one is repaired with
