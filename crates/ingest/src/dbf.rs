@@ -38,12 +38,19 @@ impl RawText {
 }
 
 /// What the header of a DBF says: record count, header and record lengths,
-/// and the text fields (name, offset in the record, length).
+/// and every field.
 struct Header {
     records: usize,
     header_len: usize,
     record_len: usize,
-    fields: Vec<(String, usize, usize)>,
+    fields: Vec<FieldSpec>,
+}
+
+impl Header {
+    /// The text (`C`) fields.
+    fn text_fields(&self) -> impl Iterator<Item = &FieldSpec> {
+        self.fields.iter().filter(|f| f.kind == b'C')
+    }
 }
 
 /// Parses the header at the start of `data` (the whole header, or more).
@@ -58,15 +65,17 @@ fn header(path: &Path, data: &[u8]) -> Result<Header, String> {
     let mut fields = Vec::new();
     let mut offset = 1usize; // after the deletion flag
     let mut at = 32usize;
-    while at + 32 <= data.len() && data[at] != 0x0D {
+    while at + 32 <= data.len().min(header_len) && data[at] != 0x0D {
         let d = &data[at..at + 32];
         let name_end = d[..11].iter().position(|b| *b == 0).unwrap_or(11);
-        let name = String::from_utf8_lossy(&d[..name_end]).trim().to_string();
-        let kind = d[11];
         let len = usize::from(d[16]);
-        if kind == b'C' {
-            fields.push((name, offset, len));
-        }
+        fields.push(FieldSpec {
+            name: String::from_utf8_lossy(&d[..name_end]).trim().to_string(),
+            kind: d[11],
+            offset,
+            len,
+            decimals: d[17],
+        });
         offset += len;
         at += 32;
     }
@@ -81,10 +90,8 @@ fn header(path: &Path, data: &[u8]) -> Result<Header, String> {
     })
 }
 
-/// True when every text cell of the `.dbf` is valid UTF-8, read record by
-/// record without holding the file (the common case of a file whose `.cpg`
-/// says UTF-8 and is right).
-pub(crate) fn text_is_utf8(path: &Path) -> Result<bool, String> {
+/// Opens a `.dbf` for reading its records in order, past its header.
+fn open(path: &Path) -> Result<(std::io::BufReader<std::fs::File>, Header), String> {
     use std::io::Read;
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut f =
@@ -95,6 +102,15 @@ pub(crate) fn text_is_utf8(path: &Path) -> Result<bool, String> {
     start.resize(header_len.max(32), 0);
     f.read_exact(&mut start[32..]).map_err(cannot)?;
     let h = header(path, &start)?;
+    Ok((f, h))
+}
+
+/// True when every text cell of the `.dbf` is valid UTF-8, read record by
+/// record without holding the file (the common case of a file whose `.cpg`
+/// says UTF-8 and is right).
+pub(crate) fn text_is_utf8(path: &Path) -> Result<bool, String> {
+    use std::io::Read;
+    let (mut f, h) = open(path)?;
     let mut rec = vec![0u8; h.record_len];
     for _ in 0..h.records {
         if f.read_exact(&mut rec).is_err() {
@@ -103,8 +119,8 @@ pub(crate) fn text_is_utf8(path: &Path) -> Result<bool, String> {
         if rec[0] == b'*' {
             continue;
         }
-        for (_, off, len) in &h.fields {
-            let cell = &rec[*off..(*off + *len).min(rec.len())];
+        for t in h.text_fields() {
+            let cell = &rec[t.offset..(t.offset + t.len).min(rec.len())];
             if !cell.is_ascii() && std::str::from_utf8(cell).is_err() {
                 return Ok(false);
             }
@@ -116,20 +132,16 @@ pub(crate) fn text_is_utf8(path: &Path) -> Result<bool, String> {
 /// Reads the text fields of a `.dbf`. Errors name what is wrong with the file.
 pub(crate) fn read_text_fields(path: &Path) -> Result<RawText, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let Header {
-        records,
-        header_len,
-        record_len,
-        fields,
-    } = header(path, &data)?;
-    let live = (0..records)
+    let h = header(path, &data)?;
+    let (header_len, record_len) = (h.header_len, h.record_len);
+    let live = (0..h.records)
         .map(|r| header_len + r * record_len)
         .take_while(|start| start + record_len <= data.len())
         .filter(|start| data[*start] != b'*')
         .collect();
     Ok(RawText {
-        spans: fields.iter().map(|(_, off, len)| (*off, *len)).collect(),
-        fields: fields.into_iter().map(|(n, _, _)| n).collect(),
+        spans: h.text_fields().map(|t| (t.offset, t.len)).collect(),
+        fields: h.text_fields().map(|t| t.name.clone()).collect(),
         live,
         data,
     })
@@ -166,47 +178,13 @@ pub(crate) struct Records {
 impl Records {
     /// Opens a `.dbf` and reads its header.
     pub(crate) fn open(path: &Path) -> Result<Records, String> {
-        use std::io::Read;
-        let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-        let bad = |what: &str| format!("{} is not a valid DBF file ({what})", path.display());
-        let mut file =
-            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(cannot)?);
-        let mut head = vec![0u8; 32];
-        file.read_exact(&mut head).map_err(cannot)?;
-        let records = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        let header_len = usize::from(u16::from_le_bytes([head[8], head[9]]));
-        let record_len = usize::from(u16::from_le_bytes([head[10], head[11]]));
-        if header_len < 33 || record_len == 0 {
-            return Err(bad("inconsistent header"));
-        }
-        head.resize(header_len, 0);
-        file.read_exact(&mut head[32..]).map_err(cannot)?;
-        let mut fields = Vec::new();
-        let mut offset = 1usize; // after the deletion flag
-        let mut at = 32usize;
-        while at + 32 <= head.len() && head[at] != 0x0D {
-            let d = &head[at..at + 32];
-            let name_end = d[..11].iter().position(|b| *b == 0).unwrap_or(11);
-            let len = usize::from(d[16]);
-            fields.push(FieldSpec {
-                name: String::from_utf8_lossy(&d[..name_end]).trim().to_string(),
-                kind: d[11],
-                offset,
-                len,
-                decimals: d[17],
-            });
-            offset += len;
-            at += 32;
-        }
-        if offset > record_len {
-            return Err(bad("fields longer than the record"));
-        }
+        let (file, h) = open(path)?;
         Ok(Records {
             path: path.to_path_buf(),
             file,
-            fields,
-            records,
-            record: vec![0u8; record_len],
+            fields: h.fields,
+            records: h.records,
+            record: vec![0u8; h.record_len],
             at: usize::MAX,
         })
     }
@@ -280,4 +258,131 @@ pub(crate) fn text(cell: &[u8]) -> &[u8] {
         .rposition(|b| *b != b' ' && *b != 0)
         .map_or(0, |p| p + 1);
     &cell[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forest_core::Value;
+
+    /// A DBF with a text, a whole-number and a decimal field, and records
+    /// given as (deleted, cells).
+    fn dbf(records: &[(bool, [&str; 3])]) -> Vec<u8> {
+        let fields: [(&str, u8, u8, u8); 3] =
+            [("TEN", b'C', 10, 0), ("N", b'N', 5, 0), ("R", b'N', 8, 2)];
+        let record_len = 1 + 10 + 5 + 8;
+        let header_len = 32 + 32 * fields.len() + 1;
+        let mut b = vec![0u8; 32];
+        b[0] = 3;
+        b[4..8].copy_from_slice(&(records.len() as u32).to_le_bytes());
+        b[8..10].copy_from_slice(&(header_len as u16).to_le_bytes());
+        b[10..12].copy_from_slice(&(record_len as u16).to_le_bytes());
+        for (name, kind, len, dec) in fields {
+            let mut d = [0u8; 32];
+            d[..name.len()].copy_from_slice(name.as_bytes());
+            d[11] = kind;
+            d[16] = len;
+            d[17] = dec;
+            b.extend_from_slice(&d);
+        }
+        b.push(0x0D);
+        for (deleted, cells) in records {
+            b.push(if *deleted { b'*' } else { b' ' });
+            for ((_, kind, len, _), cell) in fields.iter().zip(cells) {
+                let pad = usize::from(*len) - cell.len();
+                if *kind == b'C' {
+                    b.extend_from_slice(cell.as_bytes());
+                    b.extend(std::iter::repeat_n(b' ', pad));
+                } else {
+                    b.extend(std::iter::repeat_n(b' ', pad));
+                    b.extend_from_slice(cell.as_bytes());
+                }
+            }
+        }
+        b.push(0x1A);
+        b
+    }
+
+    #[test]
+    fn records_are_read_in_order_with_deleted_ones_skipped_and_numbers_as_shapelib_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.dbf");
+        std::fs::write(
+            &path,
+            dbf(&[
+                (false, ["Lô 1a", "12", "3.50"]),
+                (true, ["gone", "1", "1.00"]),
+                (false, ["", "", "********"]),
+                (false, ["x", "+7", "-0.25"]),
+                (false, ["y", "1.0", "12"]),
+                (false, ["z", "12a", "abc"]),
+            ]),
+        )
+        .unwrap();
+        let mut r = Records::open(&path).unwrap();
+        let names: Vec<&str> = r.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["TEN", "N", "R"]);
+        let specs = r.fields.clone();
+        let row = |cells: Vec<&[u8]>| -> (Vec<u8>, Value, Value) {
+            (
+                text(cells[0]).to_vec(),
+                number(cells[1], &specs[1]),
+                number(cells[2], &specs[2]),
+            )
+        };
+        // "Lô 1a" is 6 bytes in UTF-8: the cell keeps them, without the padding
+        assert_eq!(
+            row(r.record(0).unwrap().unwrap()),
+            (
+                "Lô 1a".as_bytes().to_vec(),
+                Value::Int(12),
+                Value::Real(3.5)
+            )
+        );
+        assert!(r.record(1).unwrap().is_none(), "a deleted record");
+        assert_eq!(
+            row(r.record(2).unwrap().unwrap()),
+            (vec![], Value::Null, Value::Null)
+        );
+        assert_eq!(
+            row(r.record(3).unwrap().unwrap()),
+            (b"x".to_vec(), Value::Int(7), Value::Real(-0.25))
+        );
+        assert_eq!(
+            row(r.record(4).unwrap().unwrap()),
+            (b"y".to_vec(), Value::Int(1), Value::Real(12.0))
+        );
+        // not numbers: kept as text for the plot parser to name
+        assert_eq!(
+            row(r.record(5).unwrap().unwrap()),
+            (
+                b"z".to_vec(),
+                Value::Text("12a".into()),
+                Value::Text("abc".into())
+            )
+        );
+        // forwards only, and not past the end
+        let back = r.record(2).unwrap_err();
+        assert!(back.contains("out of order"), "{back}");
+        let past = Records::open(&path).unwrap().record(6).unwrap_err();
+        assert!(past.contains("past the 6 records"), "{past}");
+    }
+
+    #[test]
+    fn a_truncated_file_names_the_record_it_could_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.dbf");
+        let mut bytes = dbf(&[(false, ["a", "1", "1.00"]), (false, ["b", "2", "2.00"])]);
+        bytes.truncate(bytes.len() - 15);
+        std::fs::write(&path, bytes).unwrap();
+        let mut r = Records::open(&path).unwrap();
+        assert!(r.record(0).unwrap().is_some());
+        let err = r.record(1).unwrap_err();
+        assert!(err.contains("attribute record 2"), "{err}");
+        // the text-field readers see the same header
+        assert!(text_is_utf8(&path).unwrap());
+        let raw = read_text_fields(&path).unwrap();
+        assert_eq!(raw.fields, ["TEN"]);
+        assert_eq!(raw.row(0).unwrap().collect::<Vec<_>>(), [b"a"]);
+    }
 }
