@@ -211,6 +211,15 @@ impl Transformer {
         }
     }
 
+    /// [`Transformer::multipolygon`] of a geometry the caller gives up: between
+    /// the same CRS it comes back as it is, not copied.
+    pub fn into_multipolygon(&self, g: MultiPolygon<f64>) -> Result<MultiPolygon<f64>, CrsError> {
+        match &self.proj {
+            None => Ok(g),
+            Some(_) => self.multipolygon(&g),
+        }
+    }
+
     /// Points per side for [`Transformer::rect`] to follow a box's edges to a
     /// few millimetres: one per 500 m of side, 2 to 16 (a query box of a
     /// kilometre needs 2, a district 16).

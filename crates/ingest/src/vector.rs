@@ -386,7 +386,7 @@ pub fn read_plots_with(
                         if let Some(note) = repair {
                             repairs.push((row, note));
                         }
-                        match to_tm3.multipolygon(&mp) {
+                        match to_tm3.into_multipolygon(mp) {
                             Ok(mp) => Some(mp),
                             Err(e) => {
                                 reasons.push(e.to_string());
