@@ -1,6 +1,8 @@
-//! The raw bytes of the text (C) fields of a DBF, for detecting the encoding
-//! of files that do not declare it (or declare it wrongly): GDAL would recode
-//! them from a guessed code page, and the gdal crate reads strings lossily.
+//! A shapefile's attribute table read directly: the raw bytes of the text
+//! (C) fields, for detecting the encoding of files that do not declare it (or
+//! declare it wrongly: GDAL would recode them from a guessed code page, and
+//! the gdal crate reads strings lossily), and the records in order with their
+//! values (`Records`, `value`).
 
 use std::path::Path;
 
@@ -160,6 +162,9 @@ pub(crate) struct FieldSpec {
     pub decimals: u8,
 }
 
+/// The cells of a record, each with its field.
+pub(crate) type Cells<'a> = Vec<(&'a FieldSpec, &'a [u8])>;
+
 /// The records of a `.dbf`, read in order without holding the file: the
 /// attribute half of a shapefile, for a reader that takes the shapes from
 /// GDAL with their attributes ignored (GDAL would parse every field of every
@@ -167,8 +172,7 @@ pub(crate) struct FieldSpec {
 pub(crate) struct Records {
     path: std::path::PathBuf,
     file: std::io::BufReader<std::fs::File>,
-    /// Fields, in record order.
-    pub fields: Vec<FieldSpec>,
+    fields: Vec<FieldSpec>,
     records: usize,
     record: Vec<u8>,
     /// Index of the record in `record` (`usize::MAX` before the first).
@@ -189,9 +193,15 @@ impl Records {
         })
     }
 
-    /// The cells of record `index` (0-based), one per field, or `None` when
-    /// the record is marked deleted. Records are read forwards only.
-    pub(crate) fn record(&mut self, index: usize) -> Result<Option<Vec<&[u8]>>, String> {
+    /// The fields, in record order.
+    pub(crate) fn fields(&self) -> &[FieldSpec] {
+        &self.fields
+    }
+
+    /// The cells of record `index` (0-based), one per field with the field,
+    /// or `None` when the record is marked deleted. Records are read forwards
+    /// only.
+    pub(crate) fn record(&mut self, index: usize) -> Result<Option<Cells<'_>>, String> {
         use std::io::Read;
         if index >= self.records || (self.at != usize::MAX && index < self.at) {
             return Err(format!(
@@ -218,7 +228,7 @@ impl Records {
         Ok(Some(
             self.fields
                 .iter()
-                .map(|f| &record[f.offset..f.offset + f.len])
+                .map(|f| (f, &record[f.offset..f.offset + f.len]))
                 .collect(),
         ))
     }
@@ -236,18 +246,47 @@ pub(crate) fn number(cell: &[u8], field: &FieldSpec) -> forest_core::Value {
     if t.is_empty() || t.starts_with('*') {
         return Value::Null;
     }
-    if field.decimals == 0 && field.len <= 18 {
+    let whole = field.decimals == 0 && field.len <= 18;
+    if whole {
         if let Ok(i) = t.parse::<i64>() {
             return Value::Int(i);
         }
     }
     match t.parse::<f64>() {
-        Ok(r) if field.decimals == 0 && field.len <= 18 && r.fract() == 0.0 && r.abs() < 9e15 => {
-            Value::Int(r as i64)
-        }
+        Ok(r) if whole && r.fract() == 0.0 && r.abs() < 9e15 => Value::Int(r as i64),
         Ok(r) => Value::Real(r),
         Err(_) => Value::Text(t.to_string()),
     }
+}
+
+/// The value of a cell of `field`: a number as [`number`] reads it, text
+/// without its trailing blanks as [`text_value`] decodes it.
+pub(crate) fn value(
+    field: &FieldSpec,
+    cell: &[u8],
+    encoding: Option<forest_core::text::TextEncoding>,
+) -> forest_core::Value {
+    match field.kind {
+        b'N' | b'F' => number(cell, field),
+        _ => text_value(text(cell), encoding),
+    }
+}
+
+/// Text bytes as a value: empty is null; decoded from `encoding` (detected),
+/// or taken as UTF-8 (checked) when there is none, lossily where a byte does
+/// not decode.
+pub(crate) fn text_value(
+    bytes: &[u8],
+    encoding: Option<forest_core::text::TextEncoding>,
+) -> forest_core::Value {
+    if bytes.is_empty() {
+        return forest_core::Value::Null;
+    }
+    forest_core::Value::Text(
+        encoding
+            .and_then(|e| e.decode(bytes))
+            .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned()),
+    )
 }
 
 /// A text (`C`) cell without its trailing blanks (spaces and NULs), as
@@ -320,14 +359,13 @@ mod tests {
         )
         .unwrap();
         let mut r = Records::open(&path).unwrap();
-        let names: Vec<&str> = r.fields.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = r.fields().iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["TEN", "N", "R"]);
-        let specs = r.fields.clone();
-        let row = |cells: Vec<&[u8]>| -> (Vec<u8>, Value, Value) {
+        let row = |cells: Cells<'_>| -> (Vec<u8>, Value, Value) {
             (
-                text(cells[0]).to_vec(),
-                number(cells[1], &specs[1]),
-                number(cells[2], &specs[2]),
+                text(cells[0].1).to_vec(),
+                number(cells[1].1, cells[1].0),
+                number(cells[2].1, cells[2].0),
             )
         };
         // "Lô 1a" is 6 bytes in UTF-8: the cell keeps them, without the padding

@@ -214,7 +214,7 @@ pub fn read_plots_with(
         .iter()
         .map(|(n, _)| forest_core::schema::national_index(n))
         .collect();
-    let (encoding, raw_text) = text_source(opened, &mut warnings);
+    let (encoding, text) = text_source(opened, &mut warnings);
     let unmapped_fields: Vec<String> = fields
         .iter()
         .filter(|(n, _)| national_field(n).is_none())
@@ -226,50 +226,40 @@ pub fn read_plots_with(
     let mut zm_rows = 0u64;
     let mut repairs: Vec<(u64, String)> = Vec::new();
     let total = Some(layer.feature_count());
-    // A shapefile whose fields are text and numbers: GDAL reads the shapes
-    // only (its attributes ignored, through an OGR SQL layer that selects
-    // none) and the attributes come from the .dbf, record by record, in the
-    // encoding decided above — half of GDAL's reading time was parsing every
-    // field into its own feature.
-    let mut records = attribute_records(
-        opened,
-        &ds,
-        &fields,
-        raw_text.is_some() || encoding.starts_with("UTF-8"),
-    );
-    let mut shapes_only = match &records {
-        Some(_) => ds
-            .execute_sql(
-                format!("SELECT FID FROM \"{}\"", layer_name.replace('"', "\"\"")),
-                None,
-                gdal::vector::sql::Dialect::OGR,
-            )
-            .map_err(gdal_err(path, "read the shapes"))?,
-        None => None,
+    // A shapefile whose fields are text and numbers, its encoding settled:
+    // GDAL reads the shapes only (its attributes ignored, through an OGR SQL
+    // layer that selects none) and the attributes come from the .dbf, record
+    // by record — half of GDAL's reading time was parsing every field into
+    // its own feature.
+    let mut split = match &text {
+        TextSource::AsGdalReads => None,
+        TextSource::Utf8 | TextSource::Detected(..) => {
+            shapes_and_records(path, opened, &ds, &layer, &layer_name)?
+        }
     };
-    if shapes_only.is_none() {
-        records = None;
-    }
-    let specs: Vec<crate::dbf::FieldSpec> = records
-        .as_ref()
-        .map(|r| r.fields.clone())
-        .unwrap_or_default();
-    let features = match &mut shapes_only {
-        Some(shapes) => shapes.features(),
-        None => layer.features(),
+    let decode = match &text {
+        TextSource::Detected(enc, _) => Some(*enc),
+        _ => None,
+    };
+    let (features, mut records) = match &mut split {
+        Some((shapes, records)) => (shapes.features(), Some(records)),
+        None => (layer.features(), None),
     };
     for feature in features {
         let cells = match &mut records {
             Some(r) => {
-                let fid = feature.fid().unwrap_or(u64::MAX);
-                let at = usize::try_from(fid).unwrap_or(usize::MAX);
-                match r.record(at).map_err(|detail| IngestError::Layer {
+                let at = feature
+                    .fid()
+                    .and_then(|fid| usize::try_from(fid).ok())
+                    .unwrap_or(usize::MAX);
+                let record = r.record(at).map_err(|detail| IngestError::Layer {
                     path: path.to_path_buf(),
                     detail,
-                })? {
-                    Some(cells) => Some(cells),
-                    None => continue, // deleted, as GDAL skips it
-                }
+                })?;
+                let Some(cells) = record else {
+                    continue; // deleted, as GDAL skips it
+                };
+                Some(cells)
             }
             None => None,
         };
@@ -280,77 +270,34 @@ pub fn read_plots_with(
         let row = rows;
         let mut record = Record::new();
         let mut reasons = Vec::new();
-        if let Some(cells) = &cells {
-            for ((cell, spec), ((name, _), national)) in
-                cells.iter().zip(&specs).zip(fields.iter().zip(&national))
-            {
-                let value = match spec.kind {
-                    b'N' | b'F' => crate::dbf::number(cell, spec),
-                    _ => {
-                        let bytes = crate::dbf::text(cell);
-                        if bytes.is_empty() {
-                            Value::Null
-                        } else {
-                            Value::Text(match &raw_text {
-                                Some((enc, _)) => enc
-                                    .decode(bytes)
-                                    .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned()),
-                                None => String::from_utf8_lossy(bytes).into_owned(),
-                            })
+        match &cells {
+            Some(cells) => {
+                for ((spec, cell), ((name, _), national)) in
+                    cells.iter().zip(fields.iter().zip(&national))
+                {
+                    set_field(
+                        &mut record,
+                        *national,
+                        name,
+                        crate::dbf::value(spec, cell, decode),
+                    );
+                }
+            }
+            None => {
+                gdal_attributes(
+                    &feature,
+                    &fields,
+                    &national,
+                    may_be_unset,
+                    &mut record,
+                    &mut reasons,
+                );
+                if let TextSource::Detected(enc, raw) = &text {
+                    if let Some(cells) = raw.row(row as usize - 1) {
+                        for (name, bytes) in raw.fields.iter().zip(cells) {
+                            record.set(&map_name(name), crate::dbf::text_value(bytes, Some(*enc)));
                         }
                     }
-                };
-                match national {
-                    Some(i) => record.set_national(*i, value),
-                    None => record.set(name, value),
-                }
-            }
-        }
-        for (idx, ((name, ty), national)) in fields
-            .iter()
-            .zip(&national)
-            .enumerate()
-            .filter(|_| cells.is_none())
-        {
-            let numeric = matches!(
-                *ty,
-                OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 | OGRFieldType::OFTReal
-            );
-            // gdal 0.19 reads an unset (not null) numeric field as 0; GDAL gives
-            // "" as its text, so an empty CSV cell or a GeoJSON property that
-            // is absent stays empty
-            let unset = numeric
-                && may_be_unset
-                && feature
-                    .field_as_string(idx)
-                    .ok()
-                    .flatten()
-                    .is_none_or(|t| t.is_empty());
-            let value = match feature.field(idx) {
-                Ok(_) if unset => Value::Null,
-                Ok(v) => to_value(v),
-                Err(e) => {
-                    reasons.push(format!("{name}: unreadable ({e})"));
-                    Value::Null
-                }
-            };
-            match national {
-                Some(i) => record.set_national(*i, value),
-                None => record.set(name, value),
-            }
-        }
-        if let (Some((enc, raw)), None) = (&raw_text, &cells) {
-            if let Some(cells) = raw.row(row as usize - 1) {
-                for (name, bytes) in raw.fields.iter().zip(cells) {
-                    let v = if bytes.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::Text(
-                            enc.decode(bytes)
-                                .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned()),
-                        )
-                    };
-                    record.set(&map_name(name), v);
                 }
             }
         }
@@ -467,37 +414,89 @@ pub fn read_plots_with(
     })
 }
 
-/// The `.dbf` records of a plain shapefile (not in a zip) whose fields are
-/// all text (`C`) and numbers (`N`, `F`), the same fields GDAL lists in the
-/// same order, when its text encoding is settled (`decided`: UTF-8 checked,
-/// or a legacy encoding detected); `None` otherwise, and GDAL reads the
-/// attributes.
-fn attribute_records(
+/// The shapes of a plain shapefile (not in a zip) read by GDAL without their
+/// attributes, and its `.dbf` records to read them from, when every field is
+/// text (`C`) or a number (`N`, `F`) and GDAL lists the same fields in the
+/// same order; `None` otherwise, and GDAL reads the attributes.
+fn shapes_and_records<'a>(
+    path: &Path,
     opened: &Path,
-    ds: &Dataset,
-    fields: &[(String, OGRFieldType::Type)],
-    decided: bool,
-) -> Option<crate::dbf::Records> {
+    ds: &'a Dataset,
+    layer: &gdal::vector::Layer<'_>,
+    layer_name: &str,
+) -> Result<Option<(gdal::vector::sql::ResultSet<'a>, crate::dbf::Records)>, IngestError> {
     let is_shp = opened
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("shp"));
-    if !decided
-        || !is_shp
-        || opened.starts_with("/vsizip/")
-        || ds.driver().short_name() != "ESRI Shapefile"
-    {
-        return None;
+    if !is_shp || opened.starts_with("/vsizip/") || ds.driver().short_name() != "ESRI Shapefile" {
+        return Ok(None);
     }
-    let records = crate::dbf::Records::open(&sibling(opened, "dbf")?).ok()?;
-    let gdal_names = ds.layer(0).ok()?;
-    let gdal_names: Vec<String> = gdal_names.defn().fields().map(|f| f.name()).collect();
-    let same = records.fields.len() == fields.len()
-        && records.fields.len() == gdal_names.len()
-        && records.fields.iter().zip(&gdal_names).all(|(f, g)| {
+    let Some(records) = sibling(opened, "dbf").and_then(|p| crate::dbf::Records::open(&p).ok())
+    else {
+        return Ok(None);
+    };
+    let gdal_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    let same = records.fields().len() == gdal_names.len()
+        && records.fields().iter().zip(&gdal_names).all(|(f, g)| {
             f.name.eq_ignore_ascii_case(g.trim()) && matches!(f.kind, b'C' | b'N' | b'F')
         });
-    same.then_some(records)
+    if !same {
+        return Ok(None);
+    }
+    let shapes = ds
+        .execute_sql(
+            format!("SELECT FID FROM \"{}\"", layer_name.replace('"', "\"\"")),
+            None,
+            gdal::vector::sql::Dialect::OGR,
+        )
+        .map_err(gdal_err(path, "read the shapes"))?;
+    Ok(shapes.map(|shapes| (shapes, records)))
+}
+
+/// Sets a field of a row: a national one by position, another by name.
+fn set_field(record: &mut Record, national: Option<usize>, name: &str, value: Value) {
+    match national {
+        Some(i) => record.set_national(i, value),
+        None => record.set(name, value),
+    }
+}
+
+/// The attributes of a feature as GDAL read them, into `record`; a field GDAL
+/// cannot read is a reason the row is refused.
+fn gdal_attributes(
+    feature: &Feature<'_>,
+    fields: &[(String, OGRFieldType::Type)],
+    national: &[Option<usize>],
+    may_be_unset: bool,
+    record: &mut Record,
+    reasons: &mut Vec<String>,
+) {
+    for (idx, ((name, ty), national)) in fields.iter().zip(national).enumerate() {
+        let numeric = matches!(
+            *ty,
+            OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 | OGRFieldType::OFTReal
+        );
+        // gdal 0.19 reads an unset (not null) numeric field as 0; GDAL gives
+        // "" as its text, so an empty CSV cell or a GeoJSON property that
+        // is absent stays empty
+        let unset = numeric
+            && may_be_unset
+            && feature
+                .field_as_string(idx)
+                .ok()
+                .flatten()
+                .is_none_or(|t| t.is_empty());
+        let value = match feature.field(idx) {
+            Ok(_) if unset => Value::Null,
+            Ok(v) => to_value(v),
+            Err(e) => {
+                reasons.push(format!("{name}: unreadable ({e})"));
+                Value::Null
+            }
+        };
+        set_field(record, *national, name, value);
+    }
 }
 
 /// Checks a polygon with geo's validation; an invalid one is repaired with
@@ -622,17 +621,24 @@ fn check_shapefile(path: &Path) -> Result<(), IngestError> {
     Ok(())
 }
 
+/// How the text of a layer is read.
+enum TextSource {
+    /// GDAL decodes it (not a shapefile, a shapefile in a zip, no readable
+    /// `.dbf`).
+    AsGdalReads,
+    /// The `.dbf`'s text is UTF-8 (its `.cpg` says so, and every cell was
+    /// checked): taken as it is.
+    Utf8,
+    /// Detected in the `.dbf`'s bytes (no `.cpg`, or a wrong one): decoded
+    /// from them, kept here.
+    Detected(forest_core::text::TextEncoding, crate::dbf::RawText),
+}
+
 /// Decides how the text of a layer is read. A shapefile's DBF bytes are
 /// examined: a `.cpg` that declares UTF-8 is honoured when the text is UTF-8;
 /// otherwise (no `.cpg`, or a wrong one) the encoding is detected (UTF-8,
 /// TCVN3, Windows-1258) and the text fields are decoded from the raw bytes.
-fn text_source(
-    opened: &Path,
-    warnings: &mut Vec<String>,
-) -> (
-    String,
-    Option<(forest_core::text::TextEncoding, crate::dbf::RawText)>,
-) {
+fn text_source(opened: &Path, warnings: &mut Vec<String>) -> (String, TextSource) {
     use forest_core::text::{detect, TextEncoding};
     let ext = opened
         .extension()
@@ -640,14 +646,20 @@ fn text_source(
         .unwrap_or_default()
         .to_ascii_lowercase();
     if ext != "shp" {
-        return ("UTF-8 (the format carries Unicode text)".into(), None);
+        return (
+            "UTF-8 (the format carries Unicode text)".into(),
+            TextSource::AsGdalReads,
+        );
     }
     if opened.starts_with("/vsizip/") {
-        return ("as declared by the .cpg inside the zip".into(), None);
+        return (
+            "as declared by the .cpg inside the zip".into(),
+            TextSource::AsGdalReads,
+        );
     }
     let sibling = |e: &str| sibling(opened, e);
     let Some(dbf) = sibling("dbf") else {
-        return ("no .dbf".into(), None);
+        return ("no .dbf".into(), TextSource::AsGdalReads);
     };
     let cpg = sibling("cpg")
         .and_then(|p| std::fs::read_to_string(p).ok())
@@ -658,20 +670,20 @@ fn text_source(
     // a .cpg that says UTF-8 and is right: checked in one pass, nothing kept
     // (a cell that is not UTF-8 falls through to the detection below)
     if cpg_utf8 && crate::dbf::text_is_utf8(&dbf).unwrap_or(false) {
-        return ("UTF-8 (declared by the .cpg)".into(), None);
+        return ("UTF-8 (declared by the .cpg)".into(), TextSource::Utf8);
     }
     let raw = match crate::dbf::read_text_fields(&dbf) {
         Ok(r) => r,
         Err(e) => {
             warnings.push(format!("{e}; text read as GDAL decodes it"));
-            return ("as GDAL decodes it".into(), None);
+            return ("as GDAL decodes it".into(), TextSource::AsGdalReads);
         }
     };
     let samples: Vec<&[u8]> = raw.cells().collect();
     let detected = detect(&samples);
     match cpg {
         Some(_) if cpg_utf8 && detected == TextEncoding::Utf8 => {
-            ("UTF-8 (declared by the .cpg)".into(), None)
+            ("UTF-8 (declared by the .cpg)".into(), TextSource::Utf8)
         }
         Some(c) => {
             let declared_utf8_but_not = cpg_utf8 && detected != TextEncoding::Utf8;
@@ -687,12 +699,12 @@ fn text_source(
             }
             (
                 format!("{} (detected; the .cpg says {c})", detected.name()),
-                Some((detected, raw)),
+                TextSource::Detected(detected, raw),
             )
         }
         None => (
             format!("{} (detected; no .cpg)", detected.name()),
-            Some((detected, raw)),
+            TextSource::Detected(detected, raw),
         ),
     }
 }
