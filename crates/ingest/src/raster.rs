@@ -1263,7 +1263,6 @@ pub struct GdalSource<'i, 'p> {
     readers: Vec<SceneReader>,
     index: &'i PlotIndex<'p>,
     grid: GridSpec,
-    scratch: Vec<u32>,
 }
 
 impl<'i, 'p> GdalSource<'i, 'p> {
@@ -1281,7 +1280,6 @@ impl<'i, 'p> GdalSource<'i, 'p> {
             readers,
             index,
             grid: *grid,
-            scratch: vec![],
         })
     }
 }
@@ -1310,7 +1308,7 @@ impl StripSource for GdalSource<'_, '_> {
                     .map(|((r, nd), nb)| r.read_indices(&grid, row0, strip.height, nd, nb))
                     .collect::<Result<Vec<_>, _>>()
             },
-            || self.index.prior(strip, &mut self.scratch, prior),
+            || self.index.prior(strip, prior),
         );
         q
     }

@@ -13,7 +13,6 @@ use forest_sample::scenes::{self, SceneSeries, BOA_ADD_OFFSET};
 struct Memory<'a> {
     series: &'a SceneSeries,
     index: PlotIndex<'a>,
-    scratch: Vec<u32>,
 }
 
 impl StripSource for Memory<'_> {
@@ -46,7 +45,7 @@ impl StripSource for Memory<'_> {
                 &mut nbr[k],
             ));
         }
-        self.index.prior(strip, &mut self.scratch, prior);
+        self.index.prior(strip, prior);
         Ok(q)
     }
 }
@@ -60,7 +59,6 @@ fn sample_series_meets_the_targets() {
     let mut src = Memory {
         series: &series,
         index: PlotIndex::new(&plot_shapes),
-        scratch: vec![],
     };
     let out = change::run(&series.grid, 3, 1, &params, 64, &mut src, &Progress::none()).unwrap();
     let dates: Vec<_> = series.scenes.iter().map(|s| s.date).collect();

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::detect::{Confidence, PixelClass, Prior, NO_SCENE};
 use super::grid::GridSpec;
 use super::polygon::outline;
-use super::rasterize::{burn, NO_LABEL};
+use super::rasterize::burn;
 use super::segment::Component;
 use crate::codes::{ForestFunction, ForestOrigin};
 use crate::plot::{Plot, PlotKey};
@@ -243,20 +243,17 @@ impl<'a> PlotIndex<'a> {
 
     /// The prior of every pixel of `strip` from the plots: forest plots are
     /// [`Prior::Forest`], other plots [`Prior::NonForest`], no plot
-    /// [`Prior::Unknown`]. `scratch` is reused between strips.
-    pub fn prior(&self, strip: &GridSpec, scratch: &mut Vec<u32>, out: &mut [Prior]) {
-        scratch.clear();
-        scratch.resize(strip.len(), NO_LABEL);
+    /// [`Prior::Unknown`]; where plots overlap, the last one found wins.
+    pub fn prior(&self, strip: &GridSpec, out: &mut [Prior]) {
+        out.fill(Prior::Unknown);
         let e = strip.extent();
         for p in self.near([e.min().x, e.min().y], [e.max().x, e.max().y]) {
-            burn(strip, &p.geometry, u32::from(p.forest), scratch);
-        }
-        for (o, l) in out.iter_mut().zip(scratch.iter()) {
-            *o = match *l {
-                NO_LABEL => Prior::Unknown,
-                1 => Prior::Forest,
-                _ => Prior::NonForest,
+            let label = if p.forest {
+                Prior::Forest
+            } else {
+                Prior::NonForest
             };
+            burn(strip, &p.geometry, label, out);
         }
     }
 

@@ -21,6 +21,7 @@
 use rayon::prelude::*;
 
 use super::segment::{RowRun, Tally};
+use super::simd::{widest, Wide};
 use serde::{Deserialize, Serialize};
 
 /// Thresholds and windows of the detector. The defaults are documented in
@@ -311,13 +312,49 @@ impl Detector {
         out.changes.clear();
         out.unobserved.clear();
         out.pixels = [0; 7];
-        match self.baseline {
-            0..=4 => self.row_runs::<4>(series, prior, start, len, out),
-            5..=16 => self.row_runs::<16>(series, prior, start, len, out),
-            _ => self.row_runs::<64>(series, prior, start, len, out),
+        struct Op<'a> {
+            detector: &'a Detector,
+            series: Series<'a>,
+            prior: &'a [Prior],
+            at: (usize, usize),
+            out: &'a mut RowRuns,
+            scratch: &'a mut QuietScratch,
         }
+        impl Wide for Op<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                let Op {
+                    detector: d,
+                    series,
+                    prior,
+                    at: (start, len),
+                    out,
+                    scratch,
+                } = self;
+                match d.baseline {
+                    0..=4 => d.row_runs::<4>(series, prior, start, len, out, scratch),
+                    5..=16 => d.row_runs::<16>(series, prior, start, len, out, scratch),
+                    _ => d.row_runs::<64>(series, prior, start, len, out, scratch),
+                }
+            }
+        }
+        // The worker's scratch, out of its slot for the row.
+        let mut scratch = SCRATCH.take();
+        widest(Op {
+            detector: self,
+            series,
+            prior,
+            at: (start, len),
+            out,
+            scratch: &mut scratch,
+        });
+        SCRATCH.set(scratch);
     }
 
+    /// [`Detector::classify_row_runs`] compiled into its caller (see
+    /// [`super::simd`]).
+    #[inline(always)]
     fn row_runs<const N: usize>(
         &self,
         series: Series<'_>,
@@ -325,6 +362,7 @@ impl Detector {
         start: usize,
         len: usize,
         out: &mut RowRuns,
+        scratch: &mut QuietScratch,
     ) {
         let RowRuns {
             changes,
@@ -336,39 +374,50 @@ impl Detector {
         let mut change: Option<RowRun> = None;
         let mut unseen: Option<RowRun> = None;
         let (mut class, mut same_from) = (PixelClass::NotForest, 0usize);
-        QUIET.with_borrow_mut(|scratch| {
+        {
             let quiet = QuietTest::new(self, series).row(prior, start, len, scratch);
             let mut i = 0;
             while i < len {
-                if quiet.get(i) == Some(&1) {
-                    // A stretch of quiet pixels: no change, nothing to tally.
+                // A pixel to classify, or a stretch of pixels the test settled.
+                let code = quiet.get(i).copied().unwrap_or(NEEDS_CLASSIFYING);
+                let (px, j) = if code == NEEDS_CLASSIFYING {
+                    let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
+                    (px, i + 1)
+                } else {
                     let j = quiet[i..]
                         .iter()
-                        .position(|q| *q == 0)
+                        .position(|q| *q != code)
                         .map_or(len, |n| i + n);
-                    if class != PixelClass::NoChange {
-                        pixels[class as usize] += (i - same_from) as u64;
-                        (class, same_from) = (PixelClass::NoChange, i);
-                    }
-                    changes.extend(change.take());
-                    unobserved.extend(unseen.take());
-                    i = j;
-                    continue;
-                }
-                let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
+                    (self.settled(code), j)
+                };
                 if px.class != class {
                     pixels[class as usize] += (i - same_from) as u64;
                     (class, same_from) = (px.class, i);
                 }
-                extend_run(&mut change, changes, px.class.is_change(), i, &px);
+                extend_run(&mut change, changes, px.class.is_change(), i..j, &px);
                 let seen = px.class == PixelClass::Unobserved;
-                extend_run(&mut unseen, unobserved, seen, i, &px);
-                i += 1;
+                extend_run(&mut unseen, unobserved, seen, i..j, &px);
+                i = j;
             }
-        });
+        }
         pixels[class as usize] += (len - same_from) as u64;
         changes.extend(change);
         unobserved.extend(unseen);
+    }
+
+    /// What [`Detector::classify_pixel`] gives for a pixel of
+    /// [`QuietTest::row`]'s `code` (not [`NEEDS_CLASSIFYING`]).
+    fn settled(&self, code: u8) -> PixelResult {
+        match code {
+            QUIET => PixelResult::of(PixelClass::NoChange),
+            NOT_FOREST => PixelResult::of(PixelClass::NotForest),
+            UNSEEN_SINCE => PixelResult {
+                // the baseline scenes were all clear
+                last_clear: (self.baseline - 1) as u8,
+                ..PixelResult::of(PixelClass::Unobserved)
+            },
+            _ => PixelResult::of(PixelClass::Unobserved),
+        }
     }
 
     fn classify_pixel<const N: usize>(
@@ -506,24 +555,24 @@ pub struct RowRuns {
     pub pixels: [u64; 7],
 }
 
-/// Adds pixel `px` at column `x` to the open run when it is `selected`;
-/// otherwise closes the open run, if any, into `runs`.
+/// Adds the pixels of columns `xs`, each `px`, to the open run when they are
+/// `selected`; otherwise closes the open run, if any, into `runs`.
 #[inline]
 fn extend_run(
     open: &mut Option<RowRun>,
     runs: &mut Vec<RowRun>,
     selected: bool,
-    x: usize,
+    xs: std::ops::Range<usize>,
     px: &PixelResult,
 ) {
     if selected {
         let run = open.get_or_insert(RowRun {
-            x0: x as u32,
-            x1: x as u32,
+            x0: xs.start as u32,
+            x1: xs.start as u32,
             tally: Tally::default(),
         });
-        run.x1 = x as u32 + 1;
-        run.tally.add_pixel(px);
+        run.x1 = xs.end as u32;
+        run.tally.add_pixels(px, xs.len() as u64);
     } else if let Some(run) = open.take() {
         runs.push(run);
     }
@@ -552,8 +601,15 @@ struct QuietScratch {
 }
 
 thread_local! {
-    static QUIET: std::cell::RefCell<QuietScratch> = std::cell::RefCell::default();
+    static SCRATCH: std::cell::Cell<QuietScratch> = std::cell::Cell::default();
 }
+
+/// [`QuietTest::row`]'s codes.
+const NEEDS_CLASSIFYING: u8 = 0;
+const QUIET: u8 = 1;
+const NOT_FOREST: u8 = 2;
+const UNSEEN_SINCE: u8 = 3;
+const UNSEEN: u8 = 4;
 
 impl<'a> QuietTest<'a> {
     fn new(d: &'a Detector, series: Series<'a>) -> Self {
@@ -568,9 +624,15 @@ impl<'a> QuietTest<'a> {
         }
     }
 
-    /// For the pixels `start..start + len`: 1 where the pixel is certainly
-    /// "no change", 0 where it needs the full classification (empty when the
-    /// test does not apply to this run).
+    /// For the pixels `start..start + len`, what can be settled without the
+    /// full classification (empty when the test does not apply to this
+    /// run): [`QUIET`] where the pixel is certainly "no change",
+    /// [`NOT_FOREST`] where it is certainly not forest (a non-forest plot,
+    /// or no plot and a clear baseline below the forest NDVI),
+    /// [`UNSEEN_SINCE`] where it is forest with a clear baseline that no
+    /// later scene saw, [`UNSEEN`] where no baseline scene saw it and no
+    /// plot calls it non-forest; [`NEEDS_CLASSIFYING`] elsewhere.
+    #[inline(always)]
     fn row<'s>(
         &self,
         prior: &[Prior],
@@ -578,6 +640,12 @@ impl<'a> QuietTest<'a> {
         len: usize,
         scratch: &'s mut QuietScratch,
     ) -> &'s [u8] {
+        // What is known of each pixel as the scenes are gone through.
+        const CANDIDATE: u8 = 1; // forest, clear baseline, still in every later scene so far
+        const NON_FOREST: u8 = 2; // not forest
+        const SEEN: u8 = 4; // clear in some later scene
+        const FOREST: u8 = 8; // forest with a clear baseline
+        const NO_BASELINE: u8 = 16; // no clear baseline NDVI, not a non-forest plot
         let QuietScratch {
             base,
             base_b,
@@ -592,29 +660,39 @@ impl<'a> QuietTest<'a> {
         base.resize(len, 0.0);
         base_b.resize(len, 0.0);
         quiet.resize(len, 0);
+        // The baseline; `quiet` holds 1 where no baseline NDVI is clear.
         if self.baseline == 1 {
-            for (((o, ob), v), b) in base
+            for ((((o, ob), q), v), b) in base
                 .iter_mut()
                 .zip(base_b.iter_mut())
+                .zip(quiet.iter_mut())
                 .zip(&nd[0][at.clone()])
                 .zip(&nb[0][at.clone()])
             {
                 *o = *v;
                 *ob = if b.is_finite() { *b } else { f32::NAN };
+                *q = u8::from(!v.is_finite());
             }
         } else {
             let (a, b) = (&nd[0][at.clone()], &nd[1][at.clone()]);
             let (c, d) = (&nb[0][at.clone()], &nb[1][at.clone()]);
             for i in 0..len {
-                let all =
-                    a[i].is_finite() && b[i].is_finite() && c[i].is_finite() && d[i].is_finite();
+                let all = a[i].is_finite() & b[i].is_finite() & c[i].is_finite() & d[i].is_finite();
                 base[i] = if all { (a[i] + b[i]) / 2.0 } else { f32::NAN };
                 base_b[i] = (c[i] + d[i]) / 2.0;
+                quiet[i] = u8::from(!a[i].is_finite() & !b[i].is_finite());
             }
         }
+        // Branch-free (`&`, `|`), so the loops vectorise.
         for ((q, b), pr) in quiet.iter_mut().zip(base.iter()).zip(&prior[at.clone()]) {
-            let forest = *pr == Prior::Forest || (*pr == Prior::Unknown && *b >= p.forest_ndvi);
-            *q = u8::from(b.is_finite() && forest);
+            let unknown = *pr == Prior::Unknown;
+            let non_forest_plot = *pr == Prior::NonForest;
+            let forest = (*pr == Prior::Forest) | (unknown & (*b >= p.forest_ndvi));
+            let not_forest = non_forest_plot | (unknown & (*b < p.forest_ndvi));
+            let no_baseline = (*q == 1) & !non_forest_plot;
+            *q = (u8::from(b.is_finite() & forest) * (CANDIDATE | FOREST))
+                | (u8::from(not_forest) * NON_FOREST)
+                | (u8::from(no_baseline) * NO_BASELINE);
         }
         for k in self.baseline..nd.len() {
             let (off_v, off_b) = self.offsets[k];
@@ -629,11 +707,28 @@ impl<'a> QuietTest<'a> {
                 let drop = base - (v - off_v);
                 let b = w - off_b;
                 let dnbr = base_b - b;
-                let still = v.is_finite()
+                let seen = v.is_finite();
+                let still = seen
                     & (drop < p.degradation_drop)
                     & !((dnbr >= p.burn_dnbr) & (b <= p.burn_max_nbr));
-                *q &= u8::from(still);
+                // a candidate stays one while still
+                *q = (*q & (!CANDIDATE | u8::from(still))) | (u8::from(seen) * SEEN);
             }
+        }
+        for q in quiet.iter_mut() {
+            let b = *q;
+            let unseen_since = (b & FOREST != 0) & (b & SEEN == 0);
+            *q = if b & NON_FOREST != 0 {
+                NOT_FOREST
+            } else if b & CANDIDATE != 0 {
+                QUIET
+            } else if unseen_since {
+                UNSEEN_SINCE
+            } else if b & NO_BASELINE != 0 {
+                UNSEEN
+            } else {
+                NEEDS_CLASSIFYING
+            };
         }
         quiet
     }
@@ -800,15 +895,20 @@ mod tests {
                     Prior::Forest
                 };
                 for k in 0..scenes {
-                    // heavy cloud hides most later scenes; a few pixels lack a baseline
-                    let hidden = (cloud > 0.7 && k > 0 && next() < 0.8) || (cloud < 0.05 && k == 0);
+                    // heavy cloud hides most later scenes; a few pixels lack the
+                    // first baseline scene, a few both
+                    let hidden = (cloud > 0.7 && k > 0 && next() < 0.8)
+                        || (cloud < 0.06 && k == 0)
+                        || (cloud < 0.03 && k == 1);
                     let seen = !hidden;
                     let d = if k >= 2 {
                         drop + next() * 0.05
                     } else {
                         next() * 0.05
                     };
-                    nd[k][i] = if seen { 0.85 - d } else { NAN };
+                    // half the pixels no plot covers are not forest by their NDVI
+                    let level = if (0.2..0.3).contains(&p) { 0.45 } else { 0.85 };
+                    nd[k][i] = if seen { level - d } else { NAN };
                     nb[k][i] = if seen { 0.6 - d * 1.6 } else { NAN };
                 }
             }

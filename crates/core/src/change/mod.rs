@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod polygon;
 pub mod rasterize;
 pub mod segment;
+mod simd;
 
 pub use alert::{
     candidates, fire_priority, priority, AlertCandidate, PlotIndex, PlotTouch, Priority,

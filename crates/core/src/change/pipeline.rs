@@ -7,6 +7,7 @@ use super::detect::{Detector, OffsetEstimator, Params, Prior, RowRuns, Series};
 use super::grid::GridSpec;
 use super::index::{landsat_qa_is_clear, scl_is_clear, QualityCounts};
 use super::segment::{Component, Segmenter};
+use super::simd::{widest, Wide};
 use crate::progress::Progress;
 use rayon::prelude::*;
 
@@ -47,7 +48,7 @@ pub trait Sample: Copy + Send + Sync {
 
     /// The quality codes (0 clear, 1 cloud, 2 no data) of Sentinel-2 SCL
     /// values, `table` holding the code of each [`Sample::class_index`].
-    #[inline]
+    #[inline(always)]
     fn scl_quality(band: &[Self], table: &[u8; 258], q: &mut [u8]) {
         for (qi, c) in q.iter_mut().zip(band) {
             *qi = table[c.class_index()];
@@ -56,18 +57,18 @@ pub trait Sample: Copy + Send + Sync {
 }
 
 impl Sample for u16 {
-    #[inline]
+    #[inline(always)]
     fn value(self) -> f32 {
         f32::from(self)
     }
 
-    #[inline]
+    #[inline(always)]
     fn class_index(self) -> usize {
         usize::from(self.min(256))
     }
 
     /// By comparisons rather than a table, so the loop vectorises.
-    #[inline]
+    #[inline(always)]
     fn scl_quality(band: &[Self], _: &[u8; 258], q: &mut [u8]) {
         for (qi, c) in q.iter_mut().zip(band) {
             *qi = if *c == 0 {
@@ -82,12 +83,12 @@ impl Sample for u16 {
 }
 
 impl Sample for f32 {
-    #[inline]
+    #[inline(always)]
     fn value(self) -> f32 {
         self
     }
 
-    #[inline]
+    #[inline(always)]
     fn class_index(self) -> usize {
         if self >= 0.0 && self.is_finite() {
             (self as usize).min(256)
@@ -196,6 +197,39 @@ impl IndexMaker {
         out_ndvi: &mut [f32],
         out_nbr: &mut [f32],
     ) -> QualityCounts {
+        struct Op<'a, T> {
+            maker: &'a IndexMaker,
+            bands: [&'a [T]; 3],
+            qa: Option<&'a [T]>,
+            out: [&'a mut [f32]; 2],
+        }
+        impl<T: Sample> Wide for Op<'_, T> {
+            type Output = QualityCounts;
+            #[inline(always)]
+            fn run(self) -> QualityCounts {
+                let ([red, nir, swir2], [ndvi, nbr]) = (self.bands, self.out);
+                self.maker.run_here(red, nir, swir2, self.qa, ndvi, nbr)
+            }
+        }
+        widest(Op {
+            maker: self,
+            bands: [red, nir, swir2],
+            qa,
+            out: [out_ndvi, out_nbr],
+        })
+    }
+
+    /// [`IndexMaker::run`] compiled into its caller (see [`super::simd`]).
+    #[inline(always)]
+    fn run_here<T: Sample>(
+        &self,
+        red: &[T],
+        nir: &[T],
+        swir2: &[T],
+        qa: Option<&[T]>,
+        out_ndvi: &mut [f32],
+        out_nbr: &mut [f32],
+    ) -> QualityCounts {
         const CHUNK: usize = 4096;
         let (gain, bias) = (self.gain, self.bias);
         let n = out_ndvi.len();
@@ -267,7 +301,7 @@ impl IndexMaker {
 /// `(a − b) / (a + b)` of reflectances `value × gain + bias`, clamped to
 /// ±1, where the quality code is clear (0) and the sum is not ~0; `NaN`
 /// elsewhere. Branch-free, so the loop vectorises.
-#[inline]
+#[inline(always)]
 fn normalized_difference_into<T: Sample>(
     out: &mut [f32],
     a: &[T],

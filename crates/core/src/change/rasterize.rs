@@ -14,7 +14,7 @@ pub const NO_LABEL: u32 = u32::MAX;
 /// A scanline fill with an active edge list: the edges are sorted by their
 /// top once, and each row tests only the edges that span it, so a plot costs
 /// its edges plus its crossings rather than edges × rows.
-pub fn burn(strip: &GridSpec, shape: &MultiPolygon<f64>, label: u32, out: &mut [u32]) {
+pub fn burn<T: Copy>(strip: &GridSpec, shape: &MultiPolygon<f64>, label: T, out: &mut [T]) {
     let px = strip.pixel;
     // Edges that span some height.
     struct Edge {

@@ -60,6 +60,39 @@ impl Tally {
         self.merge_dates(p.first, p.last_clear);
     }
 
+    /// `n` pixels of `p`: the same as adding `p` `n` times.
+    pub(crate) fn add_pixels(&mut self, p: &PixelResult, n: u64) {
+        if n == 1 {
+            return self.add_pixel(p);
+        }
+        self.pixels += n;
+        let k = n as u32;
+        match p.class {
+            PixelClass::Degradation => self.per_class[0] += k,
+            PixelClass::Clearing => self.per_class[1] += k,
+            PixelClass::Burn => self.per_class[2] += k,
+            _ => {}
+        }
+        if p.seen >= 2 {
+            self.confirmed += k;
+        }
+        // sums added one by one, so they round as they would pixel by pixel
+        // (adding a zero drop changes nothing)
+        if p.drop != 0.0 {
+            for _ in 0..n {
+                self.drop_sum += f64::from(p.drop);
+            }
+        }
+        if p.dnbr.is_finite() {
+            for _ in 0..n {
+                self.dnbr_sum += f64::from(p.dnbr);
+            }
+            self.dnbr_pixels += k;
+        }
+        // (merging the same dates again changes nothing)
+        self.merge_dates(p.first, p.last_clear);
+    }
+
     fn merge_dates(&mut self, first: u8, last_clear: u8) {
         if first < self.first || self.first == NO_SCENE {
             self.first = first;
@@ -373,6 +406,47 @@ impl Segmenter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixels_added_at_once_equal_pixels_added_one_by_one() {
+        let pxs = [
+            PixelResult {
+                class: PixelClass::Clearing,
+                seen: 2,
+                first: 1,
+                last_clear: 0,
+                drop: 0.37,
+                dnbr: 0.21,
+            },
+            PixelResult {
+                class: PixelClass::Degradation,
+                seen: 1,
+                first: 2,
+                last_clear: NO_SCENE,
+                drop: 0.13,
+                dnbr: f32::NAN,
+            },
+            PixelResult {
+                class: PixelClass::Unobserved,
+                seen: 0,
+                first: NO_SCENE,
+                last_clear: 1,
+                drop: 0.0,
+                dnbr: f32::NAN,
+            },
+        ];
+        for n in [1u64, 2, 7, 300] {
+            let (mut bulk, mut single) = (Tally::default(), Tally::default());
+            for px in &pxs {
+                bulk.add_pixels(px, n);
+                for _ in 0..n {
+                    single.add_pixel(px);
+                }
+                assert_eq!(bulk, single, "{n} × {px:?}");
+                assert_eq!(bulk.drop_sum.to_bits(), single.drop_sum.to_bits());
+            }
+        }
+    }
 
     fn pixels(rows: &[&str]) -> (Vec<PixelResult>, usize) {
         let w = rows[0].len();

@@ -1192,25 +1192,49 @@ impl PlotStore for GpkgStore {
                 ))
                 .map_err(me.err("read the plots"))?;
             let mut rows = st.query([]).map_err(me.err("read the plots"))?;
-            // Rows are read in batches; each batch is decoded on every core.
-            let (mut out, mut batch) = (Vec::new(), Vec::new());
-            while let Some(r) = rows.next().map_err(me.err("read the plots"))? {
-                let mut geom: Vec<u8> = r.get(0).map_err(me.err("read the plots"))?;
-                let values: Vec<Value> = (1..=16)
-                    .map(|i| r.get::<_, SqlValue>(i).map(from_sql))
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(me.err("read the plots"))?;
-                let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
-                    key: "plot".into(),
-                    reason,
-                })?;
-                geom.drain(..h.wkb_offset);
-                batch.push((values, geom));
-                if batch.len() == 8192 {
-                    out.extend(columns::shapes_from(std::mem::take(&mut batch))?);
+            // Rows are read in batches on this thread while the batches
+            // read before are decoded on the worker threads.
+            let decoded = std::sync::Mutex::new(Vec::new());
+            let read = rayon::in_place_scope(|scope| -> Result<()> {
+                let mut batch = Vec::new();
+                let mut k = 0;
+                let decode = |batch: Vec<_>, k: usize| {
+                    let decoded = &decoded;
+                    scope.spawn(move |_| {
+                        let shapes = columns::shapes_from(batch);
+                        decoded
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((k, shapes));
+                    });
+                };
+                while let Some(r) = rows.next().map_err(me.err("read the plots"))? {
+                    let mut geom: Vec<u8> = r.get(0).map_err(me.err("read the plots"))?;
+                    let values: Vec<Value> = (1..=16)
+                        .map(|i| r.get::<_, SqlValue>(i).map(from_sql))
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(me.err("read the plots"))?;
+                    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
+                        key: "plot".into(),
+                        reason,
+                    })?;
+                    geom.drain(..h.wkb_offset);
+                    batch.push((values, geom));
+                    if batch.len() == 8192 {
+                        decode(std::mem::take(&mut batch), k);
+                        k += 1;
+                    }
                 }
+                decode(batch, k);
+                Ok(())
+            });
+            read?;
+            let mut decoded = decoded.into_inner().unwrap_or_else(|e| e.into_inner());
+            decoded.sort_unstable_by_key(|(k, _)| *k);
+            let mut out = Vec::new();
+            for (_, shapes) in decoded {
+                out.extend(shapes?);
             }
-            out.extend(columns::shapes_from(batch)?);
             Ok(out)
         })
         .await
