@@ -384,11 +384,7 @@ impl Detector {
                     let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
                     (px, i + 1)
                 } else {
-                    let j = quiet[i..]
-                        .iter()
-                        .position(|q| *q != code)
-                        .map_or(len, |n| i + n);
-                    (self.settled(code), j)
+                    (self.settled(code), stretch_end(quiet, i, code))
                 };
                 if px.class != class {
                     pixels[class as usize] += (i - same_from) as u64;
@@ -555,6 +551,23 @@ pub struct RowRuns {
     pub pixels: [u64; 7],
 }
 
+/// Where the stretch of `code` that starts at `i` in `codes` ends.
+#[inline(always)]
+fn stretch_end(codes: &[u8], i: usize, code: u8) -> usize {
+    let mut j = i;
+    // whole blocks first, each tested in a reduction that vectorises
+    while let Some(block) = codes.get(j..j + 32) {
+        if block.iter().fold(0u8, |a, c| a | (c ^ code)) != 0 {
+            break;
+        }
+        j += 32;
+    }
+    j + codes[j..]
+        .iter()
+        .position(|c| *c != code)
+        .unwrap_or(codes.len() - j)
+}
+
 /// Adds the pixels of columns `xs`, each `px`, to the open run when they are
 /// `selected`; otherwise closes the open run, if any, into `runs`.
 #[inline]
@@ -657,23 +670,16 @@ impl<'a> QuietTest<'a> {
         }
         let (nd, nb, p) = (self.series.ndvi, self.series.nbr, self.params);
         let at = start..start + len;
-        base.resize(len, 0.0);
-        base_b.resize(len, 0.0);
         quiet.resize(len, 0);
-        // The baseline; `quiet` holds 1 where no baseline NDVI is clear.
-        if self.baseline == 1 {
-            for ((((o, ob), q), v), b) in base
-                .iter_mut()
-                .zip(base_b.iter_mut())
-                .zip(quiet.iter_mut())
-                .zip(&nd[0][at.clone()])
-                .zip(&nb[0][at.clone()])
-            {
-                *o = *v;
-                *ob = if b.is_finite() { *b } else { f32::NAN };
-                *q = u8::from(!v.is_finite());
-            }
+        // The baseline: one scene's layers as they are; of two, their mean
+        // where all four values are clear, with `quiet` 1 where neither
+        // NDVI is (one scene: where its NDVI is not finite, below).
+        let one = self.baseline == 1;
+        let (base, base_b): (&[f32], &[f32]) = if one {
+            (&nd[0][at.clone()], &nb[0][at.clone()])
         } else {
+            base.resize(len, 0.0);
+            base_b.resize(len, 0.0);
             let (a, b) = (&nd[0][at.clone()], &nd[1][at.clone()]);
             let (c, d) = (&nb[0][at.clone()], &nb[1][at.clone()]);
             for i in 0..len {
@@ -682,14 +688,16 @@ impl<'a> QuietTest<'a> {
                 base_b[i] = (c[i] + d[i]) / 2.0;
                 quiet[i] = u8::from(!a[i].is_finite() & !b[i].is_finite());
             }
-        }
+            (base, base_b)
+        };
         // Branch-free (`&`, `|`), so the loops vectorise.
-        for ((q, b), pr) in quiet.iter_mut().zip(base.iter()).zip(&prior[at.clone()]) {
+        for ((q, b), pr) in quiet.iter_mut().zip(base).zip(&prior[at.clone()]) {
             let unknown = *pr == Prior::Unknown;
             let non_forest_plot = *pr == Prior::NonForest;
             let forest = (*pr == Prior::Forest) | (unknown & (*b >= p.forest_ndvi));
             let not_forest = non_forest_plot | (unknown & (*b < p.forest_ndvi));
-            let no_baseline = (*q == 1) & !non_forest_plot;
+            let unseen = (one & !b.is_finite()) | (!one & (*q == 1));
+            let no_baseline = unseen & !non_forest_plot;
             *q = (u8::from(b.is_finite() & forest) * (CANDIDATE | FOREST))
                 | (u8::from(not_forest) * NON_FOREST)
                 | (u8::from(no_baseline) * NO_BASELINE);
@@ -697,13 +705,15 @@ impl<'a> QuietTest<'a> {
         for k in self.baseline..nd.len() {
             let (off_v, off_b) = self.offsets[k];
             let (v, w) = (&nd[k][at.clone()], &nb[k][at.clone()]);
-            for ((((q, v), w), base), base_b) in quiet
-                .iter_mut()
-                .zip(v)
-                .zip(w)
-                .zip(base.iter())
-                .zip(base_b.iter())
+            for ((((q, v), w), base), base_b) in
+                quiet.iter_mut().zip(v).zip(w).zip(base).zip(base_b)
             {
+                // (a baseline NBR that is not finite counts as unknown)
+                let base_b = if base_b.is_finite() {
+                    *base_b
+                } else {
+                    f32::NAN
+                };
                 let drop = base - (v - off_v);
                 let b = w - off_b;
                 let dnbr = base_b - b;
@@ -949,6 +959,34 @@ mod tests {
             assert!(pixels.iter().filter(|n| **n > 0).count() >= 5, "{pixels:?}");
             assert_eq!(c2, changes, "baseline {baseline}");
             assert_eq!(u2, unobserved, "baseline {baseline}");
+        }
+    }
+
+    #[test]
+    fn stretches_end_at_the_first_other_code() {
+        for len in [0usize, 1, 31, 32, 33, 64, 100] {
+            for other in [
+                None,
+                Some(0),
+                Some(5),
+                Some(31),
+                Some(32),
+                Some(63),
+                Some(99),
+            ] {
+                let mut codes = vec![QUIET; len];
+                let end = match other {
+                    Some(k) if k < len => {
+                        codes[k] = NOT_FOREST;
+                        k
+                    }
+                    _ => len,
+                };
+                assert_eq!(stretch_end(&codes, 0, QUIET), end, "{len} {other:?}");
+                if len > 0 {
+                    assert_eq!(stretch_end(&codes, len - 1, codes[len - 1]), len);
+                }
+            }
         }
     }
 
