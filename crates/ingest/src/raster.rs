@@ -1070,16 +1070,14 @@ impl SceneReader {
             bytes,
             blocks,
         } = &mut scratch;
-        let fused = match (&self.raw, self.integer, self.window(row0, grid, rows)) {
-            (Some(raw), Some(_), Some(win)) if win.inside => Some(
-                self.indices_from_blocks(raw, win, grid.width, ndvi, nbr, blocks)
-                    .map_err(|source| IngestError::Io {
-                        path: self.info.path.clone(),
-                        source,
-                    }),
-            ),
-            _ => None,
-        };
+        let fused = self.fused(grid, row0, rows).map(|f| {
+            let (mut nd, mut nb) = (rows_of(ndvi, grid.width), rows_of(nbr, grid.width));
+            f.run(0..grid.width, &mut nd, &mut nb, blocks)
+                .map_err(|source| IngestError::Io {
+                    path: self.info.path.clone(),
+                    source,
+                })
+        });
         let r = match (fused, self.integer) {
             (Some(r), _) => r,
             (None, Some(fill)) => self
@@ -1126,26 +1124,59 @@ impl SceneReader {
         self.maker.run(&b.red, &b.nir, &b.swir2, qa, ndvi, nbr)
     }
 
-    /// The strip's indices straight from the file's blocks, block by block:
-    /// each block's rows of every band are read at once and turned into
-    /// indices a row segment at a time while they are in cache, without
-    /// strip-sized band buffers. For a strip wholly inside the file.
-    fn indices_from_blocks(
+    /// How the strip of `rows` rows from `row0` of `grid` is computed
+    /// straight from the file's blocks, when it can be: uncompressed UInt16
+    /// blocks read without GDAL, the strip wholly inside the file.
+    fn fused(&self, grid: &GridSpec, row0: usize, rows: usize) -> Option<Fused<'_>> {
+        match (&self.raw, self.integer, self.window(row0, grid, rows)) {
+            (Some(blocks), Some(_), Some(win)) if win.inside => Some(Fused {
+                blocks,
+                bands: self.bands,
+                quality: self.info.roles.quality.is_some(),
+                maker: &self.maker,
+                win,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A strip's indices straight from a file's blocks (see
+/// [`SceneReader::fused`]); it holds no GDAL handle, so pieces of the strip
+/// are computed on any thread at once.
+#[derive(Debug, Clone, Copy)]
+struct Fused<'a> {
+    blocks: &'a RawBlocks,
+    /// Band numbers of red, nir, swir2, quality.
+    bands: [Option<usize>; 4],
+    /// Whether the scene has a quality band.
+    quality: bool,
+    maker: &'a IndexMaker,
+    /// Where the strip lies in the file (wholly inside).
+    win: Window,
+}
+
+impl Fused<'_> {
+    /// NDVI and NBR of the strip's columns `cols` into the rows `ndvi` and
+    /// `nbr` (one slice per strip row, each `cols.len()` long), block by
+    /// block: each block's rows of every band are read at once and turned
+    /// into indices a row segment at a time while they are in cache.
+    fn run(
         &self,
-        blocks: &RawBlocks,
-        win: Window,
-        width: usize,
-        ndvi: &mut [f32],
-        nbr: &mut [f32],
+        cols: std::ops::Range<usize>,
+        ndvi: &mut [&mut [f32]],
+        nbr: &mut [&mut [f32]],
         scratch: &mut BlockScratch,
     ) -> std::io::Result<QualityCounts> {
+        let (blocks, win) = (self.blocks, self.win);
         let (bw, bh) = blocks.block;
+        let (fx0, fx1) = (win.x0 + cols.start, win.x0 + cols.end);
         let mut counts = QualityCounts::default();
         let BlockScratch { bytes, rows } = scratch;
         for by in win.y0 / bh..(win.y0 + win.h).div_ceil(bh) {
             let (ry0, ry1) = (win.y0.max(by * bh), (win.y0 + win.h).min((by + 1) * bh));
-            for bx in win.x0 / bw..(win.x0 + win.w).div_ceil(bw) {
-                let (rx0, rx1) = (win.x0.max(bx * bw), (win.x0 + win.w).min((bx + 1) * bw));
+            for bx in fx0 / bw..fx1.div_ceil(bw) {
+                let (rx0, rx1) = (fx0.max(bx * bw), fx1.min((bx + 1) * bw));
                 let (seg, c0) = (rx1 - rx0, rx0 - bx * bw);
                 let mut sparse = [None; 4];
                 for (k, band) in self.bands.iter().enumerate() {
@@ -1168,25 +1199,87 @@ impl SceneReader {
                             }
                         }
                     }
-                    let at = win.at + (ry0 - win.y0 + r) * width + (rx0 - win.x0);
+                    let (row, x) = (ry0 - win.y0 + r, rx0 - fx0);
                     let [red, nir, swir2, qa] = &*rows;
-                    let qa = self.info.roles.quality.map(|_| qa.as_slice());
+                    let qa = self.quality.then_some(qa.as_slice());
                     counts.add(&self.maker.run(
                         red,
                         nir,
                         swir2,
                         qa,
-                        &mut ndvi[at..at + seg],
-                        &mut nbr[at..at + seg],
+                        &mut ndvi[row][x..x + seg],
+                        &mut nbr[row][x..x + seg],
                     ));
                 }
             }
         }
         Ok(counts)
     }
+
+    /// The strip's NDVI and NBR layers (`width` wide) cut into about
+    /// `pieces` pieces of whole file blocks: each piece's columns and its
+    /// segment of every row of each layer, for [`Fused::run`].
+    #[allow(clippy::type_complexity)]
+    fn pieces<'s>(
+        &self,
+        pieces: usize,
+        width: usize,
+        ndvi: &'s mut [f32],
+        nbr: &'s mut [f32],
+    ) -> Vec<(
+        std::ops::Range<usize>,
+        Vec<&'s mut [f32]>,
+        Vec<&'s mut [f32]>,
+    )> {
+        let (bw, win) = (self.blocks.block.0, self.win);
+        let (first, last) = (win.x0 / bw, (win.x0 + win.w).div_ceil(bw));
+        let per = (last - first).div_ceil(pieces.max(1)).max(1);
+        let cuts: Vec<usize> = (first + per..last)
+            .step_by(per)
+            .map(|b| b * bw - win.x0)
+            .collect();
+        let starts = std::iter::once(0).chain(cuts.iter().copied());
+        let ends = cuts.iter().copied().chain(std::iter::once(width));
+        starts
+            .zip(ends)
+            .zip(columns_of(ndvi, width, &cuts))
+            .zip(columns_of(nbr, width, &cuts))
+            .map(|(((from, to), nd), nb)| (from..to, nd, nb))
+            .collect()
+    }
 }
 
-/// Scratch space of [`SceneReader::indices_from_blocks`]: the rows of a block
+/// The rows of a strip `width` wide.
+fn rows_of(strip: &mut [f32], width: usize) -> Vec<&mut [f32]> {
+    strip.chunks_mut(width.max(1)).collect()
+}
+
+/// The rows of a strip `width` wide cut at the columns `cuts` (ascending,
+/// inside the row): for each piece, its segment of every row.
+fn columns_of<'a>(strip: &'a mut [f32], width: usize, cuts: &[usize]) -> Vec<Vec<&'a mut [f32]>> {
+    let mut pieces: Vec<Vec<&mut [f32]>> = (0..=cuts.len()).map(|_| Vec::new()).collect();
+    for row in strip.chunks_mut(width.max(1)) {
+        let (mut rest, mut at) = (row, 0);
+        for (piece, cut) in pieces.iter_mut().zip(cuts) {
+            let (left, right) = rest.split_at_mut(cut - at);
+            piece.push(left);
+            (rest, at) = (right, *cut);
+        }
+        pieces[cuts.len()].push(rest);
+    }
+    pieces
+}
+
+/// Pieces of columns each scene's strip is cut into when it is read from
+/// its blocks, so that every core has work until the strip is done.
+const PIECES_PER_SCENE: usize = 4;
+
+thread_local! {
+    /// A worker's scratch space for [`Fused::run`].
+    static BLOCKS: std::cell::Cell<BlockScratch> = std::cell::Cell::default();
+}
+
+/// Scratch space of [`Fused::run`]: the rows of a block
 /// of each band as read, one row segment of each band decoded.
 #[derive(Debug, Default)]
 struct BlockScratch {
@@ -1296,21 +1389,61 @@ impl StripSource for GdalSource<'_, '_> {
         prior: &mut [Prior],
     ) -> Result<Vec<QualityCounts>, IngestError> {
         use rayon::prelude::*;
-        let grid = self.grid;
-        // The scenes on the worker threads (each has its own dataset), the
+        let (grid, rows, width) = (self.grid, strip.height, self.grid.width);
+        // Scenes read from their blocks are cut into pieces of columns, all
+        // computed at once on the worker threads; the others are read
+        // through GDAL, a scene per thread (each has its own dataset); the
         // plots' classes beside them.
-        let (q, ()) = rayon::join(
+        let scenes = self.readers.len();
+        let mut pieces = Vec::new();
+        let mut whole = Vec::new();
+        for (k, ((r, nd), nb)) in self.readers.iter_mut().zip(ndvi).zip(nbr).enumerate() {
+            if r.fused(&grid, row0, rows).is_none() {
+                whole.push((k, r, nd, nb));
+                continue;
+            }
+            let r: &SceneReader = r;
+            let Some(f) = r.fused(&grid, row0, rows) else {
+                continue;
+            };
+            for (cols, nd, nb) in f.pieces(PIECES_PER_SCENE, width, nd, nb) {
+                pieces.push((k, r.info.path.as_path(), f, cols, nd, nb));
+            }
+        }
+        let ((from_blocks, through_gdal), ()) = rayon::join(
             || {
-                self.readers
-                    .par_iter_mut()
-                    .zip(ndvi.par_iter_mut())
-                    .zip(nbr.par_iter_mut())
-                    .map(|((r, nd), nb)| r.read_indices(&grid, row0, strip.height, nd, nb))
-                    .collect::<Result<Vec<_>, _>>()
+                rayon::join(
+                    || {
+                        pieces
+                            .into_par_iter()
+                            .map(|(k, path, f, cols, mut nd, mut nb)| {
+                                let mut scratch = BLOCKS.take();
+                                let r = f.run(cols, &mut nd, &mut nb, &mut scratch);
+                                BLOCKS.set(scratch);
+                                r.map(|q| (k, q)).map_err(|source| IngestError::Io {
+                                    path: path.to_path_buf(),
+                                    source,
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    },
+                    || {
+                        whole
+                            .into_par_iter()
+                            .map(|(k, r, nd, nb)| {
+                                r.read_indices(&grid, row0, rows, nd, nb).map(|q| (k, q))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    },
+                )
             },
             || self.index.prior(strip, prior),
         );
-        q
+        let mut counts = vec![QualityCounts::default(); scenes];
+        for (k, q) in from_blocks?.into_iter().chain(through_gdal?) {
+            counts[k].add(&q);
+        }
+        Ok(counts)
     }
 }
 
@@ -1571,6 +1704,27 @@ mod tests {
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&a.0), bits(&b.0), "{name}: NDVI of rows {row0}+{rows}");
                     assert_eq!(bits(&a.1), bits(&b.1), "{name}: NBR of rows {row0}+{rows}");
+                    // A strip inside the file, cut into pieces of columns
+                    // computed one by one, gives the same.
+                    let Some(f) = reader.fused(grid, row0, rows) else {
+                        continue;
+                    };
+                    for n in [2, 3, 4, 100] {
+                        let mut c = (vec![0f32; len], vec![0f32; len]);
+                        let mut q = QualityCounts::default();
+                        let pieces = f.pieces(n, grid.width, &mut c.0, &mut c.1);
+                        // (a strip-organised file's blocks are whole rows)
+                        let tiled = f.blocks.block.0 < grid.width;
+                        assert_eq!(pieces.len() > 1, tiled, "{name}: {n} pieces");
+                        for (cols, mut nd, mut nb) in pieces {
+                            let mut scratch = BlockScratch::default();
+                            let r = f.run(cols, &mut nd, &mut nb, &mut scratch);
+                            q.add(&r.unwrap_or_else(|e| panic!("{name}: {e}")));
+                        }
+                        assert_eq!(q, qa, "{name}: quality in {n} pieces");
+                        assert_eq!(bits(&c.0), bits(&a.0), "{name}: NDVI in {n} pieces");
+                        assert_eq!(bits(&c.1), bits(&a.1), "{name}: NBR in {n} pieces");
+                    }
                 }
             }
             assert!(

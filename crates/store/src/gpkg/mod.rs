@@ -445,6 +445,87 @@ fn to_sql(v: &Value) -> SqlValue {
     }
 }
 
+/// Rows of `geom` and [`columns::SHAPE_COLUMNS`] as SQLite gave them: every
+/// text and blob in one buffer, so that reading copies bytes and the
+/// decoding happens elsewhere.
+#[derive(Debug, Default)]
+struct RawRows {
+    bytes: Vec<u8>,
+    cells: Vec<RawCell>,
+}
+
+#[derive(Debug, Clone)]
+enum RawCell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(std::ops::Range<usize>),
+    Blob(std::ops::Range<usize>),
+}
+
+impl RawRows {
+    /// Cells per row: the geometry and the 16 shape columns.
+    const COLUMNS: usize = 17;
+
+    fn rows(&self) -> usize {
+        self.cells.len() / Self::COLUMNS
+    }
+
+    fn push(&mut self, v: rusqlite::types::ValueRef<'_>) {
+        use rusqlite::types::ValueRef;
+        let mut copy = |b: &[u8]| {
+            let at = self.bytes.len();
+            self.bytes.extend_from_slice(b);
+            at..self.bytes.len()
+        };
+        let cell = match v {
+            ValueRef::Null => RawCell::Null,
+            ValueRef::Integer(i) => RawCell::Int(i),
+            ValueRef::Real(r) => RawCell::Real(r),
+            ValueRef::Text(t) => RawCell::Text(copy(t)),
+            ValueRef::Blob(b) => RawCell::Blob(copy(b)),
+        };
+        self.cells.push(cell);
+    }
+
+    /// The plot shapes of the rows, in order, decoded on every core.
+    fn shapes(&self) -> Result<Vec<forest_core::change::alert::PlotShape>> {
+        use rayon::prelude::*;
+        self.cells
+            .par_chunks(Self::COLUMNS)
+            .map(|row| {
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    key: "plot".into(),
+                    reason,
+                };
+                let RawCell::Blob(geom) = &row[0] else {
+                    return Err(corrupt("a plot without a geometry blob".into()));
+                };
+                let geom = &self.bytes[geom.clone()];
+                let h = blob::header(geom).map_err(corrupt)?;
+                let values = row[1..]
+                    .iter()
+                    .map(|c| {
+                        Ok(match c {
+                            RawCell::Null | RawCell::Blob(_) => Value::Null,
+                            RawCell::Int(i) => Value::Int(*i),
+                            RawCell::Real(r) => Value::Real(*r),
+                            RawCell::Text(t) => Value::Text(
+                                std::str::from_utf8(&self.bytes[t.clone()])
+                                    .map_err(|e| {
+                                        corrupt(format!("a text field is not UTF-8: {e}"))
+                                    })?
+                                    .to_owned(),
+                            ),
+                        })
+                    })
+                    .collect::<Result<Vec<Value>>>()?;
+                columns::shape_from(&values, &geom[h.wkb_offset..])
+            })
+            .collect()
+    }
+}
+
 fn from_sql(v: SqlValue) -> Value {
     match v {
         SqlValue::Null => Value::Null,
@@ -1192,16 +1273,16 @@ impl PlotStore for GpkgStore {
                 ))
                 .map_err(me.err("read the plots"))?;
             let mut rows = st.query([]).map_err(me.err("read the plots"))?;
-            // Rows are read in batches on this thread while the batches
-            // read before are decoded on the worker threads.
+            // Rows are copied in batches on this thread, as bytes, while the
+            // batches copied before are decoded on the worker threads.
             let decoded = std::sync::Mutex::new(Vec::new());
             let read = rayon::in_place_scope(|scope| -> Result<()> {
-                let mut batch = Vec::new();
+                let mut batch = RawRows::default();
                 let mut k = 0;
-                let decode = |batch: Vec<_>, k: usize| {
+                let decode = |batch: RawRows, k: usize| {
                     let decoded = &decoded;
                     scope.spawn(move |_| {
-                        let shapes = columns::shapes_from(batch);
+                        let shapes = batch.shapes();
                         decoded
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -1209,18 +1290,10 @@ impl PlotStore for GpkgStore {
                     });
                 };
                 while let Some(r) = rows.next().map_err(me.err("read the plots"))? {
-                    let mut geom: Vec<u8> = r.get(0).map_err(me.err("read the plots"))?;
-                    let values: Vec<Value> = (1..=16)
-                        .map(|i| r.get::<_, SqlValue>(i).map(from_sql))
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(me.err("read the plots"))?;
-                    let h = blob::header(&geom).map_err(|reason| StoreError::Corrupt {
-                        key: "plot".into(),
-                        reason,
-                    })?;
-                    geom.drain(..h.wkb_offset);
-                    batch.push((values, geom));
-                    if batch.len() == 8192 {
+                    for i in 0..RawRows::COLUMNS {
+                        batch.push(r.get_ref(i).map_err(me.err("read the plots"))?);
+                    }
+                    if batch.rows() == 8192 {
                         decode(std::mem::take(&mut batch), k);
                         k += 1;
                     }
