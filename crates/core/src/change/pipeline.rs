@@ -46,6 +46,13 @@ pub trait Sample: Copy + Send + Sync {
     /// (the quality band's "no data").
     fn class_index(self) -> usize;
 
+    /// The quality code (0 clear, 1 cloud, 2 no data) of a Sentinel-2 SCL
+    /// value, `table` holding the code of each [`Sample::class_index`].
+    #[inline(always)]
+    fn scl_code(self, table: &[u8; 258]) -> u8 {
+        table[self.class_index()]
+    }
+
     /// The quality codes (0 clear, 1 cloud, 2 no data) of Sentinel-2 SCL
     /// values, `table` holding the code of each [`Sample::class_index`].
     #[inline(always)]
@@ -65,6 +72,18 @@ impl Sample for u16 {
     #[inline(always)]
     fn class_index(self) -> usize {
         usize::from(self.min(256))
+    }
+
+    /// By comparisons rather than a table, so the loop vectorises.
+    #[inline(always)]
+    fn scl_code(self, _: &[u8; 258]) -> u8 {
+        if self == 0 {
+            Quality::NoData as u8
+        } else if scl_is_clear(self) {
+            Quality::Clear as u8
+        } else {
+            Quality::Cloud as u8
+        }
     }
 
     /// By comparisons rather than a table, so the loop vectorises.
@@ -222,6 +241,107 @@ impl IndexMaker {
     /// [`IndexMaker::run`] compiled into its caller (see [`super::simd`]).
     #[inline(always)]
     fn run_here<T: Sample>(
+        &self,
+        red: &[T],
+        nir: &[T],
+        swir2: &[T],
+        qa: Option<&[T]>,
+        out_ndvi: &mut [f32],
+        out_nbr: &mut [f32],
+    ) -> QualityCounts {
+        let n = out_ndvi.len();
+        if !nir.is_empty() && swir2.len() == n {
+            // Red, NIR and SWIR 2: every pixel in one pass.
+            let (red, nir, swir2) = (&red[..n], &nir[..n], &swir2[..n]);
+            return match (qa, &self.quality) {
+                (Some(band), Some((table, QualityRule::Scl))) => {
+                    let band = &band[..n];
+                    self.one_pass(
+                        red,
+                        nir,
+                        swir2,
+                        |i| band[i].scl_code(table),
+                        out_ndvi,
+                        out_nbr,
+                    )
+                }
+                (Some(band), Some((_, rule))) => {
+                    let band = &band[..n];
+                    let rule = *rule;
+                    self.one_pass(
+                        red,
+                        nir,
+                        swir2,
+                        |i| rule.quality(band[i].value()) as u8,
+                        out_ndvi,
+                        out_nbr,
+                    )
+                }
+                _ => self.one_pass(red, nir, swir2, |_| 0, out_ndvi, out_nbr),
+            };
+        }
+        self.in_chunks(red, nir, swir2, qa, out_ndvi, out_nbr)
+    }
+
+    /// NDVI, NBR and the tallies of pixels with red, NIR and SWIR 2 (all
+    /// `out_ndvi.len()` long) and the quality code of pixel `i` from
+    /// `quality(i)`, in one branch-free pass that vectorises; the same
+    /// arithmetic, in the same order, as [`IndexMaker::in_chunks`].
+    #[inline(always)]
+    fn one_pass<T: Sample>(
+        &self,
+        red: &[T],
+        nir: &[T],
+        swir2: &[T],
+        quality: impl Fn(usize) -> u8,
+        out_ndvi: &mut [f32],
+        out_nbr: &mut [f32],
+    ) -> QualityCounts {
+        let (gain, bias) = (self.gain, self.bias);
+        let nd = self.nodata.unwrap_or(f32::NAN);
+        let n = out_ndvi.len();
+        let (red, nir, swir2, out_nbr) = (&red[..n], &nir[..n], &swir2[..n], &mut out_nbr[..n]);
+        let (mut clear, mut cloud) = (0u64, 0u64);
+        // Tallied in 32 bits a block at a time, so the loop works on eight
+        // lanes rather than four.
+        for block in (0..n).step_by(1 << 16) {
+            let (mut clear32, mut cloud32) = (0u32, 0u32);
+            for i in block..(block + (1 << 16)).min(n) {
+                let (r, v, w) = (red[i].value(), nir[i].value(), swir2[i].value());
+                let missing = r.is_nan() | v.is_nan() | (r == nd) | (v == nd);
+                let q = quality(i);
+                let q = if missing { 2 } else { q };
+                let (rr, vv, ww) = (r * gain + bias, v * gain + bias, w * gain + bias);
+                let (s, t) = (vv + rr, vv + ww);
+                let x = ((vv - rr) / s).clamp(-1.0, 1.0);
+                let y = ((vv - ww) / t).clamp(-1.0, 1.0);
+                let ndvi = if (q == 0) & (s.abs() >= 1e-6) {
+                    x
+                } else {
+                    f32::NAN
+                };
+                out_ndvi[i] = ndvi;
+                out_nbr[i] = if (q == 0) & (t.abs() >= 1e-6) {
+                    y
+                } else {
+                    f32::NAN
+                };
+                clear32 += u32::from(!ndvi.is_nan());
+                cloud32 += u32::from(q == 1);
+            }
+            clear += u64::from(clear32);
+            cloud += u64::from(cloud32);
+        }
+        QualityCounts {
+            clear,
+            cloud,
+            nodata: n as u64 - clear - cloud,
+        }
+    }
+
+    /// [`IndexMaker::run`] for any bands, a chunk at a time: a pass per step.
+    #[inline(always)]
+    fn in_chunks<T: Sample>(
         &self,
         red: &[T],
         nir: &[T],
@@ -660,6 +780,13 @@ mod tests {
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&a.0), bits(&b.0), "{rule:?}");
                 assert_eq!(bits(&a.1), bits(&b.1), "{rule:?}");
+                // The one-pass loop equals the loops a step at a time.
+                let maker = IndexMaker::new(Some(rule), nodata, scaling.linear());
+                let mut c = (vec![0f32; n], vec![0f32; n]);
+                let qa_chunks = maker.in_chunks(&red, &nir, &swir, Some(&qa), &mut c.0, &mut c.1);
+                assert_eq!(qa_chunks, qa_int, "{rule:?}");
+                assert_eq!(bits(&c.0), bits(&a.0), "{rule:?}");
+                assert_eq!(bits(&c.1), bits(&a.1), "{rule:?}");
                 // and each pixel's quality is the rule's
                 for i in 0..n {
                     let expect = rule.quality(f32::from(qa[i]));

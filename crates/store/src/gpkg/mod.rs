@@ -1880,12 +1880,22 @@ fn save_alerts_tx(
     let existing = read_alerts(me, tx)?;
     let subs = read_subscriptions(me, tx)?;
     let plan = crate::alerts::plan(&existing, alerts);
+    // Geometry blobs and JSON on every core first; the writes bind them.
+    let encoded = {
+        use rayon::prelude::*;
+        alerts
+            .par_iter()
+            .map(|a| {
+                let g = &a.candidate.geometry;
+                let blob = blob::encode(SRS_ID, envelope_of(g), &crate::alerts::wkb_of(g)?);
+                let reasons = crate::alerts::json(&a.priority.reasons);
+                Ok((blob, reasons, crate::alerts::json(&a.plots)))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
     let mut report = SaveReport::default();
-    for (a, action) in alerts.iter().zip(plan) {
+    for ((a, action), (blob, reasons, plots)) in alerts.iter().zip(plan).zip(encoded) {
         let c = &a.candidate;
-        let wkb = crate::alerts::wkb_of(&c.geometry)?;
-        let env = envelope_of(&c.geometry);
-        let blob = blob::encode(SRS_ID, env, &wkb);
         match action {
             Action::Insert => {
                 cached(
@@ -1898,13 +1908,13 @@ fn save_alerts_tx(
                         crate::alerts::class_str(c.class),
                         c.confidence.as_str(),
                         a.priority.score,
-                        crate::alerts::json(&a.priority.reasons),
+                        &reasons,
                         c.area_ha,
                         c.mean_drop,
                         c.mean_dnbr,
                         c.first_observed.to_string(),
                         c.last_clear_before.map(|d| d.to_string()),
-                        crate::alerts::json(&a.plots),
+                        &plots,
                         now
                     ],
                 )
@@ -1939,13 +1949,13 @@ fn save_alerts_tx(
                         crate::alerts::class_str(c.class),
                         crate::alerts::merged_confidence(&old, c.confidence),
                         a.priority.score,
-                        crate::alerts::json(&a.priority.reasons),
+                        &reasons,
                         c.area_ha,
                         c.mean_drop,
                         c.mean_dnbr,
                         first.to_string(),
                         c.last_clear_before.map(|d| d.to_string()),
-                        crate::alerts::json(&a.plots),
+                        &plots,
                         now,
                         id
                     ],
