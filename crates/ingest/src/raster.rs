@@ -613,10 +613,13 @@ struct Scratch {
     blocks: BlockScratch,
 }
 
-/// The blocks (tiles or strips) of an uncompressed, band-interleaved UInt16
-/// GeoTIFF, located through GDAL's `TIFF` metadata domain and read with
-/// positioned reads straight into the strip: no block cache, no allocation
-/// per block, one copy out of the page cache. Any other layout is read
+/// The blocks (tiles or strips) of a band-interleaved UInt16 GeoTIFF,
+/// uncompressed or DEFLATE-compressed (with or without the horizontal
+/// predictor), located through GDAL's `TIFF` metadata domain and read with
+/// positioned reads: uncompressed rows straight into the strip (no block
+/// cache, one copy out of the page cache); compressed blocks inflated by the
+/// worker computing that part of the strip, so every core inflates, and held
+/// for the strips after (one block row per band). Any other layout is read
 /// through GDAL.
 #[derive(Debug)]
 struct RawBlocks {
@@ -629,22 +632,78 @@ struct RawBlocks {
     /// Byte offset of every block of each band (by band number − 1;
     /// row-major; 0 for a sparse block), empty for bands not read.
     offsets: Vec<Vec<u64>>,
+    /// Stored size in bytes of every block, as `offsets`.
+    sizes: Vec<Vec<u64>>,
     /// Value of a sparse block's pixels, per band.
     sparse: Vec<u16>,
+    /// How the blocks are stored.
+    compression: Compression,
+    /// For compressed files: per band (as `offsets`), per block column, the
+    /// block last inflated there. Strips walk a block row from left to
+    /// right many times over, so each block is inflated once; one block row
+    /// per band is held.
+    inflated: Vec<Vec<std::sync::Mutex<Inflated>>>,
+}
+
+/// How a file's blocks are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    /// zlib streams; `predictor`: TIFF horizontal differencing (2).
+    Deflate {
+        predictor: bool,
+    },
+}
+
+/// One block inflated.
+#[derive(Debug, Default)]
+struct Inflated {
+    /// The block row it comes from (`None`: nothing yet).
+    block_row: Option<usize>,
+    values: Vec<u16>,
+}
+
+/// A worker's inflater and buffers for stored and inflated bytes.
+struct Inflater {
+    libdeflate: libdeflater::Decompressor,
+    stored: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+thread_local! {
+    static INFLATER: std::cell::RefCell<Option<Inflater>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The rows of one block wanted by a read (see [`RawBlocks::block_rows`]).
+enum BlockRows<'a> {
+    /// A sparse block: every pixel holds this value.
+    Sparse(u16),
+    /// The stored samples of the rows wanted, in the caller's buffer.
+    Stored,
+    /// The whole block, inflated.
+    Inflated(std::sync::MutexGuard<'a, Inflated>),
 }
 
 impl RawBlocks {
     /// The blocks of `bands` of `ds`, or `None` when they cannot be read
-    /// directly (compressed, pixel-interleaved, not UInt16, not a GeoTIFF,
-    /// blocks beyond the end of the file: GDAL reads or reports those).
+    /// directly (compressed other than DEFLATE, pixel-interleaved, not
+    /// UInt16, not a GeoTIFF, blocks beyond the end of the file: GDAL reads
+    /// or reports those).
     fn open(ds: &Dataset, path: &Path, bands: &[usize]) -> Option<RawBlocks> {
         if ds.driver().short_name() != "GTiff" || bands.is_empty() {
             return None;
         }
         let structure = |k: &str| ds.metadata_item(k, "IMAGE_STRUCTURE");
-        if structure("COMPRESSION").is_some_and(|c| c != "NONE")
-            || (ds.raster_count() > 1 && structure("INTERLEAVE").as_deref() != Some("BAND"))
-        {
+        let compression = match structure("COMPRESSION").as_deref() {
+            None | Some("NONE") => Compression::None,
+            Some("DEFLATE") => match structure("PREDICTOR").as_deref() {
+                None | Some("1") => Compression::Deflate { predictor: false },
+                Some("2") => Compression::Deflate { predictor: true },
+                Some(_) => return None,
+            },
+            Some(_) => return None,
+        };
+        if ds.raster_count() > 1 && structure("INTERLEAVE").as_deref() != Some("BAND") {
             return None;
         }
         let (width, height) = ds.raster_size();
@@ -665,6 +724,9 @@ impl RawBlocks {
             _ => return None,
         };
         let mut offsets = vec![vec![]; ds.raster_count()];
+        let mut sizes = vec![vec![]; ds.raster_count()];
+        let mut inflated: Vec<Vec<std::sync::Mutex<Inflated>>> =
+            (0..ds.raster_count()).map(|_| Vec::new()).collect();
         let mut sparse = vec![0u16; ds.raster_count()];
         for &b in bands {
             let band = ds.rasterband(b).ok()?;
@@ -679,6 +741,7 @@ impl RawBlocks {
                 .filter(|v| (0.0..=65535.0).contains(v) && v.fract() == 0.0)
                 .map_or(0, |v| v as u16);
             let mut offs = Vec::with_capacity(nx * ny);
+            let mut stored = Vec::with_capacity(nx * ny);
             for by in 0..ny {
                 // A strip-organised file's last strip holds only the rows left.
                 let rows = bh.min(height - by * bh) as u64;
@@ -692,13 +755,19 @@ impl RawBlocks {
                         item("BLOCK_OFFSET").unwrap_or(0),
                         item("BLOCK_SIZE").unwrap_or(0),
                     );
-                    if off != 0 && (size < rows * bw as u64 * 2 || off + size > len) {
+                    let short = compression == Compression::None && size < rows * bw as u64 * 2;
+                    if off != 0 && (short || size == 0 || off + size > len) {
                         return None;
                     }
                     offs.push(off);
+                    stored.push(size);
                 }
             }
             offsets[b - 1] = offs;
+            sizes[b - 1] = stored;
+            if compression != Compression::None {
+                inflated[b - 1] = (0..nx).map(|_| Default::default()).collect();
+            }
         }
         Some(RawBlocks {
             file,
@@ -706,31 +775,110 @@ impl RawBlocks {
             block,
             size: (width, height),
             offsets,
+            sizes,
             sparse,
+            compression,
+            inflated,
         })
     }
 
-    /// Reads rows `ry0..ry1` (raster rows, inside block row `by`) of block
-    /// (`bx`, `by`) of band `band` into `bytes`, whole block rows, as stored;
-    /// `Some(value)` instead for a sparse block, whose pixels all hold it.
-    fn read_rows(
+    /// The rows `ry0..ry1` (raster rows, inside block row `by`) of block
+    /// (`bx`, `by`) of band `band`: of an uncompressed file, read into
+    /// `bytes` as stored (whole block rows, one read); of a compressed one,
+    /// the whole block inflated (once per block row and column).
+    fn block_rows(
         &self,
         band: usize,
         (bx, by): (usize, usize),
         (ry0, ry1): (usize, usize),
         bytes: &mut Vec<u8>,
-    ) -> std::io::Result<Option<u16>> {
+    ) -> std::io::Result<BlockRows<'_>> {
         use std::os::unix::fs::FileExt;
         let (bw, bh) = self.block;
-        let off = self.offsets[band - 1][by * self.size.0.div_ceil(bw) + bx];
+        let i = by * self.size.0.div_ceil(bw) + bx;
+        let off = self.offsets[band - 1][i];
         if off == 0 {
-            return Ok(Some(self.sparse[band - 1]));
+            return Ok(BlockRows::Sparse(self.sparse[band - 1]));
         }
-        // The rows wanted are contiguous in the block: one read.
-        bytes.resize((ry1 - ry0) * bw * 2, 0);
-        self.file
-            .read_exact_at(bytes, off + ((ry0 - by * bh) * bw * 2) as u64)?;
-        Ok(None)
+        let Compression::Deflate { predictor } = self.compression else {
+            // The rows wanted are contiguous in the block: one read.
+            bytes.resize((ry1 - ry0) * bw * 2, 0);
+            self.file
+                .read_exact_at(bytes, off + ((ry0 - by * bh) * bw * 2) as u64)?;
+            return Ok(BlockRows::Stored);
+        };
+        let mut held = self.inflated[band - 1][bx]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if held.block_row != Some(by) {
+            held.block_row = None;
+            // Tiles hold whole blocks; a strip-organised file's last strip
+            // only the rows left.
+            let rows = bh.min(self.size.1 - by * bh);
+            let bad = |what: String| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("block {bx},{by} of band {band}: {what} (is the file truncated or corrupt?)"),
+                )
+            };
+            INFLATER.with_borrow_mut(|slot| -> std::io::Result<()> {
+                let z = slot.get_or_insert_with(|| Inflater {
+                    libdeflate: libdeflater::Decompressor::new(),
+                    stored: Vec::new(),
+                    bytes: Vec::new(),
+                });
+                z.stored.resize(self.sizes[band - 1][i] as usize, 0);
+                self.file.read_exact_at(&mut z.stored, off)?;
+                z.bytes.resize(bw * bh * 2, 0);
+                let got = z
+                    .libdeflate
+                    .zlib_decompress(&z.stored, &mut z.bytes)
+                    .map_err(|e| bad(format!("DEFLATE data does not inflate ({e})")))?;
+                if got < rows * bw * 2 {
+                    return Err(bad(format!(
+                        "inflates to {got} bytes, not the {} of its {rows} rows",
+                        rows * bw * 2
+                    )));
+                }
+                held.values.resize(rows * bw, 0);
+                self.decode(&z.bytes[..rows * bw * 2], &mut held.values);
+                Ok(())
+            })?;
+            if predictor {
+                for row in held.values.chunks_exact_mut(bw) {
+                    for x in 1..bw {
+                        row[x] = row[x].wrapping_add(row[x - 1]);
+                    }
+                }
+            }
+            held.block_row = Some(by);
+        }
+        Ok(BlockRows::Inflated(held))
+    }
+
+    /// Row `r` of the rows `got` (from raster row `ry0` of block row `by`),
+    /// its `dst.len()` pixels from block column `c0`, into `dst`.
+    #[inline]
+    fn row_into(
+        &self,
+        got: &BlockRows<'_>,
+        bytes: &[u8],
+        (by, ry0, r): (usize, usize, usize),
+        c0: usize,
+        dst: &mut [u16],
+    ) {
+        let (bw, bh) = self.block;
+        match got {
+            BlockRows::Sparse(v) => dst.fill(*v),
+            BlockRows::Stored => {
+                let from = (r * bw + c0) * 2;
+                self.decode(&bytes[from..from + dst.len() * 2], dst);
+            }
+            BlockRows::Inflated(block) => {
+                let from = (ry0 - by * bh + r) * bw + c0;
+                dst.copy_from_slice(&block.values[from..from + dst.len()]);
+            }
+        }
     }
 
     /// Decodes stored samples into values.
@@ -766,20 +914,13 @@ impl RawBlocks {
             let (ry0, ry1) = (y0.max(by * bh), (y0 + h).min((by + 1) * bh));
             for bx in x0 / bw..(x0 + w).div_ceil(bw) {
                 let (rx0, rx1) = (x0.max(bx * bw), (x0 + w).min((bx + 1) * bw));
-                let sparse = self.read_rows(band, (bx, by), (ry0, ry1), bytes)?;
+                let got = self.block_rows(band, (bx, by), (ry0, ry1), bytes)?;
                 let dst_rows = out[(ry0 - y0) * stride..]
                     .chunks_mut(stride)
                     .take(ry1 - ry0)
                     .map(|r| &mut r[rx0 - x0..rx1 - x0]);
-                let c0 = (rx0 - bx * bw) * 2;
                 for (r, dst) in dst_rows.enumerate() {
-                    match sparse {
-                        Some(v) => dst.fill(v),
-                        None => {
-                            let from = r * bw * 2 + c0;
-                            self.decode(&bytes[from..from + dst.len() * 2], dst);
-                        }
-                    }
+                    self.row_into(&got, bytes, (by, ry0, r), rx0 - bx * bw, dst);
                 }
             }
         }
@@ -1178,26 +1319,20 @@ impl Fused<'_> {
             for bx in fx0 / bw..fx1.div_ceil(bw) {
                 let (rx0, rx1) = (fx0.max(bx * bw), fx1.min((bx + 1) * bw));
                 let (seg, c0) = (rx1 - rx0, rx0 - bx * bw);
-                let mut sparse = [None; 4];
-                for (k, band) in self.bands.iter().enumerate() {
+                let mut got: [Option<BlockRows<'_>>; 4] = [None, None, None, None];
+                for ((k, band), got) in self.bands.iter().enumerate().zip(&mut got) {
                     if let Some(b) = band {
-                        sparse[k] = blocks.read_rows(*b, (bx, by), (ry0, ry1), &mut bytes[k])?;
+                        *got = Some(blocks.block_rows(*b, (bx, by), (ry0, ry1), &mut bytes[k])?);
                     }
                 }
                 for r in 0..ry1 - ry0 {
-                    for (k, band) in self.bands.iter().enumerate() {
-                        if band.is_none() {
+                    for (k, got) in got.iter().enumerate() {
+                        let Some(got) = got else {
                             rows[k].clear();
                             continue;
-                        }
+                        };
                         rows[k].resize(seg, 0);
-                        match sparse[k] {
-                            Some(v) => rows[k].fill(v),
-                            None => {
-                                let from = (r * bw + c0) * 2;
-                                blocks.decode(&bytes[k][from..from + seg * 2], &mut rows[k]);
-                            }
-                        }
+                        blocks.row_into(got, &bytes[k], (by, ry0, r), c0, &mut rows[k]);
                     }
                     let (row, x) = (ry0 - win.y0 + r, rx0 - fx0);
                     let [red, nir, swir2, qa] = &*rows;
@@ -1631,7 +1766,7 @@ mod tests {
             height: 150,
             ..file_grid
         };
-        let layouts: [(&str, &[&str], bool); 5] = [
+        let layouts: [(&str, &[&str], bool); 8] = [
             (
                 "tiled",
                 &[
@@ -1661,7 +1796,37 @@ mod tests {
             ),
             (
                 "deflate",
-                &["TILED=YES", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"],
+                &[
+                    "TILED=YES",
+                    "BLOCKXSIZE=64",
+                    "BLOCKYSIZE=48",
+                    "COMPRESS=DEFLATE",
+                    "INTERLEAVE=BAND",
+                ],
+                true,
+            ),
+            (
+                "deflate-predictor-big-endian",
+                &[
+                    "TILED=YES",
+                    "BLOCKXSIZE=128",
+                    "BLOCKYSIZE=32",
+                    "COMPRESS=DEFLATE",
+                    "PREDICTOR=2",
+                    "ZLEVEL=9",
+                    "INTERLEAVE=BAND",
+                    "ENDIANNESS=BIG",
+                ],
+                true,
+            ),
+            (
+                "deflate-strips",
+                &["BLOCKYSIZE=9", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"],
+                true,
+            ),
+            (
+                "lzw",
+                &["TILED=YES", "COMPRESS=LZW", "INTERLEAVE=BAND"],
                 false,
             ),
         ];
@@ -1732,6 +1897,74 @@ mod tests {
                 "{name}: {total:?}"
             );
         }
+    }
+
+    /// A DEFLATE block whose bytes are damaged gives an error naming the
+    /// file and the block, not wrong pixels or a panic.
+    #[test]
+    fn a_damaged_deflate_block_is_an_error() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let grid = GridSpec {
+            origin_x: 420_000.0,
+            origin_y: 2_400_000.0,
+            pixel: 10.0,
+            width: 128,
+            height: 64,
+        };
+        let n = grid.len();
+        let v: Vec<u16> = (0..n).map(|i| 1000 + (i * 7919 % 4000) as u16).collect();
+        let scl = vec![4u16; n];
+        let bands = [
+            BandOut {
+                description: "B04",
+                values: &v,
+            },
+            BandOut {
+                description: "B08",
+                values: &v,
+            },
+            BandOut {
+                description: "B12",
+                values: &v,
+            },
+            BandOut {
+                description: "SCL",
+                values: &scl,
+            },
+        ];
+        let md = [("ACQUISITION_DATE", "2026-03-17".to_string())];
+        let path = dir.path().join("S2A_MSIL2A_20260317_damaged.tif");
+        let options = [
+            "TILED=YES",
+            "BLOCKXSIZE=64",
+            "BLOCKYSIZE=64",
+            "COMPRESS=DEFLATE",
+            "INTERLEAVE=BAND",
+        ];
+        write_scene_with(&path, &grid, &bands, &md, &options).unwrap_or_else(|e| panic!("{e}"));
+        let info = inspect_scene(&path, &SceneOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = SceneReader::open(&info, &grid).unwrap_or_else(|e| panic!("{e}"));
+        let raw = reader
+            .raw
+            .as_ref()
+            .unwrap_or_else(|| panic!("read directly"));
+        // garbage over the middle of the second block of the first band read
+        let (off, size) = (raw.offsets[0][1], raw.sizes[0][1]);
+        let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        for b in &mut bytes[off as usize + 2..(off + size / 2) as usize] {
+            *b = 0xA5;
+        }
+        std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let (mut nd, mut nb) = (vec![0f32; n], vec![0f32; n]);
+        let err = reader
+            .read_indices(&grid, 0, grid.height, &mut nd, &mut nb)
+            .map(|_| ())
+            .expect_err("a damaged block must not read");
+        let text = format!("{err} {:?}", std::error::Error::source(&err));
+        assert!(
+            text.contains("S2A_MSIL2A_20260317_damaged.tif") && text.contains("block 1,0"),
+            "{text}"
+        );
     }
 
     #[test]
