@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::detect::{Confidence, PixelClass, Prior, NO_SCENE};
 use super::grid::GridSpec;
 use super::polygon::outline;
-use super::rasterize::burn;
+use super::rasterize::Burner;
 use super::segment::Component;
 use crate::codes::{ForestFunction, ForestOrigin};
 use crate::plot::{Plot, PlotKey};
@@ -247,13 +247,14 @@ impl<'a> PlotIndex<'a> {
     pub fn prior(&self, strip: &GridSpec, out: &mut [Prior]) {
         out.fill(Prior::Unknown);
         let e = strip.extent();
+        let mut burner = Burner::default();
         for p in self.near([e.min().x, e.min().y], [e.max().x, e.max().y]) {
             let label = if p.forest {
                 Prior::Forest
             } else {
                 Prior::NonForest
             };
-            burn(strip, &p.geometry, label, out);
+            burner.burn(strip, &p.geometry, label, out);
         }
     }
 

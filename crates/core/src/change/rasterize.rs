@@ -15,68 +15,96 @@ pub const NO_LABEL: u32 = u32::MAX;
 /// top once, and each row tests only the edges that span it, so a plot costs
 /// its edges plus its crossings rather than edges × rows.
 pub fn burn<T: Copy>(strip: &GridSpec, shape: &MultiPolygon<f64>, label: T, out: &mut [T]) {
-    let px = strip.pixel;
-    // Edges that span some height.
-    struct Edge {
-        top: f64,
-        bottom: f64,
-        a: Coord<f64>,
-        b: Coord<f64>,
-    }
-    let mut edges: Vec<Edge> = Vec::new();
-    for p in &shape.0 {
-        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-            for seg in ring.0.windows(2) {
-                let (a, b) = (seg[0], seg[1]);
-                if a.y == b.y {
-                    continue;
+    Burner::default().burn(strip, shape, label, out);
+}
+
+/// [`burn`] with its buffers kept from polygon to polygon.
+#[derive(Debug, Default)]
+pub struct Burner {
+    edges: Vec<Edge>,
+    active: Vec<usize>,
+    xs: Vec<f64>,
+}
+
+/// An edge that spans some height, with its ends as the ring gives them.
+#[derive(Debug)]
+struct Edge {
+    top: f64,
+    bottom: f64,
+    a: Coord<f64>,
+    b: Coord<f64>,
+}
+
+impl Burner {
+    /// See [`burn`].
+    pub fn burn<T: Copy>(
+        &mut self,
+        strip: &GridSpec,
+        shape: &MultiPolygon<f64>,
+        label: T,
+        out: &mut [T],
+    ) {
+        let px = strip.pixel;
+        if strip.height == 0 {
+            return;
+        }
+        // The centre lines of the strip's first and last rows: an edge that
+        // crosses none of the strip's (bottom <= yc < top) is left out.
+        let centre = |row: usize| strip.origin_y - (row as f64 + 0.5) * px;
+        let (high, low) = (centre(0), centre(strip.height - 1));
+        let Burner { edges, active, xs } = self;
+        edges.clear();
+        for p in &shape.0 {
+            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for seg in ring.0.windows(2) {
+                    let (a, b) = (seg[0], seg[1]);
+                    if a.y == b.y {
+                        continue;
+                    }
+                    let (top, bottom) = if a.y > b.y { (a.y, b.y) } else { (b.y, a.y) };
+                    if top > low && bottom <= high {
+                        edges.push(Edge { top, bottom, a, b });
+                    }
                 }
-                let (top, bottom) = if a.y > b.y { (a, b) } else { (b, a) };
-                edges.push(Edge {
-                    top: top.y,
-                    bottom: bottom.y,
-                    a,
-                    b,
-                });
             }
         }
-    }
-    if edges.is_empty() {
-        return;
-    }
-    let ymax = edges
-        .iter()
-        .map(|e| e.top)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let ymin = edges.iter().map(|e| e.bottom).fold(f64::INFINITY, f64::min);
-    // rows whose centre is within [ymin, ymax]
-    let r0 = ((strip.origin_y - ymax) / px - 0.5).ceil().max(0.0) as usize;
-    let r1 = (((strip.origin_y - ymin) / px - 0.5).floor() + 1.0).clamp(0.0, strip.height as f64)
-        as usize;
-    edges.sort_unstable_by(|a, b| b.top.total_cmp(&a.top));
-    let (mut next, mut active, mut xs): (usize, Vec<&Edge>, Vec<f64>) = (0, Vec::new(), Vec::new());
-    for row in r0..r1 {
-        let yc = strip.origin_y - (row as f64 + 0.5) * px;
-        // An edge crosses the centre line when bottom <= yc < top.
-        while next < edges.len() && edges[next].top > yc {
-            active.push(&edges[next]);
-            next += 1;
+        if edges.is_empty() {
+            return;
         }
-        active.retain(|e| e.bottom <= yc);
-        xs.clear();
-        // (the crossing computed from the edge as the ring gives it)
-        xs.extend(
-            active
-                .iter()
-                .map(|e| e.a.x + (yc - e.a.y) * (e.b.x - e.a.x) / (e.b.y - e.a.y)),
-        );
-        xs.sort_unstable_by(f64::total_cmp);
-        for pair in xs.chunks_exact(2) {
-            let c0 = ((pair[0] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize;
-            let c1 =
-                (((pair[1] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize).min(strip.width);
-            if c0 < c1 {
-                out[row * strip.width + c0..row * strip.width + c1].fill(label);
+        let ymax = edges
+            .iter()
+            .map(|e| e.top)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let ymin = edges.iter().map(|e| e.bottom).fold(f64::INFINITY, f64::min);
+        // rows whose centre is within [ymin, ymax]
+        let r0 = ((strip.origin_y - ymax) / px - 0.5).ceil().max(0.0) as usize;
+        let r1 = (((strip.origin_y - ymin) / px - 0.5).floor() + 1.0)
+            .clamp(0.0, strip.height as f64) as usize;
+        edges.sort_unstable_by(|a, b| b.top.total_cmp(&a.top));
+        active.clear();
+        let mut next = 0;
+        for row in r0..r1 {
+            let yc = centre(row);
+            // An edge crosses the centre line when bottom <= yc < top.
+            while next < edges.len() && edges[next].top > yc {
+                active.push(next);
+                next += 1;
+            }
+            active.retain(|e| edges[*e].bottom <= yc);
+            xs.clear();
+            // (the crossing computed from the edge as the ring gives it)
+            xs.extend(active.iter().map(|e| {
+                let Edge { a, b, .. } = edges[*e];
+                a.x + (yc - a.y) * (b.x - a.x) / (b.y - a.y)
+            }));
+            xs.sort_unstable_by(f64::total_cmp);
+            for pair in xs.chunks_exact(2) {
+                let c0 = ((pair[0] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize;
+                let c1 = (((pair[1] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize)
+                    .min(strip.width);
+                if c0 < c1 {
+                    out[row * strip.width + c0..row * strip.width + c1].fill(label);
+                }
             }
         }
     }
@@ -145,6 +173,8 @@ mod tests {
             height: 100,
         };
         let mut burnt = 0;
+        // one burner for every case: its buffers carry nothing over
+        let mut burner = Burner::default();
         for case in 0..300 {
             let (cx, cy, r) = (
                 200.0 + next() * 600.0,
@@ -183,7 +213,7 @@ mod tests {
             for (row0, rows) in [(0, 100), (13, 29), (50, 7)] {
                 let s = g.rows(row0, rows);
                 let (mut a, mut b) = (vec![NO_LABEL; s.len()], vec![NO_LABEL; s.len()]);
-                burn(&s, &shape, 3, &mut a);
+                burner.burn(&s, &shape, 3, &mut a);
                 burn_every_edge(&s, &shape, 3, &mut b);
                 assert_eq!(a, b, "case {case}, rows {row0}+{rows}");
                 burnt += a.iter().filter(|v| **v == 3).count();
