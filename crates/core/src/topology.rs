@@ -257,8 +257,18 @@ fn may_overlap(
 /// keys (endpoints in order, as bits) sorted, to find the edges both share.
 #[derive(Debug, Default)]
 struct Side {
-    edges: Vec<(geo_types::Line<f64>, bool)>,
+    edges: Vec<NearEdge>,
     keys: Vec<[u64; 4]>,
+}
+
+/// An edge near the other part, with its envelope.
+#[derive(Debug, Clone, Copy)]
+struct NearEdge {
+    line: geo_types::Line<f64>,
+    /// Whether it reaches into the other part's envelope.
+    inside: bool,
+    lo: geo_types::Coord<f64>,
+    hi: geo_types::Coord<f64>,
 }
 
 impl Side {
@@ -273,7 +283,12 @@ impl Side {
                 let (y0, y1) = (l.start.y.min(l.end.y), l.start.y.max(l.end.y));
                 if x1 >= lo.x && x0 <= hi.x && y1 >= lo.y && y0 <= hi.y {
                     let inside = x1 > lo.x && x0 < hi.x && y1 > lo.y && y0 < hi.y;
-                    self.edges.push((l, inside));
+                    self.edges.push(NearEdge {
+                        line: l,
+                        inside,
+                        lo: (x0, y0).into(),
+                        hi: (x1, y1).into(),
+                    });
                     self.keys.push(edge_key(&l));
                 }
             }
@@ -306,8 +321,13 @@ fn enters(
     use geo::algorithm::line_intersection::{line_intersection, LineIntersection};
     use geo::coordinate_position::{CoordPos, CoordinatePosition};
     use geo_types::Coord;
-    for (e, inside) in &mine.edges {
-        if !inside || theirs.keys.binary_search(&edge_key(e)).is_ok() {
+    // The end of the last edge that met q's boundary nowhere and lies
+    // outside q: an edge from there that meets it nowhere either is outside
+    // too (a path that does not cross the boundary stays on its side).
+    let mut outside_to: Option<Coord<f64>> = None;
+    for edge in &mine.edges {
+        let e = &edge.line;
+        if !edge.inside || theirs.keys.binary_search(&edge_key(e)).is_ok() {
             continue; // outside q's envelope, or an edge of q's boundary too
         }
         let d = e.delta();
@@ -318,24 +338,23 @@ fn enters(
         let t_of = |c: Coord<f64>| {
             (((c.x - e.start.x) * d.x + (c.y - e.start.y) * d.y) / len2).clamp(0.0, 1.0)
         };
-        let (ex0, ex1) = (e.start.x.min(e.end.x), e.start.x.max(e.end.x));
-        let (ey0, ey1) = (e.start.y.min(e.end.y), e.start.y.max(e.end.y));
+        let (elo, ehi) = (edge.lo, edge.hi);
         cuts.clear();
         along.clear();
         cuts.extend([0.0, 1.0]);
-        for (f, _) in &theirs.edges {
-            if f.start.x.max(f.end.x) < ex0
-                || f.start.x.min(f.end.x) > ex1
-                || f.start.y.max(f.end.y) < ey0
-                || f.start.y.min(f.end.y) > ey1
-            {
+        let mut met = false;
+        for f in &theirs.edges {
+            if f.hi.x < elo.x || f.lo.x > ehi.x || f.hi.y < elo.y || f.lo.y > ehi.y {
                 continue;
             }
+            let f = &f.line;
             match line_intersection(*e, *f) {
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    met = true;
                     cuts.push(t_of(intersection))
                 }
                 Some(LineIntersection::Collinear { intersection }) => {
+                    met = true;
                     let (t0, t1) = (t_of(intersection.start), t_of(intersection.end));
                     cuts.extend([t0, t1]);
                     along.push((t0.min(t1), t0.max(t1)));
@@ -343,6 +362,23 @@ fn enters(
                 None => {}
             }
         }
+        if !met {
+            if outside_to == Some(e.start) {
+                outside_to = Some(e.end);
+                continue;
+            }
+            let m = Coord {
+                x: e.start.x + 0.5 * d.x,
+                y: e.start.y + 0.5 * d.y,
+            };
+            match q.coordinate_position(&m) {
+                CoordPos::Inside => return true,
+                CoordPos::Outside => outside_to = Some(e.end),
+                CoordPos::OnBoundary => outside_to = None,
+            }
+            continue;
+        }
+        outside_to = None;
         cuts.sort_unstable_by(f64::total_cmp);
         for w in cuts.windows(2) {
             if w[1] <= w[0] {
