@@ -97,15 +97,22 @@ impl Burner {
                 let Edge { a, b, .. } = edges[*e];
                 a.x + (yc - a.y) * (b.x - a.x) / (b.y - a.y)
             }));
-            xs.sort_unstable_by(f64::total_cmp);
-            for pair in xs.chunks_exact(2) {
-                let c0 = ((pair[0] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize;
-                let c1 = (((pair[1] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize)
-                    .min(strip.width);
-                if c0 < c1 {
-                    out[row * strip.width + c0..row * strip.width + c1].fill(label);
-                }
-            }
+            fill_spans(strip, row, xs, label, out);
+        }
+    }
+}
+
+/// Sorts the crossings `xs` of row `row`'s centre line and fills, between
+/// each pair, the pixels whose centre lies inside.
+fn fill_spans<T: Copy>(strip: &GridSpec, row: usize, xs: &mut [f64], label: T, out: &mut [T]) {
+    let px = strip.pixel;
+    xs.sort_unstable_by(f64::total_cmp);
+    for pair in xs.chunks_exact(2) {
+        let c0 = ((pair[0] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize;
+        let c1 =
+            (((pair[1] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize).min(strip.width);
+        if c0 < c1 {
+            out[row * strip.width + c0..row * strip.width + c1].fill(label);
         }
     }
 }
@@ -141,15 +148,7 @@ mod tests {
                     }
                 }
             }
-            xs.sort_unstable_by(f64::total_cmp);
-            for pair in xs.chunks_exact(2) {
-                let c0 = ((pair[0] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize;
-                let c1 = (((pair[1] - strip.origin_x) / px - 0.5).ceil().max(0.0) as usize)
-                    .min(strip.width);
-                if c0 < c1 {
-                    out[row * strip.width + c0..row * strip.width + c1].fill(label);
-                }
-            }
+            fill_spans(strip, row, &mut xs, label, out);
         }
     }
 
