@@ -1266,14 +1266,13 @@ impl SceneReader {
     }
 
     /// How the strip of `rows` rows from `row0` of `grid` is computed
-    /// straight from the file's blocks, when it can be: uncompressed UInt16
-    /// blocks read without GDAL, the strip wholly inside the file.
+    /// straight from the file's blocks, when it can be: UInt16 blocks read
+    /// without GDAL ([`RawBlocks`]), the strip wholly inside the file.
     fn fused(&self, grid: &GridSpec, row0: usize, rows: usize) -> Option<Fused<'_>> {
         match (&self.raw, self.integer, self.window(row0, grid, rows)) {
             (Some(blocks), Some(_), Some(win)) if win.inside => Some(Fused {
                 blocks,
                 bands: self.bands,
-                quality: self.info.roles.quality.is_some(),
                 maker: &self.maker,
                 win,
             }),
@@ -1290,8 +1289,6 @@ struct Fused<'a> {
     blocks: &'a RawBlocks,
     /// Band numbers of red, nir, swir2, quality.
     bands: [Option<usize>; 4],
-    /// Whether the scene has a quality band.
-    quality: bool,
     maker: &'a IndexMaker,
     /// Where the strip lies in the file (wholly inside).
     win: Window,
@@ -1336,7 +1333,7 @@ impl Fused<'_> {
                     }
                     let (row, x) = (ry0 - win.y0 + r, rx0 - fx0);
                     let [red, nir, swir2, qa] = &*rows;
-                    let qa = self.quality.then_some(qa.as_slice());
+                    let qa = self.bands[3].map(|_| qa.as_slice());
                     counts.add(&self.maker.run(
                         red,
                         nir,

@@ -374,27 +374,25 @@ impl Detector {
         let mut change: Option<RowRun> = None;
         let mut unseen: Option<RowRun> = None;
         let (mut class, mut same_from) = (PixelClass::NotForest, 0usize);
-        {
-            let quiet = QuietTest::new(self, series).row(prior, start, len, scratch);
-            let mut i = 0;
-            while i < len {
-                // A pixel to classify, or a stretch of pixels the test settled.
-                let code = quiet.get(i).copied().unwrap_or(NEEDS_CLASSIFYING);
-                let (px, j) = if code == NEEDS_CLASSIFYING {
-                    let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
-                    (px, i + 1)
-                } else {
-                    (self.settled(code), stretch_end(quiet, i, code))
-                };
-                if px.class != class {
-                    pixels[class as usize] += (i - same_from) as u64;
-                    (class, same_from) = (px.class, i);
-                }
-                extend_run(&mut change, changes, px.class.is_change(), i..j, &px);
-                let seen = px.class == PixelClass::Unobserved;
-                extend_run(&mut unseen, unobserved, seen, i..j, &px);
-                i = j;
+        let quiet = QuietTest::new(self, series).row(prior, start, len, scratch);
+        let mut i = 0;
+        while i < len {
+            // A pixel to classify, or a stretch of pixels the test settled.
+            let code = quiet.get(i).copied().unwrap_or(NEEDS_CLASSIFYING);
+            let (px, j) = if code == NEEDS_CLASSIFYING {
+                let px = self.classify_pixel::<N>(series, prior[start + i], start + i);
+                (px, i + 1)
+            } else {
+                (self.settled(code), stretch_end(quiet, i, code))
+            };
+            if px.class != class {
+                pixels[class as usize] += (i - same_from) as u64;
+                (class, same_from) = (px.class, i);
             }
+            extend_run(&mut change, changes, px.class.is_change(), i..j, &px);
+            let seen = px.class == PixelClass::Unobserved;
+            extend_run(&mut unseen, unobserved, seen, i..j, &px);
+            i = j;
         }
         pixels[class as usize] += (len - same_from) as u64;
         changes.extend(change);

@@ -58,7 +58,7 @@ pub trait Sample: Copy + Send + Sync {
     #[inline(always)]
     fn scl_quality(band: &[Self], table: &[u8; 258], q: &mut [u8]) {
         for (qi, c) in q.iter_mut().zip(band) {
-            *qi = table[c.class_index()];
+            *qi = c.scl_code(table);
         }
     }
 }
@@ -83,20 +83,6 @@ impl Sample for u16 {
             Quality::Clear as u8
         } else {
             Quality::Cloud as u8
-        }
-    }
-
-    /// By comparisons rather than a table, so the loop vectorises.
-    #[inline(always)]
-    fn scl_quality(band: &[Self], _: &[u8; 258], q: &mut [u8]) {
-        for (qi, c) in q.iter_mut().zip(band) {
-            *qi = if *c == 0 {
-                Quality::NoData as u8
-            } else if scl_is_clear(*c) {
-                Quality::Clear as u8
-            } else {
-                Quality::Cloud as u8
-            };
         }
     }
 }
@@ -312,20 +298,9 @@ impl IndexMaker {
                 let q = quality(i);
                 let q = if missing { 2 } else { q };
                 let (rr, vv, ww) = (r * gain + bias, v * gain + bias, w * gain + bias);
-                let (s, t) = (vv + rr, vv + ww);
-                let x = ((vv - rr) / s).clamp(-1.0, 1.0);
-                let y = ((vv - ww) / t).clamp(-1.0, 1.0);
-                let ndvi = if (q == 0) & (s.abs() >= 1e-6) {
-                    x
-                } else {
-                    f32::NAN
-                };
+                let ndvi = normalized_difference(vv, rr, q);
                 out_ndvi[i] = ndvi;
-                out_nbr[i] = if (q == 0) & (t.abs() >= 1e-6) {
-                    y
-                } else {
-                    f32::NAN
-                };
+                out_nbr[i] = normalized_difference(vv, ww, q);
                 clear32 += u32::from(!ndvi.is_nan());
                 cloud32 += u32::from(q == 1);
             }
@@ -431,15 +406,22 @@ fn normalized_difference_into<T: Sample>(
     bias: f32,
 ) {
     for (((o, a), b), qi) in out.iter_mut().zip(a).zip(b).zip(q) {
-        let aa = a.value() * gain + bias;
-        let bb = b.value() * gain + bias;
-        let s = aa + bb;
-        let x = ((aa - bb) / s).clamp(-1.0, 1.0);
-        *o = if *qi == 0 && s.abs() >= 1e-6 {
-            x
-        } else {
-            f32::NAN
-        };
+        let (aa, bb) = (a.value() * gain + bias, b.value() * gain + bias);
+        *o = normalized_difference(aa, bb, *qi);
+    }
+}
+
+/// `(a − b) / (a + b)` of two reflectances, clamped to ±1, where the quality
+/// code `q` is clear (0) and the sum is not ~0; `NaN` elsewhere.
+/// Branch-free, so the loops that call it vectorise.
+#[inline(always)]
+fn normalized_difference(a: f32, b: f32, q: u8) -> f32 {
+    let s = a + b;
+    let x = ((a - b) / s).clamp(-1.0, 1.0);
+    if (q == 0) & (s.abs() >= 1e-6) {
+        x
+    } else {
+        f32::NAN
     }
 }
 
