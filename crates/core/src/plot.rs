@@ -124,6 +124,13 @@ impl<'de> serde::Deserialize<'de> for PlotKey {
     }
 }
 
+/// True when `s` is as [`normalize_text`] leaves it.
+fn is_normalized(s: &str) -> bool {
+    s.trim().len() == s.len()
+        && unicode_normalization::is_nfc_quick(s.chars())
+            == unicode_normalization::IsNormalized::Yes
+}
+
 /// Trims and NFC-normalises text, as every text attribute is stored.
 pub fn normalize_text(s: &str) -> String {
     let s = s.trim();
@@ -204,6 +211,19 @@ impl Record {
         match self.extra.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.extra.push((name, value)),
+        }
+    }
+
+    /// Sets a field outside the national schema, `name` already as
+    /// [`Record::set`] keeps it (trimmed, lower-case): what `set` does for a
+    /// name it finds no national field for, without looking again.
+    pub fn set_extra(&mut self, name: &str, value: Value) {
+        debug_assert!(
+            crate::schema::national_index(name).is_none() && name == name.trim().to_lowercase()
+        );
+        match self.extra.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((name.to_string(), value)),
         }
     }
 
@@ -395,20 +415,31 @@ impl Plot {
         record: &Record,
         geometry: MultiPolygon<f64>,
     ) -> Result<Plot, Vec<FieldError>> {
+        Self::parse(Source::Shared(record), geometry)
+    }
+
+    /// [`Plot::from_record`] of a row read for this plot alone: its text
+    /// values and extra attributes are moved into the plot rather than
+    /// copied. The key fields stay in `record`, to name a refused row.
+    pub fn from_record_taking(
+        record: &mut Record,
+        geometry: MultiPolygon<f64>,
+    ) -> Result<Plot, Vec<FieldError>> {
+        Self::parse(Source::Owned(record), geometry)
+    }
+
+    fn parse(record: Source<'_>, geometry: MultiPolygon<f64>) -> Result<Plot, Vec<FieldError>> {
         let mut p = Parser {
             record,
             errors: Vec::new(),
         };
         let maxa = p.int(national!("maxa"));
-        let tk = p.text(national!("tk"));
-        let khoanh = p.text(national!("khoanh"));
-        let lo = p.text(national!("lo"));
         let key = match maxa {
             Some(m) => PlotKey::new(
                 m,
-                tk.as_deref().unwrap_or(""),
-                khoanh.as_deref().unwrap_or(""),
-                lo.as_deref().unwrap_or(""),
+                &p.key_part(national!("tk")),
+                &p.key_part(national!("khoanh")),
+                &p.key_part(national!("lo")),
             ),
             None => Err(KeyError::Empty("maxa")),
         };
@@ -550,12 +581,14 @@ impl Plot {
                 });
             }
         }
-        let extra = record.extras().to_vec();
         match key {
             Some(key) if p.errors.is_empty() => Ok(Plot {
                 key,
                 attrs,
-                extra,
+                extra: match p.record {
+                    Source::Shared(r) => r.extras().to_vec(),
+                    Source::Owned(r) => std::mem::take(&mut r.extra),
+                },
                 geometry,
             }),
             _ => Err(p.errors),
@@ -564,6 +597,22 @@ impl Plot {
 
     /// The plot as a row of the national schema followed by its extra attributes.
     pub fn to_record(&self) -> Record {
+        let mut r = self.national_record();
+        for (n, v) in &self.extra {
+            r.set(n, v.clone());
+        }
+        r
+    }
+
+    /// The value of every national field, in
+    /// [`crate::schema::NATIONAL_FIELDS`] order, [`Value::Null`] where absent
+    /// (what [`Plot::to_record`] gives without the extra attributes).
+    pub fn national_values(&self) -> Vec<Value> {
+        self.national_record().into_national()
+    }
+
+    /// The national fields of [`Plot::to_record`].
+    fn national_record(&self) -> Record {
         let a = &self.attrs;
         let mut r = Record::new();
         let int = |v: Option<i64>| v.map(Value::Int).unwrap_or(Value::Null);
@@ -629,9 +678,6 @@ impl Plot {
         r.put(national!("capvd"), int(a.capvd));
         r.put(national!("locu"), text(&a.locu));
         r.put(national!("vitrithua"), int(a.vitrithua));
-        for (n, v) in &self.extra {
-            r.set(n, v.clone());
-        }
         r
     }
 }
@@ -663,8 +709,23 @@ pub fn is_contracted(khoan: Option<i64>, nguoink: Option<&str>, mangnk: Option<i
         && (nguoink.is_some_and(|n| !n.trim().is_empty()) || mangnk.is_some_and(|c| c != 0))
 }
 
+/// The row a [`Parser`] reads: borrowed, or its own to take values from.
+enum Source<'a> {
+    Shared(&'a Record),
+    Owned(&'a mut Record),
+}
+
+impl Source<'_> {
+    fn national(&self, field: National) -> Option<&Value> {
+        match self {
+            Source::Shared(r) => r.national(field),
+            Source::Owned(r) => r.national(field),
+        }
+    }
+}
+
 struct Parser<'a> {
-    record: &'a Record,
+    record: Source<'a>,
     errors: Vec<FieldError>,
 }
 
@@ -677,12 +738,31 @@ impl Parser<'_> {
     }
 
     fn text(&mut self, field: National) -> Option<String> {
+        if let Source::Owned(r) = &mut self.record {
+            // text already as it is stored (the usual case) is moved, not copied
+            if let Some(Value::Text(t)) = r.national[field.index].as_mut() {
+                if !t.is_empty() && is_normalized(t) {
+                    return Some(std::mem::take(t));
+                }
+            }
+        }
         match self.record.national(field)? {
             Value::Null => None,
             Value::Text(t) => Some(normalize_text(t)).filter(|t| !t.is_empty()),
             Value::Int(i) => Some(i.to_string()),
             Value::Real(r) if r.fract() == 0.0 => Some(format!("{r:.0}")),
             Value::Real(r) => Some(r.to_string()),
+        }
+    }
+
+    /// A part of the key as written ([`PlotKey::new`] normalises it), `""` when absent.
+    fn key_part(&self, field: National) -> std::borrow::Cow<'_, str> {
+        match self.record.national(field) {
+            None | Some(Value::Null) => "".into(),
+            Some(Value::Text(t)) => t.as_str().into(),
+            Some(Value::Int(i)) => i.to_string().into(),
+            Some(Value::Real(r)) if r.fract() == 0.0 => format!("{r:.0}").into(),
+            Some(Value::Real(r)) => r.to_string().into(),
         }
     }
 

@@ -1,14 +1,13 @@
 //! Topology of a plot layer: lô must not overlap, and inside the commune
 //! boundary every piece of land belongs to a plot.
 //!
-//! Overlaps are found pair by pair among plots whose envelopes meet (an
-//! R-tree), measured with an exact polygon intersection; gaps are the part of
-//! the boundary left after removing the union of the plots.
+//! Overlaps are found pair by pair among plots whose envelopes meet (a
+//! uniform grid of envelopes), measured with an exact polygon intersection;
+//! gaps are the part of the boundary left after removing the union of the
+//! plots.
 
 use geo::{Area, BooleanOps, BoundingRect, Centroid, Euclidean, Length};
 use geo_types::{MultiPolygon, Point};
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, RTreeObject, AABB};
 
 use crate::plot::PlotKey;
 
@@ -88,11 +87,11 @@ pub fn overlaps(plots: &[(&PlotKey, &MultiPolygon<f64>)], min_area_m2: f64) -> V
 
 /// [`overlaps`] for plots that arrive one by one (a file being read): each
 /// new plot is checked against those already added whose envelopes meet its
-/// own, through an R-tree that grows with them.
+/// own, found through a grid that grows with them.
 #[derive(Debug)]
 pub struct OverlapFinder {
     min_area_m2: f64,
-    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>, GrowingParams>,
+    grid: EnvelopeGrid,
     /// Each plot with the envelope of each of its parts (`None` for an empty part).
     plots: Vec<(PlotKey, MultiPolygon<f64>, PartEnvelopes)>,
     found: Vec<Overlap>,
@@ -104,7 +103,7 @@ impl OverlapFinder {
     pub fn new(min_area_m2: f64) -> Self {
         OverlapFinder {
             min_area_m2,
-            tree: RTree::new_with_params(),
+            grid: EnvelopeGrid::default(),
             plots: Vec::new(),
             found: Vec::new(),
             scratch: Scratch::default(),
@@ -115,18 +114,18 @@ impl OverlapFinder {
     pub fn add(&mut self, key: PlotKey, g: MultiPolygon<f64>) {
         let rects: PartEnvelopes = g.0.iter().map(|p| p.bounding_rect()).collect();
         let i = self.plots.len();
-        if let Some(r) = g.bounding_rect() {
-            let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
-            for other in self.tree.locate_in_envelope_intersecting(&env) {
-                let o = other.geom().envelope();
+        if let Some(env) = g.bounding_rect() {
+            let mut near = std::mem::take(&mut self.scratch.near);
+            self.grid.meeting(&env, &mut near);
+            for &(other, o) in &near {
                 // the overlap lies inside both envelopes: when they share no
                 // more than the threshold, neither can the plots
-                let w = env.upper()[0].min(o.upper()[0]) - env.lower()[0].max(o.lower()[0]);
-                let h = env.upper()[1].min(o.upper()[1]) - env.lower()[1].max(o.lower()[1]);
+                let w = env.max().x.min(o.max().x) - env.min().x.max(o.min().x);
+                let h = env.max().y.min(o.max().y) - env.min().y.max(o.min().y);
                 if w * h <= self.min_area_m2 {
                     continue;
                 }
-                let (other_key, other_g, other_rects) = &self.plots[other.data];
+                let (other_key, other_g, other_rects) = &self.plots[other];
                 if !may_overlap((other_g, other_rects), (&g, &rects), &mut self.scratch) {
                     continue;
                 }
@@ -146,10 +145,8 @@ impl OverlapFinder {
                     });
                 }
             }
-            self.tree.insert(GeomWithData::new(
-                Rectangle::from_corners(env.lower(), env.upper()),
-                i,
-            ));
+            self.scratch.near = near;
+            self.grid.insert(i, env);
         }
         self.plots.push((key, g, rects));
     }
@@ -165,17 +162,116 @@ impl OverlapFinder {
     }
 }
 
-/// R*-tree parameters for a tree that grows one plot at a time and is
-/// queried once per plot: splits without R*'s forced reinsertion, which took
-/// half of the insertion time (itself a quarter of the overlap check's) for
-/// no gain in a tree of neighbouring plots inserted in file order.
-struct GrowingParams;
+/// The envelopes of the plots added so far, each listed in the square cells
+/// of a fixed grid that it meets. Plots are lô of tenths to tens of hectares
+/// (envelopes of 100-800 m), so a 256 m cell holds a handful and a plot meets
+/// a few cells: finding the neighbours of a plot and adding it are a few
+/// hash lookups, where growing an R*-tree one plot at a time cost ten times
+/// more (a quarter of the overlap check). An envelope that would span more
+/// than [`EnvelopeGrid::MAX_CELLS`] cells (a plot kilometres wide, rare) is
+/// kept aside and compared with every plot instead.
+#[derive(Debug, Default)]
+struct EnvelopeGrid {
+    cells: foldhash::HashMap<(i64, i64), Vec<u32>>,
+    envelopes: Vec<geo_types::Rect<f64>>,
+    /// Plots kept aside, by index.
+    large: Vec<u32>,
+    /// For each plot, the last query that listed it (a plot in several of the
+    /// cells a query visits is listed once).
+    seen: Vec<u32>,
+    query: u32,
+}
 
-impl rstar::RTreeParams for GrowingParams {
-    const MIN_SIZE: usize = 3;
-    const MAX_SIZE: usize = 8;
-    const REINSERTION_COUNT: usize = 0;
-    type DefaultInsertionStrategy = rstar::RStarInsertionStrategy;
+impl EnvelopeGrid {
+    /// Side of a cell, m.
+    const CELL: f64 = 256.0;
+    /// Cells an envelope may span before it is kept aside.
+    const MAX_CELLS: i64 = 1024;
+
+    /// The cells an envelope spans (inclusive), or `None` when they are too
+    /// many (or the envelope is not finite).
+    fn span(r: &geo_types::Rect<f64>) -> Option<((i64, i64), (i64, i64))> {
+        let cell = |v: f64| (v / Self::CELL).floor();
+        let (x0, y0, x1, y1) = (
+            cell(r.min().x),
+            cell(r.min().y),
+            cell(r.max().x),
+            cell(r.max().y),
+        );
+        let fits = [x0, y0, x1, y1].iter().all(|v| v.abs() < 1e15)
+            && (x1 - x0 + 1.0) * (y1 - y0 + 1.0) <= Self::MAX_CELLS as f64;
+        fits.then_some(((x0 as i64, y0 as i64), (x1 as i64, y1 as i64)))
+    }
+
+    /// Every plot whose envelope meets `r` (boundaries included), with that
+    /// envelope, in the order they were added within each cell.
+    fn meeting(&mut self, r: &geo_types::Rect<f64>, out: &mut Vec<(usize, geo_types::Rect<f64>)>) {
+        out.clear();
+        self.query = self.query.wrapping_add(1);
+        if self.query == 0 {
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.query = 1;
+        }
+        let meets = |o: &geo_types::Rect<f64>| {
+            o.min().x <= r.max().x
+                && o.max().x >= r.min().x
+                && o.min().y <= r.max().y
+                && o.max().y >= r.min().y
+        };
+        let mut visit = |i: u32, out: &mut Vec<(usize, geo_types::Rect<f64>)>| {
+            let i = i as usize;
+            if self.seen[i] != self.query {
+                self.seen[i] = self.query;
+                let o = self.envelopes[i];
+                if meets(&o) {
+                    out.push((i, o));
+                }
+            }
+        };
+        match Self::span(r) {
+            Some(((x0, y0), (x1, y1))) => {
+                for x in x0..=x1 {
+                    for y in y0..=y1 {
+                        for &i in self.cells.get(&(x, y)).into_iter().flatten() {
+                            visit(i, out);
+                        }
+                    }
+                }
+            }
+            None => {
+                // as large as the rest: every plot
+                for i in 0..self.envelopes.len() as u32 {
+                    visit(i, out);
+                }
+            }
+        }
+        for &i in &self.large {
+            visit(i, out);
+        }
+    }
+
+    /// Adds plot `i` (the next index) with its envelope.
+    fn insert(&mut self, i: usize, r: geo_types::Rect<f64>) {
+        let i = u32::try_from(i).expect("fewer than 4 billion plots");
+        // plots without an envelope (empty geometry) are never listed
+        self.envelopes.resize(
+            i as usize,
+            geo_types::Rect::new((f64::NAN, f64::NAN), (f64::NAN, f64::NAN)),
+        );
+        self.seen.resize(i as usize, 0);
+        self.envelopes.push(r);
+        self.seen.push(0);
+        match Self::span(&r) {
+            Some(((x0, y0), (x1, y1))) => {
+                for x in x0..=x1 {
+                    for y in y0..=y1 {
+                        self.cells.entry((x, y)).or_default().push(i);
+                    }
+                }
+            }
+            None => self.large.push(i),
+        }
+    }
 }
 
 /// The envelope of each part of a multipolygon, in order (`None` for an
@@ -204,6 +300,8 @@ struct Scratch {
     b: Side,
     cuts: Vec<f64>,
     along: Vec<(f64, f64)>,
+    /// The plots a new plot's envelope meets, with their envelopes.
+    near: Vec<(usize, geo_types::Rect<f64>)>,
 }
 
 /// False only when the interiors of `a` and `b` (valid geometries) are shown
@@ -241,6 +339,7 @@ fn may_overlap(
                 b: sb,
                 cuts,
                 along,
+                ..
             } = scratch;
             sa.near(pa, eb);
             sb.near(pb, ea);
@@ -626,6 +725,64 @@ mod tests {
             static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
         SCRATCH.with(|s| may_overlap((a, &rects(a)), (b, &rects(b)), &mut s.borrow_mut()))
+    }
+
+    #[test]
+    fn the_envelope_grid_lists_exactly_the_envelopes_met() {
+        // envelopes from a metre to kilometres (kept aside past 1024 cells),
+        // some on cell lines, some plots without one; every query against a
+        // plain scan of those added before
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m) as f64
+        };
+        let mut grid = EnvelopeGrid::default();
+        let mut added: Vec<(usize, geo_types::Rect<f64>)> = Vec::new();
+        let mut out = Vec::new();
+        let (mut met, mut large) = (0, 0);
+        for i in 0..2_000 {
+            if i % 97 == 0 {
+                continue; // an empty plot: no envelope, never listed
+            }
+            let size = match next(10) as u64 {
+                0 => 1.0 + next(5),
+                1 => 2_000.0 + next(20_000),
+                _ => 50.0 + next(800),
+            };
+            let (x, y) = (-3_000.0 + next(6_000), 2_300_000.0 + next(6_000));
+            let (x, y) = if i % 5 == 0 {
+                ((x / 256.0).round() * 256.0, (y / 256.0).round() * 256.0)
+            } else {
+                (x, y)
+            };
+            let r = geo_types::Rect::new((x, y), (x + size, y + next(2) * size + 1.0));
+            grid.meeting(&r, &mut out);
+            let mut want: Vec<usize> = added
+                .iter()
+                .filter(|(_, o)| {
+                    o.min().x <= r.max().x
+                        && o.max().x >= r.min().x
+                        && o.min().y <= r.max().y
+                        && o.max().y >= r.min().y
+                })
+                .map(|(j, _)| *j)
+                .collect();
+            let mut got: Vec<usize> = out.iter().map(|(j, _)| *j).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "plot {i}: {r:?}");
+            assert!(out
+                .iter()
+                .all(|(j, o)| added.iter().any(|(k, e)| k == j && e == o)));
+            met += got.len();
+            large += usize::from(EnvelopeGrid::span(&r).is_none());
+            grid.insert(i, r);
+            added.push((i, r));
+        }
+        assert!(met > 5_000 && large > 20, "{met} found, {large} kept aside");
     }
 
     #[test]

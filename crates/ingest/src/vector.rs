@@ -214,6 +214,11 @@ pub fn read_plots_with(
         .iter()
         .map(|(n, _)| forest_core::schema::national_index(n))
         .collect();
+    // the other fields by the name a record keeps them under
+    let extra_names: Vec<String> = fields
+        .iter()
+        .map(|(n, _)| n.trim().to_lowercase())
+        .collect();
     let (encoding, text) = text_source(opened, &mut warnings);
     let unmapped_fields: Vec<String> = fields
         .iter()
@@ -221,7 +226,7 @@ pub fn read_plots_with(
         .map(|(n, _)| n.trim().to_lowercase())
         .collect();
     let mut rejected = Vec::new();
-    let mut seen: HashMap<forest_core::PlotKey, u64> = HashMap::new();
+    let mut seen: foldhash::HashMap<forest_core::PlotKey, u64> = Default::default();
     let mut rows = 0u64;
     let mut zm_rows = 0u64;
     let mut repairs: Vec<(u64, String)> = Vec::new();
@@ -272,15 +277,14 @@ pub fn read_plots_with(
         let mut reasons = Vec::new();
         match &cells {
             Some(cells) => {
-                for ((spec, cell), ((name, _), national)) in
-                    cells.iter().zip(fields.iter().zip(&national))
+                for ((spec, cell), (name, national)) in
+                    cells.iter().zip(extra_names.iter().zip(&national))
                 {
-                    set_field(
-                        &mut record,
-                        *national,
-                        name,
-                        crate::dbf::value(spec, cell, decode),
-                    );
+                    let value = crate::dbf::value(spec, cell, decode);
+                    match national {
+                        Some(i) => record.set_national(*i, value),
+                        None => record.set_extra(name, value),
+                    }
                 }
             }
             None => {
@@ -348,7 +352,10 @@ pub fn read_plots_with(
                 }
             }
         };
-        match Plot::from_record(&record, geometry.unwrap_or_else(|| MultiPolygon(vec![]))) {
+        match Plot::from_record_taking(
+            &mut record,
+            geometry.unwrap_or_else(|| MultiPolygon(vec![])),
+        ) {
             Ok(plot) if reasons.is_empty() => match seen.entry(plot.key.clone()) {
                 std::collections::hash_map::Entry::Occupied(first) => rejected.push(RowError {
                     row,
@@ -880,6 +887,11 @@ fn to_value(v: Option<FieldValue>) -> Value {
 }
 
 fn to_multipolygon(g: &Geometry) -> Result<MultiPolygon<f64>, String> {
+    // a plain polygon or multipolygon through its WKB, one call into GDAL
+    // (gdal's conversion asks for every vertex with a call of its own)
+    if let Some(mp) = g.wkb().ok().as_deref().and_then(polygons_from_wkb) {
+        return Ok(mp);
+    }
     match g
         .to_geo()
         .map_err(|e| format!("geometry cannot be read: {e}"))?
@@ -891,6 +903,73 @@ fn to_multipolygon(g: &Geometry) -> Result<MultiPolygon<f64>, String> {
             geometry_kind(&other)
         )),
     }
+}
+
+/// A little-endian 2D WKB polygon or multipolygon (what GDAL exports for
+/// them) as the multipolygon gdal's conversion makes of it: rings closed,
+/// the first of each polygon its exterior. `None` for anything else (other
+/// types, a polygon without rings, bytes that end early), left to that
+/// conversion.
+fn polygons_from_wkb(b: &[u8]) -> Option<MultiPolygon<f64>> {
+    struct Reader<'a>(&'a [u8]);
+    impl Reader<'_> {
+        fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+            let (head, rest) = self.0.split_first_chunk::<N>()?;
+            self.0 = rest;
+            Some(*head)
+        }
+        fn u32(&mut self) -> Option<u32> {
+            self.take().map(u32::from_le_bytes)
+        }
+        /// Byte order and type of the next geometry: `Some(type)` when little-endian.
+        fn header(&mut self) -> Option<u32> {
+            (self.take::<1>()? == [1]).then_some(())?;
+            self.u32()
+        }
+        fn polygon(&mut self) -> Option<geo_types::Polygon<f64>> {
+            let rings = self.u32()? as usize;
+            if rings == 0 || rings > self.0.len() / 4 {
+                return None;
+            }
+            let mut read = Vec::with_capacity(rings);
+            for _ in 0..rings {
+                let n = self.u32()? as usize;
+                if n > self.0.len() / 16 {
+                    return None;
+                }
+                let mut coords = Vec::with_capacity(n + 1);
+                for _ in 0..n {
+                    let x = f64::from_le_bytes(self.take()?);
+                    let y = f64::from_le_bytes(self.take()?);
+                    coords.push(geo_types::Coord { x, y });
+                }
+                read.push(geo_types::LineString(coords));
+            }
+            let mut read = read.into_iter();
+            let exterior = read.next()?;
+            Some(geo_types::Polygon::new(exterior, read.collect()))
+        }
+    }
+    const POLYGON: u32 = 3;
+    const MULTIPOLYGON: u32 = 6;
+    let mut r = Reader(b);
+    let mp = match r.header()? {
+        POLYGON => MultiPolygon(vec![r.polygon()?]),
+        MULTIPOLYGON => {
+            let n = r.u32()? as usize;
+            if n > r.0.len() / 9 {
+                return None;
+            }
+            let mut polygons = Vec::with_capacity(n);
+            for _ in 0..n {
+                (r.header()? == POLYGON).then_some(())?;
+                polygons.push(r.polygon()?);
+            }
+            MultiPolygon(polygons)
+        }
+        _ => return None,
+    };
+    r.0.is_empty().then_some(mp)
 }
 
 fn geometry_kind(g: &geo_types::Geometry<f64>) -> &'static str {
@@ -1496,6 +1575,42 @@ mod tests {
     fn some_plots() -> Vec<Plot> {
         let c = forest_sample::generate(forest_sample::figures::SEED, 1).remove(0);
         c.plots.into_iter().step_by(29).take(60).collect()
+    }
+
+    #[test]
+    fn polygons_from_wkb_are_what_gdal_converts() {
+        let cases = [
+            "POLYGON ((0 0,10 0,10 10,0 10,0 0))",
+            "POLYGON ((0 0,10 0,10 10,0 10,0 0),(2 2,4 2,4 4,2 2),(6 6,8 6,8 8,6 6))",
+            "MULTIPOLYGON (((0 0,10 0,10 10,0 0)),((20 20,30 20,30 30,20 20),(22 22,24 22,24 24,22 22)))",
+            "POLYGON ((443012.25 2459000.125,444000 2459000,444000 2460000.5,443012.25 2459000.125))",
+            "MULTIPOLYGON (((1 1,2 1,2 2,1 1)))",
+        ];
+        for wkt in cases {
+            let g = Geometry::from_wkt(wkt).unwrap();
+            let via_gdal = match g.to_geo().unwrap() {
+                geo_types::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+                geo_types::Geometry::MultiPolygon(mp) => mp,
+                other => panic!("{other:?}"),
+            };
+            let wkb = g.wkb().unwrap();
+            assert_eq!(polygons_from_wkb(&wkb), Some(via_gdal.clone()), "{wkt}");
+            assert_eq!(to_multipolygon(&g).unwrap(), via_gdal, "{wkt}");
+            // cut short anywhere: never read, left to GDAL's conversion
+            for end in 0..wkb.len() {
+                assert_eq!(polygons_from_wkb(&wkb[..end]), None, "{wkt} cut at {end}");
+            }
+        }
+        // not plain polygons: left to GDAL's conversion, which names them
+        for wkt in [
+            "POINT (1 2)",
+            "LINESTRING (0 0,1 1)",
+            "POLYGON Z ((0 0 1,1 0 1,1 1 1,0 0 1))",
+        ] {
+            let g = Geometry::from_wkt(wkt).unwrap();
+            assert_eq!(polygons_from_wkb(&g.wkb().unwrap()), None, "{wkt}");
+        }
+        assert!(to_multipolygon(&Geometry::from_wkt("POINT (1 2)").unwrap()).is_err());
     }
 
     #[test]

@@ -252,10 +252,7 @@ pub(crate) fn class_str(c: PixelClass) -> &'static str {
 }
 
 pub(crate) fn wkb_of(g: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
-    crate::columns::multipolygon_wkb(g).map_err(|e| StoreError::Corrupt {
-        key: "alert".into(),
-        reason: format!("geometry: {e}"),
-    })
+    Ok(crate::columns::multipolygon_wkb(g))
 }
 
 pub(crate) fn geometry_of(id: i64, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {

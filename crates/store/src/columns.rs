@@ -6,7 +6,7 @@
 use forest_core::schema::{national_field, FieldDef, FieldKind, NATIONAL_FIELDS};
 use forest_core::{Plot, PlotKey, Record, Value};
 use geo_types::{Geometry, MultiPolygon};
-use geozero::{CoordDimensions, ToGeo, ToWkb};
+use geozero::ToGeo;
 use sha2::{Digest, Sha256};
 
 use crate::StoreError;
@@ -48,19 +48,13 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
             reason: "a coordinate is not a finite number".into(),
         });
     }
-    let values = plot.to_record().into_national();
-    let extra: Vec<serde_json::Value> = plot
-        .extra
-        .iter()
-        .map(|(n, v)| {
-            serde_json::Value::Array(vec![serde_json::Value::String(n.clone()), json_of(v)])
-        })
-        .collect();
-    let extra_json = serde_json::Value::Array(extra).to_string();
-    let wkb = multipolygon_wkb(&plot.geometry).map_err(|e| StoreError::Corrupt {
-        key: plot.key.to_string(),
-        reason: format!("cannot encode geometry: {e}"),
-    })?;
+    let values = plot.national_values();
+    let extra_json =
+        serde_json::to_string(&Extras(&plot.extra)).map_err(|e| StoreError::Corrupt {
+            key: plot.key.to_string(),
+            reason: format!("extra attributes: {e}"),
+        })?;
+    let wkb = multipolygon_wkb(&plot.geometry);
     let mut h = Sha256::new();
     for v in &values {
         match v {
@@ -104,33 +98,44 @@ pub fn encode(plot: &Plot) -> Result<Encoded, StoreError> {
     })
 }
 
-/// A multipolygon borrowed for geozero's writers (geozero reads only the
-/// owned `Geometry` enum, which would mean copying every coordinate).
-struct Borrowed<'a>(&'a MultiPolygon<f64>);
-
-impl geozero::GeozeroGeometry for Borrowed<'_> {
-    fn process_geom<P: geozero::GeomProcessor>(&self, out: &mut P) -> geozero::error::Result<()> {
-        out.multipolygon_begin(self.0 .0.len(), 0)?;
-        for (i, polygon) in self.0 .0.iter().enumerate() {
-            let rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
-            out.polygon_begin(false, 1 + polygon.interiors().len(), i)?;
-            for (j, ring) in rings.enumerate() {
-                out.linestring_begin(false, ring.0.len(), j)?;
-                for (k, c) in ring.0.iter().enumerate() {
-                    out.xy(c.x, c.y, k)?;
-                }
-                out.linestring_end(false, j)?;
+/// A multipolygon as (OGC, little-endian, XY) WKB, the bytes geozero writes
+/// for it, written here straight from the borrowed coordinates into a buffer
+/// sized once (geozero's writers read only the owned `Geometry` enum, and
+/// went through a call per coordinate: 3 % of an import).
+pub(crate) fn multipolygon_wkb(g: &MultiPolygon<f64>) -> Vec<u8> {
+    const LITTLE_ENDIAN: u8 = 1;
+    const POLYGON: u32 = 3;
+    const MULTIPOLYGON: u32 = 6;
+    let len = 9 + g
+        .0
+        .iter()
+        .map(|p| 9 + rings(p).map(|r| 4 + 16 * r.0.len()).sum::<usize>())
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(len);
+    let count = |out: &mut Vec<u8>, n: usize| {
+        out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes())
+    };
+    out.push(LITTLE_ENDIAN);
+    out.extend_from_slice(&MULTIPOLYGON.to_le_bytes());
+    count(&mut out, g.0.len());
+    for p in &g.0 {
+        out.push(LITTLE_ENDIAN);
+        out.extend_from_slice(&POLYGON.to_le_bytes());
+        count(&mut out, 1 + p.interiors().len());
+        for ring in rings(p) {
+            count(&mut out, ring.0.len());
+            for c in &ring.0 {
+                out.extend_from_slice(&c.x.to_le_bytes());
+                out.extend_from_slice(&c.y.to_le_bytes());
             }
-            out.polygon_end(false, i)?;
         }
-        out.multipolygon_end(0)
     }
+    out
 }
 
-/// A multipolygon as (OGC, little-endian, XY) WKB, written from the borrowed
-/// coordinates.
-pub(crate) fn multipolygon_wkb(g: &MultiPolygon<f64>) -> geozero::error::Result<Vec<u8>> {
-    Borrowed(g).to_wkb(CoordDimensions::xy())
+/// A polygon's exterior ring, then its holes.
+fn rings(p: &geo_types::Polygon<f64>) -> impl Iterator<Item = &geo_types::LineString<f64>> {
+    std::iter::once(p.exterior()).chain(p.interiors())
 }
 
 fn envelope(g: &MultiPolygon<f64>) -> [f64; 4] {
@@ -141,14 +146,32 @@ fn envelope(g: &MultiPolygon<f64>) -> [f64; 4] {
     }
 }
 
-fn json_of(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Real(r) => serde_json::Number::from_f64(*r)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::Text(t) => serde_json::Value::String(t.clone()),
+/// Extra attributes as the JSON list of `[name, value]` pairs, written from
+/// the borrowed values (the text `serde_json::Value` gives for them, without
+/// building one).
+struct Extras<'a>(&'a [(String, Value)]);
+
+impl serde::Serialize for Extras<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        struct Json<'a>(&'a Value);
+        impl serde::Serialize for Json<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self.0 {
+                    Value::Null => s.serialize_unit(),
+                    Value::Int(i) => s.serialize_i64(*i),
+                    // not finite: null, as serde_json::Value has it
+                    Value::Real(r) if !r.is_finite() => s.serialize_unit(),
+                    Value::Real(r) => s.serialize_f64(*r),
+                    Value::Text(t) => s.serialize_str(t),
+                }
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (name, v) in self.0 {
+            seq.serialize_element(&(name, Json(v)))?;
+        }
+        seq.end()
     }
 }
 
@@ -329,9 +352,49 @@ pub fn shape_from(
 mod tests {
     use super::*;
     use geo_types::{polygon, Polygon};
+    use geozero::{CoordDimensions, ToWkb};
+
+    /// A value as a `serde_json::Value` (what the extra attributes were made of).
+    fn json_of(v: &Value) -> serde_json::Value {
+        match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Real(r) => serde_json::Number::from_f64(*r)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::Text(t) => serde_json::Value::String(t.clone()),
+        }
+    }
 
     #[test]
-    fn borrowed_multipolygon_wkb_is_what_geozero_writes_for_the_owned_geometry() {
+    fn extras_are_written_as_serde_json_values_would_be() {
+        let extra = [
+            (
+                "ghichu".to_string(),
+                Value::Text("Lô \"cũ\"\n\tgần suối".into()),
+            ),
+            ("n".to_string(), Value::Int(-42)),
+            ("r".to_string(), Value::Real(0.1 + 0.2)),
+            ("big".to_string(), Value::Real(1e300)),
+            ("whole".to_string(), Value::Real(3.0)),
+            ("nan".to_string(), Value::Real(f64::NAN)),
+            ("inf".to_string(), Value::Real(f64::NEG_INFINITY)),
+            ("none".to_string(), Value::Null),
+        ];
+        for extra in [&extra[..], &extra[..1], &[]] {
+            let values: Vec<serde_json::Value> = extra
+                .iter()
+                .map(|(n, v)| serde_json::Value::Array(vec![n.clone().into(), json_of(v)]))
+                .collect();
+            assert_eq!(
+                serde_json::to_string(&Extras(extra)).unwrap(),
+                serde_json::Value::Array(values).to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn multipolygon_wkb_is_what_geozero_writes_for_the_geometry() {
         let with_hole: Polygon<f64> = polygon!(
             exterior: [(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)],
             interiors: [[(x: 2.0, y: 2.0), (x: 4.0, y: 2.0), (x: 4.0, y: 4.0)]],
@@ -346,7 +409,7 @@ mod tests {
             let owned = Geometry::MultiPolygon(mp.clone())
                 .to_wkb(CoordDimensions::xy())
                 .unwrap();
-            assert_eq!(multipolygon_wkb(&mp).unwrap(), owned);
+            assert_eq!(multipolygon_wkb(&mp), owned);
             assert_eq!(
                 geozero::wkb::Wkb(&owned).to_geo().unwrap(),
                 Geometry::MultiPolygon(mp)

@@ -388,15 +388,20 @@ pub enum LoadBatch {
 /// both positions (1-based, in load order).
 #[derive(Default)]
 pub(crate) struct KeyCheck {
-    seen: std::collections::HashMap<PlotKey, usize>,
+    seen: foldhash::HashMap<PlotKey, usize>,
 }
 
 impl KeyCheck {
     pub(crate) fn add(&mut self, key: &PlotKey) -> Result<()> {
+        self.add_owned(key.clone())
+    }
+
+    /// [`KeyCheck::add`] of a key the caller is done with.
+    pub(crate) fn add_owned(&mut self, key: PlotKey) -> Result<()> {
         let n = self.seen.len() + 1;
-        match self.seen.entry(key.clone()) {
+        match self.seen.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => Err(StoreError::DuplicateKey {
-                key: key.to_string(),
+                key: e.key().to_string(),
                 first: *e.get(),
                 second: n,
             }),

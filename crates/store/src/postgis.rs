@@ -481,13 +481,14 @@ impl PlotStore for PgStore {
             let streamed: Result<()> = async {
                 while let Some(plots) = crate::next_encoded(batches.recv().await)? {
                     for (k, e) in plots {
-                        keys.add(&k)?;
                         let e = e?;
                         if empty {
                             copy_plot_row_binary(&mut buf, &e, loaded_at_us, load_id, &k)?;
                         } else {
                             copy_row(&mut buf, done as i64, &e);
                         }
+                        // a row sent twice is refused before the COPY ends
+                        keys.add_owned(k)?;
                         done += 1;
                     }
                     if buf.len() > (1 << 22) {
