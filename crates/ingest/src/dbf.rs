@@ -241,8 +241,23 @@ impl Records {
 /// the field and the value).
 pub(crate) fn number(cell: &[u8], field: &FieldSpec) -> forest_core::Value {
     use forest_core::Value;
-    let text = String::from_utf8_lossy(cell);
-    let t = text.trim_matches(|c: char| c == ' ' || c == '\0');
+    // blanks (spaces, NULs) trimmed as bytes; the rest is ASCII digits unless
+    // the file is damaged, then read lossily
+    let blank = |b: &u8| *b == b' ' || *b == 0;
+    let start = cell.iter().position(|b| !blank(b)).unwrap_or(cell.len());
+    let end = cell
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |e| e + 1);
+    let bytes = &cell[start..end];
+    let lossy;
+    let t = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            lossy = String::from_utf8_lossy(bytes);
+            &*lossy
+        }
+    };
     if t.is_empty() || t.starts_with('*') {
         return Value::Null;
     }
@@ -340,6 +355,35 @@ mod tests {
         }
         b.push(0x1A);
         b
+    }
+
+    #[test]
+    fn number_cells_are_trimmed_of_blanks_and_nuls_and_read_lossily_when_damaged() {
+        let whole = FieldSpec {
+            name: "N".into(),
+            kind: b'N',
+            offset: 1,
+            len: 8,
+            decimals: 0,
+        };
+        let real = FieldSpec {
+            decimals: 2,
+            ..whole.clone()
+        };
+        assert_eq!(number(b"   12   ", &whole), Value::Int(12));
+        assert_eq!(number(b"\0\0 -7\0\0\0", &whole), Value::Int(-7));
+        assert_eq!(number(b"  3.50\0 ", &real), Value::Real(3.5));
+        assert_eq!(number(b"   4.00 ", &whole), Value::Int(4));
+        assert_eq!(number(b"        ", &whole), Value::Null);
+        assert_eq!(number(b"\0\0\0\0", &whole), Value::Null);
+        assert_eq!(number(b"", &whole), Value::Null);
+        assert_eq!(number(b" ****** ", &real), Value::Null);
+        // damaged bytes: text with the replacement character, for the parser to name
+        assert_eq!(
+            number(b" 1\xe1 2 ", &whole),
+            Value::Text("1\u{fffd} 2".into())
+        );
+        assert_eq!(number(b"  \xe1", &whole), Value::Text("\u{fffd}".into()));
     }
 
     #[test]

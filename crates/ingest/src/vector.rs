@@ -226,11 +226,17 @@ pub fn read_plots_with(
         .map(|(n, _)| n.trim().to_lowercase())
         .collect();
     let mut rejected = Vec::new();
-    let mut seen: foldhash::HashMap<forest_core::PlotKey, u64> = Default::default();
+    let total = Some(layer.feature_count());
+    // room for every row's key at once (a file that claims absurdly many
+    // rows gets no more than 4 million places ahead)
+    let mut seen: foldhash::HashMap<forest_core::PlotKey, u64> =
+        foldhash::HashMap::with_capacity_and_hasher(
+            total.map_or(0, |t| t.min(1 << 22) as usize),
+            Default::default(),
+        );
     let mut rows = 0u64;
     let mut zm_rows = 0u64;
     let mut repairs: Vec<(u64, String)> = Vec::new();
-    let total = Some(layer.feature_count());
     // A shapefile whose fields are text and numbers, its encoding settled:
     // GDAL reads the shapes only (its attributes ignored, through an OGR SQL
     // layer that selects none) and the attributes come from the .dbf, record

@@ -392,6 +392,15 @@ pub(crate) struct KeyCheck {
 }
 
 impl KeyCheck {
+    /// A check sized for the `total` plots a load announces (growing past
+    /// them if they were more).
+    pub(crate) fn for_load(total: Option<u64>) -> Self {
+        let room = total.map_or(0, |t| t.min(1 << 22) as usize);
+        KeyCheck {
+            seen: foldhash::HashMap::with_capacity_and_hasher(room, Default::default()),
+        }
+    }
+
     pub(crate) fn add(&mut self, key: &PlotKey) -> Result<()> {
         self.add_owned(key.clone())
     }

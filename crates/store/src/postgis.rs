@@ -477,7 +477,7 @@ impl PlotStore for PgStore {
             if empty {
                 buf.extend_from_slice(BINARY_COPY_HEADER);
             }
-            let mut keys = crate::KeyCheck::default();
+            let mut keys = crate::KeyCheck::for_load(total);
             let streamed: Result<()> = async {
                 while let Some(plots) = crate::next_encoded(batches.recv().await)? {
                     for (k, e) in plots {

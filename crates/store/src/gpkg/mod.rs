@@ -673,7 +673,7 @@ impl GpkgStore {
                     "UPDATE plots SET geom = ?, {sets}, extra_attrs = ?, area_ha = ?, version = version + 1, loaded_at = ?, load_id = ?, digest = ? WHERE fid = ?"
                 ))
                 .map_err(self.err("prepare the update"))?;
-            let mut keys = crate::KeyCheck::default();
+            let mut keys = crate::KeyCheck::for_load(total);
             let mut done = 0u64;
             progress.report(0, total);
             let mut batches = crate::encode_ahead(batches);
