@@ -124,19 +124,22 @@ impl<'de> serde::Deserialize<'de> for PlotKey {
     }
 }
 
+/// Whether text is composed (NFC), by the quick check: most text is
+/// (everything read back from a store is), and it answers without
+/// decomposing it.
+fn is_nfc(s: &str) -> bool {
+    unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes
+}
+
 /// True when `s` is as [`normalize_text`] leaves it.
 fn is_normalized(s: &str) -> bool {
-    s.trim().len() == s.len()
-        && unicode_normalization::is_nfc_quick(s.chars())
-            == unicode_normalization::IsNormalized::Yes
+    s.trim().len() == s.len() && is_nfc(s)
 }
 
 /// Trims and NFC-normalises text, as every text attribute is stored.
 pub fn normalize_text(s: &str) -> String {
     let s = s.trim();
-    // most text is already composed (everything read back from a store is):
-    // the quick check answers without decomposing it
-    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if is_nfc(s) {
         return s.to_string();
     }
     s.nfc().collect()
@@ -437,9 +440,9 @@ impl Plot {
         let key = match maxa {
             Some(m) => PlotKey::new(
                 m,
-                &p.key_part(national!("tk")),
-                &p.key_part(national!("khoanh")),
-                &p.key_part(national!("lo")),
+                &p.raw_text(national!("tk")),
+                &p.raw_text(national!("khoanh")),
+                &p.raw_text(national!("lo")),
             ),
             None => Err(KeyError::Empty("maxa")),
         };
@@ -746,17 +749,12 @@ impl Parser<'_> {
                 }
             }
         }
-        match self.record.national(field)? {
-            Value::Null => None,
-            Value::Text(t) => Some(normalize_text(t)).filter(|t| !t.is_empty()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Real(r) if r.fract() == 0.0 => Some(format!("{r:.0}")),
-            Value::Real(r) => Some(r.to_string()),
-        }
+        Some(normalize_text(&self.raw_text(field))).filter(|t| !t.is_empty())
     }
 
-    /// A part of the key as written ([`PlotKey::new`] normalises it), `""` when absent.
-    fn key_part(&self, field: National) -> std::borrow::Cow<'_, str> {
+    /// A field as text as written, `""` when absent or null (numbers in
+    /// their plain form). Key parts are read so: [`PlotKey::new`] normalises them.
+    fn raw_text(&self, field: National) -> std::borrow::Cow<'_, str> {
         match self.record.national(field) {
             None | Some(Value::Null) => "".into(),
             Some(Value::Text(t)) => t.as_str().into(),

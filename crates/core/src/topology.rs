@@ -727,18 +727,22 @@ mod tests {
         SCRATCH.with(|s| may_overlap((a, &rects(a)), (b, &rects(b)), &mut s.borrow_mut()))
     }
 
+    /// A repeatable stream of whole numbers below `m`, as f64 (xorshift).
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> f64 {
+        move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m) as f64
+        }
+    }
+
     #[test]
     fn the_envelope_grid_lists_exactly_the_envelopes_met() {
         // envelopes from a metre to kilometres (kept aside past 1024 cells),
         // some on cell lines, some plots without one; every query against a
         // plain scan of those added before
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % m) as f64
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut grid = EnvelopeGrid::default();
         let mut added: Vec<(usize, geo_types::Rect<f64>)> = Vec::new();
         let mut out = Vec::new();
@@ -790,13 +794,7 @@ mod tests {
         // random pairs of rings on a small grid: many shared and touching
         // edges; a pair the quick test calls disjoint must have no overlap
         use geo::Validation;
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % m) as f64
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut skipped, mut tested) = (0, 0);
         for round in 0..80_000 {
             let grid = if round < 40_000 { 4 } else { 7 };

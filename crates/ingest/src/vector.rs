@@ -222,8 +222,9 @@ pub fn read_plots_with(
     let (encoding, text) = text_source(opened, &mut warnings);
     let unmapped_fields: Vec<String> = fields
         .iter()
-        .filter(|(n, _)| national_field(n).is_none())
-        .map(|(n, _)| n.trim().to_lowercase())
+        .zip(&extra_names)
+        .filter(|((n, _), _)| national_field(n).is_none())
+        .map(|(_, name)| name.clone())
         .collect();
     let mut rejected = Vec::new();
     let total = Some(layer.feature_count());

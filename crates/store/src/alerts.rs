@@ -251,10 +251,6 @@ pub(crate) fn class_str(c: PixelClass) -> &'static str {
     c.as_str()
 }
 
-pub(crate) fn wkb_of(g: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
-    Ok(crate::columns::multipolygon_wkb(g))
-}
-
 pub(crate) fn geometry_of(id: i64, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {
     match geozero::wkb::Wkb(wkb).to_geo() {
         Ok(Geometry::MultiPolygon(mp)) => Ok(mp),

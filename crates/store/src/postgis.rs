@@ -1636,10 +1636,10 @@ impl PgStore {
             .await
             .map_err(self.err("number the new alerts"))?;
             ids.sort_unstable();
-            let wkb = new
+            let wkb: Vec<Vec<u8>> = new
                 .iter()
-                .map(|a| crate::alerts::wkb_of(&a.candidate.geometry))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|a| crate::columns::multipolygon_wkb(&a.candidate.geometry))
+                .collect();
             let texts =
                 |f: &dyn Fn(&forest_core::change::AlertCandidate) -> String| -> Vec<String> {
                     new.iter().map(|a| f(&a.candidate)).collect()
@@ -1699,7 +1699,7 @@ impl PgStore {
             match action {
                 Action::Insert => {}
                 Action::Update { id, note } => {
-                    let wkb = crate::alerts::wkb_of(&c.geometry)?;
+                    let wkb = crate::columns::multipolygon_wkb(&c.geometry);
                     let old = existing.iter().find(|e| e.id == id);
                     let conf = crate::alerts::merged_confidence(
                         old.map_or("", |e| e.confidence.as_str()),

@@ -1887,7 +1887,7 @@ fn save_alerts_tx(
             .par_iter()
             .map(|a| {
                 let g = &a.candidate.geometry;
-                let blob = blob::encode(SRS_ID, envelope_of(g), &crate::alerts::wkb_of(g)?);
+                let blob = blob::encode(SRS_ID, envelope_of(g), &columns::multipolygon_wkb(g));
                 let reasons = crate::alerts::json(&a.priority.reasons);
                 Ok((blob, reasons, crate::alerts::json(&a.plots)))
             })
